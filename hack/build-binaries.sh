@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Builds the local control plane (kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubectl, etcd, kwok, kwokctl) and helm from their Go modules into
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/cg-operator/bin/<kubernetes version>/
+# Nothing is downloaded but Go modules; nothing is written into the repository.
+# A binary whose stamp matches its pinned version is left alone, so a warm run takes a second.
+# A cold build takes 20-40 minutes on 2 cores (most of it kube-apiserver and
+# kube-controller-manager); a warm GOCACHE makes a rebuild a few minutes.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=hack/versions.env
+source "$here/versions.env"
+
+bin_dir=$("$here/bin-dir.sh")
+work_root="${XDG_CACHE_HOME:-$HOME/.cache}/cg-operator/build"
+mkdir -p "$bin_dir" "$work_root"
+
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+
+log() { printf '[build-binaries %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+command -v go >/dev/null 2>&1 || die "Go is not on PATH; install Go >= 1.26 (https://go.dev/doc/install)."
+go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
+[ "$go_minor" -ge 26 ] || die "Go $(go env GOVERSION) is too old: Kubernetes ${KUBERNETES_VERSION} needs Go >= 1.26."
+go list -m -versions "k8s.io/kubernetes" >/dev/null 2>&1 \
+  || die "the Go module proxy ($(go env GOPROXY)) does not answer: cannot fetch k8s.io/kubernetes."
+
+# quiet DIR CMD...: run CMD in DIR; its chatter (module downloads) goes to a log shown on failure.
+quiet() {
+  local dir=$1; shift
+  if ! (cd "$dir" && "$@") >"$dir/last-command.log" 2>&1; then
+    tail -n 40 "$dir/last-command.log" >&2
+    die "'$*' failed in $dir (full log: $dir/last-command.log)"
+  fi
+}
+
+# up_to_date NAME VERSION: the binary exists and was built from VERSION.
+up_to_date() { [ -x "$bin_dir/$1" ] && [ "$(cat "$bin_dir/.$1.version" 2>/dev/null)" = "$2" ]; }
+stamp() { echo "$2" >"$bin_dir/.$1.version"; }
+
+build_kubernetes() {
+  local names=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=()
+  for n in "${names[@]}"; do up_to_date "$n" "$KUBERNETES_VERSION" || missing+=("$n"); done
+  [ "${#missing[@]}" -gt 0 ] || { log "kubernetes ${KUBERNETES_VERSION}: cached"; return; }
+
+  local ver=${KUBERNETES_VERSION#v} major minor staging_ver work gomod
+  major=${ver%%.*}; minor=$(echo "$ver" | cut -d. -f2)
+  staging_ver="v0.${minor}.$(echo "$ver" | cut -d. -f3)"
+  work="$work_root/kubernetes-${KUBERNETES_VERSION}"
+  mkdir -p "$work"
+  log "kubernetes ${KUBERNETES_VERSION}: resolving the staging modules (replace k8s.io/* => ${staging_ver})"
+  gomod=$(go mod download -json "k8s.io/kubernetes@${KUBERNETES_VERSION}" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -f "$gomod" ] || die "could not download k8s.io/kubernetes@${KUBERNETES_VERSION}"
+  {
+    echo "module cg-operator.local/kubernetes-binaries"
+    echo
+    echo "go 1.26.0"
+    echo
+    echo "godebug default=go1.26"
+    echo
+    echo "require k8s.io/kubernetes ${KUBERNETES_VERSION}"
+    echo
+    # Every staging module (upstream maps each to ./staging/src/k8s.io/<m>; a dependency's replace
+    # directives do not count) is replaced by its tagged release k8s.io/<m> v0.X.Y.
+    grep -E '^\s+k8s\.io/[a-z0-9-]+ => \./staging/' "$gomod" \
+      | awk -v v="$staging_ver" '{print "replace " $1 " => " $1 " " v}'
+  } >"$work/go.mod"
+  log "kubernetes: $(grep -c '^replace' "$work/go.mod") staging modules replaced"
+  quiet "$work" go get "k8s.io/kubernetes/cmd/kube-apiserver@${KUBERNETES_VERSION}" \
+    "k8s.io/kubernetes/cmd/kube-controller-manager@${KUBERNETES_VERSION}" \
+    "k8s.io/kubernetes/cmd/kube-scheduler@${KUBERNETES_VERSION}" \
+    "k8s.io/kubernetes/cmd/kubectl@${KUBERNETES_VERSION}"
+
+  local build_date ldflags="" pkg
+  build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X ${pkg}.gitVersion=${KUBERNETES_VERSION} -X ${pkg}.gitMajor=${major}"
+    ldflags+=" -X ${pkg}.gitMinor=${minor} -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=${build_date}"
+  done
+  for n in "${missing[@]}"; do
+    log "kubernetes: building $n (several minutes each on 2 cores)"
+    quiet "$work" go build -trimpath -ldflags "-s -w ${ldflags}" -o "$bin_dir/$n.tmp" "k8s.io/kubernetes/cmd/$n"
+    mv "$bin_dir/$n.tmp" "$bin_dir/$n"; stamp "$n" "$KUBERNETES_VERSION"
+  done
+}
+
+# build_simple NAME MODULE VERSION PACKAGE: a wrapper module that requires MODULE@VERSION and
+# builds PACKAGE; a separate module per tool keeps each at the dependency versions it was tested with.
+build_simple() {
+  local name=$1 module=$2 version=$3 pkg=$4 work ldflags=${5:-}
+  up_to_date "$name" "$version" && { log "$name ${version}: cached"; return; }
+  work="$work_root/${name}-${version}"
+  mkdir -p "$work"
+  printf 'module cg-operator.local/%s-binary\n\ngo 1.26.0\n' "$name" >"$work/go.mod"
+  log "$name ${version}: building from ${module}"
+  quiet "$work" go get "${pkg}@${version}"
+  quiet "$work" go build -trimpath -ldflags "-s -w ${ldflags}" -o "$bin_dir/$name.tmp" "$pkg"
+  mv "$bin_dir/$name.tmp" "$bin_dir/$name"; stamp "$name" "$version"
+}
+
+started=$(date +%s)
+log "binaries go to $bin_dir"
+build_simple etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
+build_simple kwok sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok \
+  "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
+build_simple kwokctl sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwokctl \
+  "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
+build_simple helm helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
+  "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+build_kubernetes
+log "done in $(( $(date +%s) - started ))s; $(du -sh "$bin_dir" | cut -f1) in $bin_dir"

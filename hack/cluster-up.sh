@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Starts the local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+# and the kwok controller as plain processes (`kwokctl --runtime binary`) on 127.0.0.1, with
+# one fake node. Every binary comes from hack/build-binaries.sh; nothing is downloaded.
+# The kubeconfig goes to .local/ in the repository (git-ignored); ~/.kube/config is left alone.
+# Idempotent: when the cluster already answers, it returns at once.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=hack/cluster-env.sh
+source "$here/cluster-env.sh"
+
+log() { printf '[cluster-up %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+if [ -f "$KUBECONFIG_PATH" ] && "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_PATH" \
+     get --raw /readyz >/dev/null 2>&1; then
+  log "cluster '$CLUSTER_NAME' already runs ($KUBECONFIG_PATH)"
+  exit 0
+fi
+
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl; do
+  [ -x "$BIN_DIR/$b" ] || { log "ERROR: $BIN_DIR/$b is missing: run 'make binaries' first"; exit 1; }
+done
+
+# A cluster whose processes died (a reboot, a killed session) is removed before a fresh start.
+if [ -d "$KWOK_WORKDIR/clusters/$CLUSTER_NAME" ]; then
+  log "removing the stale cluster '$CLUSTER_NAME'"
+  "$BIN_DIR/kwokctl" delete cluster --name "$CLUSTER_NAME" --kubeconfig "" >/dev/null 2>&1 || true
+  rm -rf "$KWOK_WORKDIR/clusters/$CLUSTER_NAME"
+fi
+
+mkdir -p "$KWOK_WORKDIR"
+config="$KWOK_WORKDIR/kwokctl.yaml"
+# Every binary is a local path: kwokctl downloads only http(s) values, and all its defaults are.
+cat >"$config" <<YAML
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  runtime: binary
+  bindAddress: 127.0.0.1
+  kubeApiserverBinary: $BIN_DIR/kube-apiserver
+  kubeControllerManagerBinary: $BIN_DIR/kube-controller-manager
+  kubeSchedulerBinary: $BIN_DIR/kube-scheduler
+  kubectlBinary: $BIN_DIR/kubectl
+  kwokControllerBinary: $BIN_DIR/kwok
+  etcdBinary: $BIN_DIR/etcd
+componentsPatches:
+- name: etcd
+  extraArgs:
+  # Test data is throwaway: skipping fsync keeps etcd fast on slow disks.
+  - key: unsafe-no-fsync
+    value: "true"
+- name: kube-apiserver
+  extraArgs:
+  # Without a default route kube-apiserver cannot pick an address to advertise.
+  - key: advertise-address
+    value: 127.0.0.1
+YAML
+
+started=$(date +%s%N)
+log "starting cluster '$CLUSTER_NAME' (binaries from $BIN_DIR)"
+PATH="$BIN_DIR:$PATH" "$BIN_DIR/kwokctl" create cluster \
+  --name "$CLUSTER_NAME" --config "$config" --kubeconfig "" --wait 2m >&2
+"$BIN_DIR/kwokctl" scale node --name "$CLUSTER_NAME" --replicas 1 >&2
+cp "$KWOK_WORKDIR/clusters/$CLUSTER_NAME/kubeconfig.yaml" "$KUBECONFIG_PATH"
+log "ready in $(( ($(date +%s%N) - started) / 1000000 )) ms; export KUBECONFIG=$KUBECONFIG_PATH"
