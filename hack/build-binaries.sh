@@ -4,8 +4,8 @@
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/cg-operator/bin/<kubernetes version>/
 # Nothing is downloaded but Go modules; nothing is written into the repository.
 # A binary whose stamp matches its pinned version is left alone, so a warm run takes a second.
-# A cold build takes 20-40 minutes on 2 cores (most of it kube-apiserver and
-# kube-controller-manager); a warm GOCACHE makes a rebuild a few minutes.
+# A cold build (empty Go module and build caches) took 12.5 minutes on 2 cores, most of it
+# kube-apiserver; the binaries take about 520 MB. A warm GOCACHE makes a rebuild a few minutes.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

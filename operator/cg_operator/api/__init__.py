@@ -1,0 +1,1 @@
+"""Pydantic models of every kind, condition helpers and constants. Pure: no I/O."""

@@ -1,0 +1,429 @@
+"""CGComponent: a catalogue entry of the steering organisation (cluster-scoped, short `cgc`)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, model_validator
+
+from cg_operator.api.base import (
+    LIST_MAX,
+    DnsLabel,
+    LongText,
+    Model,
+    ObjectStatus,
+    Quantity,
+    VersionString,
+    rule,
+    rules,
+)
+
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+EnvName = Annotated[str, Field(min_length=1, max_length=128, pattern=ENV_NAME)]
+HTTP_PATH = r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$"
+HttpPath = Annotated[str, Field(min_length=1, max_length=256, pattern=HTTP_PATH)]
+# An image reference without a digest-less `latest` tag: repository[:tag][@digest].
+IMAGE = (
+    r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
+)
+HOST = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+Host = Annotated[str, Field(min_length=1, max_length=253, pattern=HOST)]
+
+
+# CEL twins of the model validators below, checked by the API server at admission; the
+# bad-input corpus test proves both reject the same objects.
+IMAGE_PINNED_CEL = (
+    "self.image.contains('@sha256:') || "
+    "(self.image.split('/')[size(self.image.split('/')) - 1].contains(':') && "
+    "!self.image.endsWith(':latest'))"
+)
+
+
+COMPONENT_SPEC_RULES = rules(
+    rule(
+        "self.versions.exists(v, v.version == self.defaultVersion)",
+        "defaultVersion must be one of versions[].version",
+        ".defaultVersion",
+    ),
+    rule(
+        "!self.offerings.exists(o, o.type == 'Container') || "
+        "self.versions.all(v, has(v.container))",
+        "every version needs a container when a Container offering exists",
+        ".versions",
+    ),
+)
+OFFERING_RULES = rules(
+    rule("self.type != 'SaaS' || has(self.saas)", "saas is required when type is SaaS", ".saas"),
+    rule(
+        "self.type != 'Container' || !has(self.saas)",
+        "saas is only allowed when type is SaaS",
+        ".saas",
+    ),
+)
+CONTAINER_RULES = rules(
+    rule(IMAGE_PINNED_CEL, "image must carry an explicit tag or digest (no :latest)", ".image")
+)
+
+
+class Layer(StrEnum):
+    """The five layers of the Common Ground model."""
+
+    INTERACTION = "Interaction"
+    PROCESS = "Process"
+    INTEGRATION = "Integration"
+    SERVICE = "Service"
+    DATA = "Data"
+
+
+class Tier(StrEnum):
+    """Basis components every municipality needs; Plus components are optional extras."""
+
+    BASIS = "Basis"
+    PLUS = "Plus"
+
+
+class Lifecycle(StrEnum):
+    """Development status, as publiccode.yml and the Softwarecatalogus name it."""
+
+    CONCEPT = "Concept"
+    DEVELOPMENT = "Development"
+    BETA = "Beta"
+    STABLE = "Stable"
+    DEPRECATED = "Deprecated"
+    OBSOLETE = "Obsolete"
+
+
+class OfferingType(StrEnum):
+    """How a delivery organisation delivers a component."""
+
+    CONTAINER = "Container"
+    SAAS = "SaaS"
+
+
+class BackingServiceType(StrEnum):
+    """Stateful services a component needs beside it."""
+
+    POSTGRESQL = "PostgreSQL"
+    REDIS = "Redis"
+    RABBITMQ = "RabbitMQ"
+    ELASTICSEARCH = "Elasticsearch"
+    SOLR = "Solr"
+
+
+class Steward(Model):
+    """Who looks after the component on behalf of the municipalities."""
+
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    """The stewarding organisation, e.g. "Dimpact" or "VNG Realisatie"."""
+    url: Annotated[str, Field(max_length=512, pattern=r"^https://")] | None = None
+    """Where to find the steward (https)."""
+
+
+class Standard(Model):
+    """An API standard or specification the component implements."""
+
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    """The standard, e.g. "Zaken API"."""
+    version: Annotated[str, Field(min_length=1, max_length=32)]
+    """The version implemented, e.g. "1.5.1"."""
+
+
+class BindingEnv(Model):
+    """One environment variable filled from a key of a dependency's binding Secret."""
+
+    name: EnvName
+    """The variable the dependent component reads, e.g. NOTIFICATIONS_API_ROOT."""
+    key: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[-._a-zA-Z0-9]+$")]
+    """The binding Secret key it comes from: uri, host, port, username, password, ..."""
+
+
+class Requirement(Model):
+    """Another catalogue component this one needs to work."""
+
+    component: DnsLabel
+    """The required CGComponent's name."""
+    optional: bool = False
+    """An optional requirement is wired when subscribed but does not block the installation."""
+    env: Annotated[list[BindingEnv], Field(max_length=16)] = Field(default_factory=list)
+    """How the dependency's binding reaches this component; empty: <COMPONENT>_URL from uri."""
+
+
+class EnvVar(Model):
+    """A plain, non-secret environment variable. Secrets never go in the catalogue."""
+
+    name: EnvName
+    """The variable's name."""
+    value: Annotated[str, Field(max_length=4096)]
+    """Its value."""
+
+
+class Worker(Model):
+    """An extra process of the same image, run as its own Deployment (e.g. a Celery worker)."""
+
+    name: Annotated[
+        str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    ]
+    """A short name, used as the Deployment suffix: <component>-<name>."""
+    command: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=16)] = Field(
+        default_factory=list
+    )
+    """The container command; empty keeps the image's entrypoint."""
+    args: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=32)] = Field(
+        default_factory=list
+    )
+    """Arguments to the command."""
+
+
+class BackingService(Model):
+    """A stateful service the component needs, provided per tenant (embedded or external)."""
+
+    type: BackingServiceType
+    """Which service."""
+    extensions: Annotated[
+        list[Annotated[str, Field(max_length=32, pattern=r"^[a-z0-9_]+$")]], Field(max_length=8)
+    ] = Field(default_factory=list)
+    """Extensions the component needs, e.g. postgis for PostgreSQL."""
+    version: Annotated[str, Field(max_length=32)] | None = None
+    """The service's major version the component is tested with, e.g. "17"."""
+
+
+class ResourceList(Model):
+    """CPU and memory for one container."""
+
+    cpu: Quantity | None = None
+    """CPU, e.g. 250m."""
+    memory: Quantity | None = None
+    """Memory, e.g. 512Mi."""
+
+
+class Resources(Model):
+    """Requests and limits for the component's containers."""
+
+    requests: ResourceList | None = None
+    """What the scheduler reserves."""
+    limits: ResourceList | None = None
+    """The most a container may use."""
+
+
+class Probes(Model):
+    """HTTP health paths on the component's port; readiness also feeds the operator's health."""
+
+    startup: HttpPath | None = None
+    """Startup probe path; unset uses liveness."""
+    liveness: HttpPath | None = None
+    """Liveness probe path; unset uses readiness."""
+    readiness: HttpPath
+    """Readiness probe path, e.g. /_healthz/readyz/."""
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    """The port the probes use when it is not the HTTP port (e.g. WildFly's 9990)."""
+
+
+class ContainerSpec(Model):
+    """How to run one version of the component as containers."""
+
+    model_config = ConfigDict(json_schema_extra=CONTAINER_RULES)
+
+    image: Annotated[str, Field(min_length=1, max_length=512, pattern=IMAGE)]
+    """Image reference with an explicit tag or digest, e.g. openzaak/open-zaak:1.30.0."""
+    port: Annotated[int, Field(ge=1, le=65535)]
+    """The HTTP port the web process listens on."""
+    probes: Probes
+    """Health paths for the kubelet's probes and the operator's health check."""
+    replicas: Annotated[int, Field(ge=0, le=50)] = 1
+    """Web replicas by default; a PodDisruptionBudget is added when above 1."""
+    workers: Annotated[list[Worker], Field(max_length=8)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Extra processes of the same image (Celery workers, beat, ...)."""
+    env: Annotated[list[EnvVar], Field(max_length=LIST_MAX)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Plain settings every installation gets."""
+    backing_services: Annotated[list[BackingService], Field(max_length=8)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    """Stateful services it needs (PostgreSQL with PostGIS, Redis, ...)."""
+    resources: Resources | None = None
+    """Requests and limits per container."""
+
+    @model_validator(mode="after")
+    def _image_has_tag_or_digest(self) -> ContainerSpec:
+        if not _image_is_pinned(self.image):
+            raise ValueError("image must carry an explicit tag or digest (no implicit :latest)")
+        return self
+
+
+def _image_is_pinned(image: str) -> bool:
+    last = image.rsplit("/", 1)[-1]
+    return "@sha256:" in image or (":" in last and not last.endswith(":latest"))
+
+
+class ComponentVersion(Model):
+    """One published version of the component."""
+
+    version: VersionString
+    """The version, e.g. 1.30.0."""
+    container: ContainerSpec | None = None
+    """How to run it as containers; required when a Container offering exists."""
+    end_of_support: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")] | None = None
+    """The last day the version is supported (YYYY-MM-DD)."""
+    deprecated: bool = False
+    """Deprecated versions stay installable but new subscriptions get a warning."""
+
+
+class SaaSAuthType(StrEnum):
+    """How a municipality authenticates to the supplier's hosted instance."""
+
+    NONE = "None"
+    API_KEY = "APIKey"
+    BASIC = "Basic"
+    OAUTH2_CLIENT_CREDENTIALS = "OAuth2ClientCredentials"
+    MUTUAL_TLS = "MutualTLS"
+
+
+class SaaSAuth(Model):
+    """The credentials a subscription has to reference (never inline)."""
+
+    type: SaaSAuthType = SaaSAuthType.NONE
+    """The scheme; anything but None needs the subscription's credentialsSecretRef."""
+    token_url: Annotated[str, Field(max_length=512, pattern=r"^https://")] | None = None
+    """OAuth2 token endpoint (https), for OAuth2ClientCredentials."""
+
+
+class SaaSSpec(Model):
+    """A supplier-hosted instance per municipality."""
+
+    endpoint_template: Annotated[
+        str, Field(min_length=1, max_length=512, pattern=r"^https?://[^\s]+$")
+    ]
+    """The API root per municipality; {code} (gm0363), {CODE} (GM0363) and {slug} (amsterdam)
+    are filled in, e.g. https://{slug}.openzaak.example.nl/."""
+    allowed_hosts: Annotated[list[Host], Field(min_length=1, max_length=16)]
+    """Hosts the endpoint may resolve to (a leading *. allows subdomains); the SSRF guard."""
+    health_path: HttpPath = "/"
+    """Path below the endpoint that answers 2xx when the service is healthy."""
+    auth: SaaSAuth = Field(default_factory=SaaSAuth)
+    """How municipalities authenticate."""
+    version: VersionString | None = None
+    """The version the supplier runs, when it publishes one."""
+
+
+class DeliveryOrganisation(Model):
+    """The supplier (leverancier) or delivery organisation behind an offering."""
+
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    """Its name."""
+    url: Annotated[str, Field(max_length=512, pattern=r"^https://")] | None = None
+    """Its website (https)."""
+
+
+class Offering(Model):
+    """A way to get the component: containers in the tenant namespace or a SaaS binding."""
+
+    model_config = ConfigDict(json_schema_extra=OFFERING_RULES)
+
+    name: DnsLabel
+    """Unique within the component; subscriptions name it."""
+    type: OfferingType
+    """Container or SaaS."""
+    delivery_organisation: DeliveryOrganisation
+    """Who delivers and supports this offering."""
+    saas: SaaSSpec | None = None
+    """The hosted instance; required for SaaS, forbidden for Container."""
+
+    @model_validator(mode="after")
+    def _saas_matches_type(self) -> Offering:
+        if self.type is OfferingType.SAAS and self.saas is None:
+            raise ValueError("saas is required when type is SaaS")
+        if self.type is OfferingType.CONTAINER and self.saas is not None:
+            raise ValueError("saas is only allowed when type is SaaS")
+        return self
+
+
+class CGComponentSpec(Model):
+    """A catalogue entry: what the component is, its versions and how it can be delivered."""
+
+    model_config = ConfigDict(json_schema_extra=COMPONENT_SPEC_RULES)
+
+    display_name: Annotated[str, Field(min_length=1, max_length=128)]
+    """The name people know it by, e.g. "Open Zaak"."""
+    description: LongText = ""
+    """What it does, in a few sentences."""
+    layer: Layer
+    """Its layer in the Common Ground 5-layer model."""
+    tier: Tier = Tier.PLUS
+    """Basis or Plus."""
+    lifecycle: Lifecycle
+    """Development status; Obsolete components cannot be newly subscribed."""
+    steward: Steward | None = None
+    """Who stewards it."""
+    standards: Annotated[list[Standard], Field(max_length=32)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """API standards it implements."""
+    requires: Annotated[list[Requirement], Field(max_length=16)] = Field(
+        default_factory=list,
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["component"],
+        },
+    )
+    """Other catalogue components it needs; installations wait for them."""
+    default_version: VersionString
+    """The version new and unpinned subscriptions get; must be one of versions."""
+    versions: Annotated[list[ComponentVersion], Field(min_length=1, max_length=32)] = Field(
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["version"],
+        }
+    )
+    """Published versions."""
+    offerings: Annotated[list[Offering], Field(min_length=1, max_length=16)] = Field(
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]}
+    )
+    """Ways to get it."""
+
+    def version(self, version: str) -> ComponentVersion | None:
+        """The catalogue entry for a version, or None."""
+        return next((v for v in self.versions if v.version == version), None)
+
+    def offering(self, name: str) -> Offering | None:
+        """The offering with this name, or None."""
+        return next((o for o in self.offerings if o.name == name), None)
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> CGComponentSpec:
+        if self.version(self.default_version) is None:
+            raise ValueError(f"defaultVersion {self.default_version!r} is not one of versions")
+        if any(o.type is OfferingType.CONTAINER for o in self.offerings):
+            missing = [v.version for v in self.versions if v.container is None]
+            if missing:
+                raise ValueError(
+                    f"versions {missing} have no container, but a Container offering exists"
+                )
+        return self
+
+
+class VersionAdoption(Model):
+    """How many tenants run one version, and how many of them are Ready."""
+
+    version: VersionString
+    """The version."""
+    tenants: Annotated[int, Field(ge=0)] = 0
+    """Installations that run it (observed)."""
+    ready: Annotated[int, Field(ge=0)] = 0
+    """Of those, the Ready ones."""
+
+
+class CGComponentStatus(ObjectStatus):
+    """Observed state of a catalogue entry."""
+
+    adoption: Annotated[list[VersionAdoption], Field(max_length=32)] = Field(default_factory=list)
+    """Installations per version across all tenants."""
+    tenants: Annotated[int, Field(ge=0)] | None = None
+    """Tenants that subscribe to the component."""

@@ -1,0 +1,136 @@
+"""The four kinds: names, scope, spec/status models and the columns `kubectl get` shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from cg_operator.api.component import CGComponentSpec, CGComponentStatus
+from cg_operator.api.installation import ComponentInstallationSpec, ComponentInstallationStatus
+from cg_operator.api.rollout import ComponentRolloutSpec, ComponentRolloutStatus
+from cg_operator.api.tenant import MunicipalityTenantSpec, MunicipalityTenantStatus
+
+CATEGORY = "cg"
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    """One additionalPrinterColumn."""
+
+    name: str
+    json_path: str
+    type: str = "string"
+    description: str = ""
+    priority: int = 0
+
+
+READY = PrinterColumn(
+    "Ready", '.status.conditions[?(@.type=="Ready")].status', description="Ready condition"
+)
+REASON = PrinterColumn(
+    "Reason",
+    '.status.conditions[?(@.type=="Ready")].reason',
+    description="Why it is (not) Ready",
+    priority=1,
+)
+AGE = PrinterColumn("Age", ".metadata.creationTimestamp", type="date")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Everything needed to generate one CustomResourceDefinition."""
+
+    kind: str
+    plural: str
+    short_names: tuple[str, ...]
+    namespaced: bool
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    description: str
+    columns: tuple[PrinterColumn, ...] = field(default_factory=tuple)
+
+    @property
+    def singular(self) -> str:
+        """Lower-case kind."""
+        return self.kind.lower()
+
+
+COMPONENT = Kind(
+    kind="CGComponent",
+    plural="cgcomponents",
+    short_names=("cgc",),
+    namespaced=False,
+    spec=CGComponentSpec,
+    status=CGComponentStatus,
+    description="A Common Ground component in the catalogue: versions, offerings, dependencies.",
+    columns=(
+        PrinterColumn("Display Name", ".spec.displayName"),
+        PrinterColumn("Layer", ".spec.layer"),
+        PrinterColumn("Lifecycle", ".spec.lifecycle"),
+        PrinterColumn("Default", ".spec.defaultVersion", description="Default version"),
+        PrinterColumn("Tenants", ".status.tenants", type="integer"),
+        READY,
+        REASON,
+        AGE,
+    ),
+)
+TENANT = Kind(
+    kind="MunicipalityTenant",
+    plural="municipalitytenants",
+    short_names=("mt",),
+    namespaced=False,
+    spec=MunicipalityTenantSpec,
+    status=MunicipalityTenantStatus,
+    description="A municipality on the platform: namespace, limits, policies, subscriptions.",
+    columns=(
+        PrinterColumn("Code", ".spec.municipality.code"),
+        PrinterColumn("Municipality", ".spec.municipality.name"),
+        PrinterColumn("Ring", ".spec.ring"),
+        PrinterColumn("Namespace", ".status.namespace"),
+        PrinterColumn("Components", ".status.componentsReady", description="Ready / subscribed"),
+        READY,
+        REASON,
+        AGE,
+    ),
+)
+INSTALLATION = Kind(
+    kind="ComponentInstallation",
+    plural="componentinstallations",
+    short_names=("cgi",),
+    namespaced=True,
+    spec=ComponentInstallationSpec,
+    status=ComponentInstallationStatus,
+    description="One component for one municipality, delivered as containers or a SaaS binding.",
+    columns=(
+        PrinterColumn("Component", ".spec.component"),
+        PrinterColumn("Offering", ".spec.offering"),
+        PrinterColumn("Delivery", ".status.delivery"),
+        PrinterColumn("Version", ".status.observedVersion", description="Running version"),
+        READY,
+        PrinterColumn("Healthy", '.status.conditions[?(@.type=="Healthy")].status'),
+        REASON,
+        PrinterColumn("Endpoint", ".status.endpoint", priority=1),
+        AGE,
+    ),
+)
+ROLLOUT = Kind(
+    kind="ComponentRollout",
+    plural="componentrollouts",
+    short_names=("cgr",),
+    namespaced=False,
+    spec=ComponentRolloutSpec,
+    status=ComponentRolloutStatus,
+    description="Moves a component to a version across tenants in waves, gated on health.",
+    columns=(
+        PrinterColumn("Component", ".spec.component"),
+        PrinterColumn("Version", ".spec.version"),
+        PrinterColumn("Wave", ".status.currentWave"),
+        PrinterColumn("Progress", ".status.progress"),
+        READY,
+        REASON,
+        AGE,
+    ),
+)
+
+ALL_KINDS: tuple[Kind, ...] = (COMPONENT, TENANT, INSTALLATION, ROLLOUT)

@@ -1,0 +1,1 @@
+"""Thin kopf handlers, one module per kind, plus the operator's start-up settings."""

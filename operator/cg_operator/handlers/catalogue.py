@@ -1,0 +1,72 @@
+"""In-memory indexes of the catalogue and the tenants, kept by kopf from its watches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from cg_operator.api.component import CGComponentSpec
+from cg_operator.api.constants import GROUP, VERSION
+from cg_operator.reconcile.validation import Catalogue, parse_spec
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The latest body of an object as the watch delivered it, reduced to what handlers use."""
+
+    name: str
+    namespace: str | None
+    generation: int | None
+    spec: dict[str, Any]
+    status: dict[str, Any]
+
+    @classmethod
+    def of(cls, body: kopf.Body) -> Seen:
+        """From a kopf body."""
+        return cls(
+            name=body.meta["name"],
+            namespace=body.meta.get("namespace"),
+            generation=body.meta.get("generation"),
+            spec=dict(body.spec),
+            status=dict(body.status),
+        )
+
+
+@kopf.index(GROUP, VERSION, "cgcomponents")
+def catalogue_index(
+    name: str, body: kopf.Body, **_: Any
+) -> dict[str, tuple[Seen, CGComponentSpec | None]]:
+    """name -> (latest body, parsed spec or None when the spec does not validate)."""
+    parsed, _errors = parse_spec(CGComponentSpec, body.spec)
+    return {name: (Seen.of(body), parsed)}
+
+
+@kopf.index(GROUP, VERSION, "municipalitytenants")
+def tenant_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Seen]:
+    """name -> the tenant's latest body (to re-validate it when the catalogue changes)."""
+    return {name: Seen.of(body)}
+
+
+@kopf.index(GROUP, VERSION, "componentrollouts")
+def rollout_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Seen]:
+    """name -> the rollout's latest body (to re-validate it when the catalogue changes)."""
+    return {name: Seen.of(body)}
+
+
+CatalogueIndex = kopf.Index[str, tuple[Seen, CGComponentSpec | None]]
+SeenIndex = kopf.Index[str, Seen]
+
+
+def catalogue_of(index: CatalogueIndex) -> Catalogue:
+    """The valid catalogue entries by name (an invalid entry counts as absent)."""
+    return {name: parsed for name, (_seen, parsed) in latest(index) if parsed is not None}
+
+
+def latest(index: kopf.Index[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(key, value) for every key; each of our indexes holds one value per key."""
+    for key, store in index.items():
+        for value in store:
+            yield key, value

@@ -1,0 +1,33 @@
+"""kopf settings for cg-operator: our own finalizer and annotation prefix, no kopf chatter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from cg_operator.api.constants import ANNOTATION_PREFIX, FIELD_MANAGER, FINALIZER
+
+
+def apply_settings(settings: kopf.OperatorSettings) -> None:
+    """Configure kopf the way cg-operator runs: see DESIGN.md, "Rules that keep it fast"."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=ANNOTATION_PREFIX
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
+    # Events are for domain actions, posted by our handlers; kopf's per-handler events are noise.
+    settings.posting.enabled = False
+    settings.posting.reporting_component = FIELD_MANAGER
+    # A watch that the server silently drops must be re-established, not waited on forever.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.peering.standalone = True
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """kopf start-up hook: apply the operator settings."""
+    apply_settings(settings)

@@ -1,0 +1,1 @@
+"""Service health: HTTP probes behind an SSRF guard, workload availability."""

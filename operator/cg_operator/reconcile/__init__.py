@@ -1,0 +1,1 @@
+"""Pure planning: (spec, observed state) -> desired objects, next status, rollout steps."""

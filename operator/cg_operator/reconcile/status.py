@@ -1,0 +1,106 @@
+"""Status computed from validation results: one place per kind decides the conditions. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from cg_operator.api.base import Condition
+from cg_operator.api.conditions import (
+    READY,
+    REASON_INVALID_SPEC,
+    REASON_VALID,
+    STALLED,
+    find,
+    remove_condition,
+    set_condition,
+)
+from cg_operator.reconcile.validation import FieldError, summary
+
+
+def existing_conditions(status: Mapping[str, Any] | None) -> list[Condition]:
+    """The conditions stored in status; malformed entries (hand-written) are dropped."""
+    out = []
+    for raw in (status or {}).get("conditions") or []:
+        try:
+            out.append(Condition.model_validate(raw))
+        except ValidationError:
+            continue
+    return out
+
+
+def validation_conditions(
+    conditions: list[Condition],
+    errors: list[FieldError],
+    *,
+    generation: int | None,
+    now: datetime,
+    ready_when_valid: bool,
+) -> list[Condition]:
+    """Ready/Stalled for a validation outcome.
+
+    Invalid: Ready=False and Stalled=True, reason InvalidSpec, naming the fields: nothing will
+    change until someone edits the spec. Valid: Stalled goes; Ready becomes True when the kind has
+    nothing more to do than be valid (catalogue entries), else an InvalidSpec Ready is withdrawn
+    so that reconciliation can own it.
+    """
+    if errors:
+        message = "invalid spec: " + summary(errors)
+        for type_ in (READY, STALLED):
+            conditions = set_condition(
+                conditions,
+                type_=type_,
+                status="False" if type_ == READY else "True",
+                reason=REASON_INVALID_SPEC,
+                message=message,
+                generation=generation,
+                now=now,
+            )
+        return conditions
+    conditions = remove_condition(conditions, STALLED)
+    if ready_when_valid:
+        return set_condition(
+            conditions,
+            type_=READY,
+            status="True",
+            reason=REASON_VALID,
+            message="the catalogue entry is valid and its requirements exist",
+            generation=generation,
+            now=now,
+        )
+    ready = find(conditions, READY)
+    if ready is not None and ready.reason == REASON_INVALID_SPEC:
+        conditions = remove_condition(conditions, READY)
+    return conditions
+
+
+def status_patch(
+    current: Mapping[str, Any] | None, conditions: list[Condition], generation: int | None
+) -> dict[str, Any] | None:
+    """The merge patch for status, or None when nothing would change (a no-op writes nothing)."""
+    wanted = {
+        "observedGeneration": generation,
+        "conditions": [c.wire() for c in conditions],
+    }
+    current = current or {}
+    if all(_same(current.get(key), value) for key, value in wanted.items()):
+        return None
+    return wanted
+
+
+def _same(stored: Any, wanted: Any) -> bool:
+    if isinstance(wanted, list) and isinstance(stored, list):
+        return [_normal(x) for x in stored] == [_normal(x) for x in wanted]
+    return bool(stored == wanted)
+
+
+def _normal(item: Any) -> Any:
+    """Conditions as stored (timestamps as the API server formats them) compare equal to ours."""
+    if isinstance(item, Mapping):
+        return {k: _normal(v) for k, v in item.items() if v not in (None, "")}
+    if isinstance(item, str) and item.endswith("+00:00"):
+        return item.removesuffix("+00:00") + "Z"
+    return item

@@ -1,0 +1,163 @@
+"""Spec validation beyond the schema: the same models, plus rules that span objects. Pure.
+
+The CRD schema rejects most bad input at admission. What it cannot see (a subscription naming a
+component or version that is not in the catalogue, a requires cycle, ...) is found here and
+reported as Ready=False with reason InvalidSpec and a message naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from cg_operator.api.component import CGComponentSpec, Lifecycle, OfferingType, SaaSAuthType
+from cg_operator.api.rollout import ComponentRolloutSpec
+from cg_operator.api.tenant import MunicipalityTenantSpec
+
+M = TypeVar("M", bound=BaseModel)
+Catalogue = Mapping[str, CGComponentSpec]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with a spec: the field path as the API server prints it, and what is wrong."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+def summary(errors: list[FieldError], limit: int = 5) -> str:
+    """One message for a condition: the first few errors, and how many more there are."""
+    shown = "; ".join(str(e) for e in errors[:limit])
+    more = len(errors) - limit
+    return f"{shown} (and {more} more)" if more > 0 else shown
+
+
+def _path(location: tuple[int | str, ...]) -> str:
+    out = "spec"
+    for part in location:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def parse_spec(model: type[M], spec: Mapping[str, Any]) -> tuple[M | None, list[FieldError]]:
+    """Validate a stored spec with its model; errors name the field (spec.components[0].name)."""
+    try:
+        return model.model_validate(dict(spec)), []
+    except ValidationError as invalid:
+        errors = []
+        for error in invalid.errors(include_url=False):
+            # Model validators raise at the model's own level; pydantic adds no location then.
+            message = str(error["msg"]).removeprefix("Value error, ")
+            errors.append(FieldError(_path(tuple(error["loc"])), message))
+        return None, errors
+
+
+def component_errors(name: str, spec: CGComponentSpec, catalogue: Catalogue) -> list[FieldError]:
+    """Requirements must name existing components and must not form a cycle."""
+    errors = []
+    for index, requirement in enumerate(spec.requires):
+        field = f"spec.requires[{index}].component"
+        if requirement.component == name:
+            errors.append(FieldError(field, f"{name!r} cannot require itself"))
+        elif requirement.component not in catalogue:
+            errors.append(FieldError(field, f"no CGComponent named {requirement.component!r}"))
+    cycle = _cycle_through(name, {**catalogue, name: spec})
+    if cycle and len(cycle) > 2:
+        errors.append(
+            FieldError("spec.requires", "requirements form a cycle: " + " -> ".join(cycle))
+        )
+    return errors
+
+
+def _cycle_through(start: str, catalogue: Catalogue) -> list[str]:
+    """A requirement path from start back to start, or [] (depth-first, ignores unknown names)."""
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        current, path = stack.pop()
+        spec = catalogue.get(current)
+        if spec is None:
+            continue
+        for requirement in spec.requires:
+            if requirement.component == start:
+                return [*path, start]
+            if requirement.component not in seen:
+                seen.add(requirement.component)
+                stack.append((requirement.component, [*path, requirement.component]))
+    return []
+
+
+def tenant_errors(spec: MunicipalityTenantSpec, catalogue: Catalogue) -> list[FieldError]:
+    """Each subscription must name a catalogue component, one of its offerings and versions."""
+    errors: list[FieldError] = []
+    for index, subscription in enumerate(spec.components):
+        field = f"spec.components[{index}]"
+        component = catalogue.get(subscription.name)
+        if component is None:
+            errors.append(
+                FieldError(f"{field}.name", f"no CGComponent named {subscription.name!r}")
+            )
+            continue
+        if component.lifecycle is Lifecycle.OBSOLETE:
+            errors.append(
+                FieldError(f"{field}.name", f"{subscription.name!r} is Obsolete in the catalogue")
+            )
+        offering = component.offering(subscription.offering)
+        if offering is None:
+            allowed = ", ".join(o.name for o in component.offerings)
+            errors.append(
+                FieldError(
+                    f"{field}.offering",
+                    f"{subscription.name!r} has no offering {subscription.offering!r} "
+                    f"(allowed: {allowed})",
+                )
+            )
+        elif (
+            offering.type is OfferingType.SAAS
+            and offering.saas is not None
+            and offering.saas.auth.type is not SaaSAuthType.NONE
+            and subscription.credentials_secret_ref is None
+        ):
+            errors.append(
+                FieldError(
+                    f"{field}.credentialsSecretRef",
+                    f"offering {offering.name!r} authenticates with {offering.saas.auth.type}: "
+                    "name the Secret that holds the credentials",
+                )
+            )
+        if subscription.version is not None and component.version(subscription.version) is None:
+            known = ", ".join(v.version for v in component.versions)
+            errors.append(
+                FieldError(
+                    f"{field}.version",
+                    f"{subscription.name!r} has no version {subscription.version!r} "
+                    f"(catalogue: {known})",
+                )
+            )
+    return errors
+
+
+def rollout_errors(spec: ComponentRolloutSpec, catalogue: Catalogue) -> list[FieldError]:
+    """The rollout's component and target version must be in the catalogue."""
+    component = catalogue.get(spec.component)
+    if component is None:
+        return [FieldError("spec.component", f"no CGComponent named {spec.component!r}")]
+    if component.version(spec.version) is None:
+        known = ", ".join(v.version for v in component.versions)
+        return [
+            FieldError(
+                "spec.version", f"{spec.component!r} has no version {spec.version!r} ({known})"
+            )
+        ]
+    errors = []
+    for index, wave in enumerate(spec.approved_waves):
+        if wave not in {w.name for w in spec.waves}:
+            errors.append(FieldError(f"spec.approvedWaves[{index}]", f"no wave named {wave!r}"))
+    return errors

@@ -1,0 +1,1 @@
+"""Jinja2 environment and templates that turn desired state into Kubernetes object dicts. Pure."""

@@ -1,0 +1,126 @@
+"""Test support: find the cluster the tests may use, refuse one that is not local, drive kubectl."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlparse
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+LOCAL_KUBECONFIG = REPO / ".local" / "kubeconfig"
+LOCAL_CONTEXT_PREFIXES = ("kwok-", "kind-", "k3d-", "minikube", "docker-desktop", "rancher-desktop")
+
+T = TypeVar("T")
+
+
+class ClusterRefusedError(Exception):
+    """The kubeconfig names a cluster that the tests must not touch."""
+
+
+def cluster_required() -> bool:
+    """True when a missing cluster must fail the run instead of skipping (CI and on request)."""
+    return os.environ.get("CI", "").lower() == "true" or os.environ.get("CG_REQUIRE_CLUSTER") == "1"
+
+
+def is_local_server(server: str) -> bool:
+    """True for an API server URL on the loopback interface."""
+    host = urlparse(server).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_local(kubeconfig: dict[str, object], *, allow_remote: bool) -> str:
+    """Return the current context's name; raise ClusterRefusedError when it is not a local cluster.
+
+    Local means the API server listens on loopback, or the context is one that local cluster tools
+    create (kind-, k3d-, kwok-, minikube, ...). Anything else needs CG_ALLOW_REMOTE_CLUSTER=1.
+    """
+    current = str(kubeconfig.get("current-context") or "")
+    contexts = {c["name"]: c["context"] for c in kubeconfig.get("contexts") or []}  # type: ignore[attr-defined]
+    clusters = {c["name"]: c["cluster"] for c in kubeconfig.get("clusters") or []}  # type: ignore[attr-defined]
+    if current not in contexts:
+        raise ClusterRefusedError(
+            f"kubeconfig has no current context (current-context: {current!r})"
+        )
+    server = str(clusters.get(contexts[current].get("cluster"), {}).get("server", ""))
+    if allow_remote or is_local_server(server) or current.startswith(LOCAL_CONTEXT_PREFIXES):
+        return current
+    raise ClusterRefusedError(
+        f"context {current!r} points at {server}, which is not a local cluster; the tests create "
+        "and delete objects there. Set CG_ALLOW_REMOTE_CLUSTER=1 to use it anyway."
+    )
+
+
+def wait_for(
+    what: str, probe: Callable[[], T | None], *, timeout: float = 60.0, interval: float = 0.2
+) -> T:
+    """Poll probe() until it returns something other than None/False; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last not in (None, False):
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A reachable cluster: its kubeconfig path and a kubectl bound to it."""
+
+    kubeconfig: Path
+    context: str
+    kubectl_binary: str
+
+    def kubectl(
+        self, *args: str, input_text: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run kubectl against this cluster; raise with its stderr when check and it fails."""
+        result = subprocess.run(
+            [self.kubectl_binary, "--kubeconfig", str(self.kubeconfig), *args],
+            input=input_text,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}"
+            )
+        return result
+
+    def apply(
+        self, manifest: dict[str, object] | str, *, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """kubectl apply one manifest given as a dict or YAML text."""
+        text = manifest if isinstance(manifest, str) else yaml.safe_dump(manifest)
+        return self.kubectl("apply", "-f", "-", input_text=text, check=check)
+
+
+def find_kubectl() -> str:
+    """kubectl from the binary cache (matching the control plane), else from PATH."""
+    cache = subprocess.run(
+        [str(REPO / "hack" / "bin-dir.sh")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    built = Path(cache) / "kubectl"
+    if built.is_file():
+        return str(built)
+    found = shutil.which("kubectl")
+    if not found:
+        raise FileNotFoundError("no kubectl: run `make binaries` or put kubectl on PATH")
+    return found

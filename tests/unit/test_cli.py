@@ -1,0 +1,31 @@
+"""The command line: version, help, and the run options a platform team relies on."""
+
+from __future__ import annotations
+
+import pytest
+
+from cg_operator import __version__
+from cg_operator.cli import build_parser, main
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["version"]) == 0
+    assert capsys.readouterr().out.strip() == f"cg-operator {__version__}"
+
+
+def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([])
+    assert exited.value.code == 2
+    assert "required: COMMAND" in capsys.readouterr().err
+
+
+def test_run_defaults_to_the_whole_cluster_with_a_liveness_probe() -> None:
+    args = build_parser().parse_args(["run"])
+    assert args.namespace == []
+    assert args.liveness == "http://0.0.0.0:8080/healthz"
+
+
+def test_run_takes_several_namespaces() -> None:
+    args = build_parser().parse_args(["run", "-n", "gm0363", "--namespace", "gm0599"])
+    assert args.namespace == ["gm0363", "gm0599"]
