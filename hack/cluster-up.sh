@@ -2,7 +2,8 @@
 # Starts the local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
 # and the kwok controller as plain processes (`kwokctl --runtime binary`) on 127.0.0.1, with
 # one fake node. Every binary comes from hack/build-binaries.sh; nothing is downloaded.
-# The kubeconfig goes to .local/ in the repository (git-ignored); ~/.kube/config is left alone.
+# kwokctl writes the kubeconfig into .local/kubeconfig in the repository (git-ignored), never
+# into ~/.kube/config.
 # Idempotent: when the cluster already answers, it returns at once.
 set -euo pipefail
 
@@ -26,8 +27,7 @@ done
 # A cluster whose processes died (a reboot, a killed session) is removed before a fresh start.
 if [ -d "$KWOK_WORKDIR/clusters/$CLUSTER_NAME" ]; then
   log "removing the stale cluster '$CLUSTER_NAME'"
-  "$BIN_DIR/kwokctl" delete cluster --name "$CLUSTER_NAME" --kubeconfig "" >/dev/null 2>&1 || true
-  rm -rf "$KWOK_WORKDIR/clusters/$CLUSTER_NAME"
+  "$here/cluster-down.sh"
 fi
 
 mkdir -p "$KWOK_WORKDIR"
@@ -61,7 +61,6 @@ YAML
 started=$(date +%s%N)
 log "starting cluster '$CLUSTER_NAME' (binaries from $BIN_DIR)"
 PATH="$BIN_DIR:$PATH" "$BIN_DIR/kwokctl" create cluster \
-  --name "$CLUSTER_NAME" --config "$config" --kubeconfig "" --wait 2m >&2
+  --name "$CLUSTER_NAME" --config "$config" --kubeconfig "$KUBECONFIG_PATH" --wait 2m >&2
 "$BIN_DIR/kwokctl" scale node --name "$CLUSTER_NAME" --replicas 1 >&2
-cp "$KWOK_WORKDIR/clusters/$CLUSTER_NAME/kubeconfig.yaml" "$KUBECONFIG_PATH"
 log "ready in $(( ($(date +%s%N) - started) / 1000000 )) ms; export KUBECONFIG=$KUBECONFIG_PATH"

@@ -36,7 +36,8 @@ def _snapshot(cluster: Cluster, base: list[dict[str, Any]]) -> dict[str, Any]:
     out = {}
     for obj in base:
         stored = json.loads(cluster.kubectl("get", *_ref(obj), "-o", "json").stdout)
-        out[obj["metadata"]["name"]] = (stored["metadata"]["resourceVersion"], stored["spec"])
+        # Status may move (the operator reports on the base objects); the spec must not.
+        out[obj["metadata"]["name"]] = (stored["metadata"]["generation"], stored["spec"])
     return out
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.support.cluster import Cluster, wait_for
+from tests.support.cluster import REPO, Cluster, wait_for
 
 
 def _deployment(name: str, replicas: int) -> client.V1Deployment:
@@ -128,3 +130,22 @@ def test_kubectl_talks_to_the_same_cluster(cluster: Cluster) -> None:
     assert "serverVersion" in version
     nodes = cluster.kubectl("get", "nodes", "-o", "name").stdout.split()
     assert nodes, "the local cluster has at least one (fake) node"
+
+
+def test_cluster_scripts_are_idempotent(cluster: Cluster) -> None:
+    """up on a running cluster returns at once; down when nothing runs succeeds."""
+    up = subprocess.run(
+        [str(REPO / "hack" / "cluster-up.sh")], capture_output=True, text=True, check=False
+    )
+    if cluster.kubeconfig == REPO / ".local" / "kubeconfig":
+        assert up.returncode == 0, up.stderr
+        assert "already runs" in up.stderr
+    down = subprocess.run(
+        [str(REPO / "hack" / "cluster-down.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "CG_CLUSTER_NAME": "t-never-started"},
+    )
+    assert down.returncode == 0, down.stderr
+    assert cluster.kubectl("get", "--raw", "/readyz").stdout == "ok"
