@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler
 # and the kwok controller as plain processes (`kwokctl --runtime binary`) on 127.0.0.1, with
-# one fake node. Every binary comes from hack/build-binaries.sh; nothing is downloaded.
+# fake nodes. Every binary comes from hack/build-binaries.sh; nothing is downloaded.
 # kwokctl writes the kubeconfig into .local/kubeconfig in the repository (git-ignored), never
 # into ~/.kube/config.
 # Idempotent: when the cluster already answers, it returns at once.
@@ -62,5 +62,30 @@ started=$(date +%s%N)
 log "starting cluster '$CLUSTER_NAME' (binaries from $BIN_DIR)"
 PATH="$BIN_DIR:$PATH" "$BIN_DIR/kwokctl" create cluster \
   --name "$CLUSTER_NAME" --config "$config" --kubeconfig "$KUBECONFIG_PATH" --wait 2m >&2
-"$BIN_DIR/kwokctl" scale node --name "$CLUSTER_NAME" --replicas 1 >&2
+# Fake nodes: kwok marks their pods Running and Ready without running anything. Each takes 250
+# pods (its /24 pod CIDR); the examples need about 150, so a few nodes leave room.
+"$BIN_DIR/kwokctl" scale node --name "$CLUSTER_NAME" --replicas "${CG_KWOK_NODES:-4}" \
+  --param '.allocatable.pods=250' --param '.allocatable.cpu=64' \
+  --param '.allocatable.memory="512Gi"' >&2
+# kwok runs no storage provisioner: a default StorageClass with pre-made PersistentVolumes lets
+# the controller-manager bind the claims of embedded databases, as on a statically provisioned
+# cluster (nothing is ever mounted: kwok runs no containers).
+{
+  cat <<YAML
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local-static
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: Immediate
+reclaimPolicy: Retain
+YAML
+  for i in $(seq -w 1 "${CG_LOCAL_VOLUMES:-400}"); do
+    printf -- '---\napiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: local-pv-%s\n' "$i"
+    printf 'spec:\n  capacity: {storage: 2Gi}\n  accessModes: [ReadWriteOnce]\n'
+    printf '  storageClassName: local-static\n  hostPath: {path: /tmp/local-pv-%s}\n' "$i"
+  done
+} | "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_PATH" apply --server-side -f - >/dev/null
 log "ready in $(( ($(date +%s%N) - started) / 1000000 )) ms; export KUBECONFIG=$KUBECONFIG_PATH"

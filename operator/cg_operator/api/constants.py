@@ -6,7 +6,27 @@ GROUP: Final = "appstore.commonground.nl"
 VERSION: Final = "v1alpha1"
 API_VERSION: Final = f"{GROUP}/{VERSION}"
 
-# kopf keeps its bookkeeping under our prefix, not kopf.zalando.org.
+# The operator's own finalizer, added and removed by its reconcilers (never by kopf).
 FINALIZER: Final = f"{GROUP}/finalizer"
+# kopf's finalizer, under our prefix. It must differ from ours: kopf removes its finalizer from
+# objects it has no deletion handlers for, and would strip ours on every event.
+KOPF_FINALIZER: Final = f"{GROUP}/kopf"
 ANNOTATION_PREFIX: Final = GROUP
 FIELD_MANAGER: Final = "cg-operator"
+
+# Labels on everything the operator creates. The managed-by label is also the server-side
+# watch filter, so the operator never lists objects it does not own.
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+MANAGED_BY: Final = "cg-operator"
+LABEL_NAME: Final = "app.kubernetes.io/name"
+LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
+LABEL_COMPONENT_ROLE: Final = "app.kubernetes.io/component"
+LABEL_VERSION: Final = "app.kubernetes.io/version"
+LABEL_PART_OF: Final = "app.kubernetes.io/part-of"
+LABEL_TENANT: Final = f"{GROUP}/tenant"
+LABEL_RING: Final = f"{GROUP}/ring"
+LABEL_MUNICIPALITY: Final = f"{GROUP}/municipality-code"
+LABEL_INSTALLATION: Final = f"{GROUP}/installation"
+# Set on data (PVCs, database Secrets) left behind on purpose by deletionPolicy Retain.
+LABEL_RETAINED: Final = f"{GROUP}/retained"
+ANNOTATION_CONFIG_HASH: Final = f"{GROUP}/config-hash"

@@ -17,7 +17,7 @@ from cg_operator.api.base import (
     rules,
 )
 from cg_operator.api.component import OfferingType
-from cg_operator.api.tenant import BackingServices, Municipality
+from cg_operator.api.tenant import BackingServices, DeletionPolicy, Municipality
 
 
 class ComponentInstallationSpec(Model):
@@ -41,6 +41,8 @@ class ComponentInstallationSpec(Model):
     """The SaaS credentials Secret in this namespace."""
     backing_services: BackingServices | None = None
     """Where PostgreSQL and Redis come from."""
+    deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
+    """The tenant's deletionPolicy: whether PVCs and database Secrets go when this does."""
 
 
 class InventoryEntry(Model):

@@ -156,6 +156,12 @@ class BackingServices(Model):
     """PostgreSQL (with PostGIS where the component needs it)."""
     redis: BackingServiceBinding | None = None
     """Redis."""
+    rabbitmq: BackingServiceBinding | None = None
+    """RabbitMQ."""
+    elasticsearch: BackingServiceBinding | None = None
+    """Elasticsearch."""
+    solr: BackingServiceBinding | None = None
+    """Solr."""
 
 
 class Subscription(Model):

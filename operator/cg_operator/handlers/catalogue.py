@@ -15,24 +15,42 @@ from cg_operator.reconcile.validation import Catalogue, parse_spec
 
 @dataclass(frozen=True)
 class Seen:
-    """The latest body of an object as the watch delivered it, reduced to what handlers use."""
+    """The latest body of an object as the watch delivered it (without managedFields)."""
 
-    name: str
-    namespace: str | None
-    generation: int | None
-    spec: dict[str, Any]
-    status: dict[str, Any]
+    body: dict[str, Any]
 
     @classmethod
     def of(cls, body: kopf.Body) -> Seen:
         """From a kopf body."""
-        return cls(
-            name=body.meta["name"],
-            namespace=body.meta.get("namespace"),
-            generation=body.meta.get("generation"),
-            spec=dict(body.spec),
-            status=dict(body.status),
-        )
+        meta = {k: v for k, v in dict(body.meta).items() if k != "managedFields"}
+        return cls(body={**dict(body), "metadata": meta})
+
+    @property
+    def name(self) -> str:
+        """metadata.name."""
+        return str(self.body["metadata"]["name"])
+
+    @property
+    def namespace(self) -> str | None:
+        """metadata.namespace (None for cluster-scoped objects)."""
+        found = self.body["metadata"].get("namespace")
+        return str(found) if found else None
+
+    @property
+    def generation(self) -> int | None:
+        """metadata.generation."""
+        found = self.body["metadata"].get("generation")
+        return int(found) if found is not None else None
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The spec (empty when absent)."""
+        return dict(self.body.get("spec") or {})
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """The status (empty when absent)."""
+        return dict(self.body.get("status") or {})
 
 
 @kopf.index(GROUP, VERSION, "cgcomponents")

@@ -11,8 +11,10 @@ import kopf
 HANDLER_MODULES: tuple[str, ...] = (
     "cg_operator.handlers.settings",
     "cg_operator.handlers.catalogue",
+    "cg_operator.handlers.observed",
     "cg_operator.handlers.component",
     "cg_operator.handlers.tenant",
+    "cg_operator.handlers.triggers",
     "cg_operator.handlers.rollout",
 )
 
@@ -30,6 +32,9 @@ def run_operator(
 ) -> None:
     """Run the operator in the foreground until SIGINT/SIGTERM."""
     kopf.configure(verbose=verbose)
+    if not verbose:
+        # kopf reports every handler call at INFO; our own log says what changed.
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     load_handlers()
     scope = ", ".join(namespaces) if namespaces else "the whole cluster"
     log.info("cg-operator starting; watching %s", scope)

@@ -6,12 +6,20 @@ from typing import Any
 
 import kopf
 
-from cg_operator.api.constants import ANNOTATION_PREFIX, FIELD_MANAGER, FINALIZER
+from cg_operator.api.constants import (
+    ANNOTATION_PREFIX,
+    FIELD_MANAGER,
+    GROUP,
+    KOPF_FINALIZER,
+    LABEL_MANAGED_BY,
+    MANAGED_BY,
+)
+from cg_operator.handlers.observed import CHILD_KINDS
 
 
 def apply_settings(settings: kopf.OperatorSettings) -> None:
     """Configure kopf the way cg-operator runs: see DESIGN.md, "Rules that keep it fast"."""
-    settings.persistence.finalizer = FINALIZER
+    settings.persistence.finalizer = KOPF_FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix=ANNOTATION_PREFIX
     )
@@ -25,6 +33,13 @@ def apply_settings(settings: kopf.OperatorSettings) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.peering.standalone = True
+    # Children are watched through the API server's label filter: the operator never lists or
+    # caches objects it did not create (and never other people's Secrets).
+    for kind in CHILD_KINDS:
+        if kind.group != GROUP:
+            settings.watching.label_selectors[kind.group, kind.plural] = (
+                f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+            )
 
 
 @kopf.on.startup()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -28,6 +28,7 @@ def validate_and_report(
     model: type[M],
     cross_checks: Callable[[M], list[FieldError]],
     ready_when_valid: bool,
+    extra: Mapping[str, Any] | None = None,
 ) -> M | None:
     """Validate one object and write its conditions when they changed; the parsed spec or None."""
     parsed, errors = parse_spec(model, seen.spec)
@@ -40,7 +41,7 @@ def validate_and_report(
         now=now(),
         ready_when_valid=ready_when_valid,
     )
-    patch = status_patch(seen.status, conditions, seen.generation)
+    patch = status_patch(seen.status, conditions, seen.generation, extra)
     if patch is not None:
         patch_status(plural, seen.name, patch, seen.namespace)
     return parsed if not errors else None

@@ -78,12 +78,18 @@ def validation_conditions(
 
 
 def status_patch(
-    current: Mapping[str, Any] | None, conditions: list[Condition], generation: int | None
+    current: Mapping[str, Any] | None,
+    conditions: list[Condition],
+    generation: int | None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """The merge patch for status, or None when nothing would change (a no-op writes nothing)."""
+    """The merge patch for status, or None when nothing would change (a no-op writes nothing).
+
+    `extra` holds the kind's own status fields; a field set to None is removed."""
     wanted = {
         "observedGeneration": generation,
         "conditions": [c.wire() for c in conditions],
+        **(extra or {}),
     }
     current = current or {}
     if all(_same(current.get(key), value) for key, value in wanted.items()):

@@ -1,0 +1,344 @@
+"""ComponentInstallation handlers: containers or a SaaS binding, wired to dependencies.
+
+One pass: read what is observed, plan (pure), apply only what differs, prune what is no longer
+wanted, and write status once if it changed. Triggered by the installation's own events, by its
+children's, and by its dependencies' and the catalogue's changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from collections.abc import Hashable, Mapping
+from datetime import datetime
+from typing import Any
+
+from cg_operator.api.base import Condition
+from cg_operator.api.component import OfferingType
+from cg_operator.api.conditions import (
+    READY,
+    RECONCILING,
+    STALLED,
+    find,
+    remove_condition,
+    set_condition,
+)
+from cg_operator.api.constants import FINALIZER, GROUP, LABEL_RETAINED, VERSION
+from cg_operator.api.installation import ComponentInstallationSpec, InventoryEntry
+from cg_operator.api.refs import Ref
+from cg_operator.api.tenant import DeletionPolicy
+from cg_operator.handlers.catalogue import CatalogueIndex, catalogue_of
+from cg_operator.handlers.locks import forget, lock_for
+from cg_operator.handlers.observed import Observed
+from cg_operator.handlers.queue import QUEUE
+from cg_operator.handlers.sync import apply_all, prune
+from cg_operator.handlers.validate import now
+from cg_operator.k8s import objects
+from cg_operator.k8s.client import patch_status
+from cg_operator.reconcile.backing import FLAVOURS
+from cg_operator.reconcile.installation import (
+    WORKLOAD_KINDS,
+    InstallationPlan,
+    plan_installation,
+)
+from cg_operator.reconcile.status import existing_conditions, status_patch, validation_conditions
+from cg_operator.reconcile.validation import FieldError, parse_spec
+from cg_operator.reconcile.workloads import rollout_state
+
+log = logging.getLogger(__name__)
+PLURAL = "componentinstallations"
+DEPENDENCIES_READY = "DependenciesReady"
+
+
+def enqueue_installation(namespace: str, name: str, kwargs: Mapping[str, Any]) -> None:
+    """Ask for a reconcile pass of one installation (coalesced with pending ones)."""
+    QUEUE.add((PLURAL, namespace, name), _run, kwargs)
+
+
+def _run(key: Hashable, kwargs: Mapping[str, Any]) -> None:
+    assert isinstance(key, tuple)
+    reconcile_installation(str(key[1]), str(key[2]), kwargs)
+
+
+def reconcile_installation(namespace: str, name: str, kwargs: Mapping[str, Any]) -> None:
+    """One reconcile pass of one installation, serialised per installation."""
+    with lock_for((PLURAL, namespace, name)):
+        observed = Observed(kwargs)
+        live = observed.get(Ref(f"{GROUP}/{VERSION}", "ComponentInstallation", namespace, name))
+        if live is None:
+            forget((PLURAL, namespace, name))
+            return
+        if live["metadata"].get("deletionTimestamp"):
+            _finalize(live, observed)
+            return
+        _ensure_finalizer(live)
+        _reconcile(live, observed, kwargs["catalogue_index"])
+
+
+def _ensure_finalizer(live: dict[str, Any]) -> None:
+    finalizers = list(live["metadata"].get("finalizers") or [])
+    if FINALIZER not in finalizers:
+        objects.merge_patch(Ref.of(live), {"metadata": {"finalizers": [*finalizers, FINALIZER]}})
+
+
+def _reconcile(live: dict[str, Any], observed: Observed, catalogue_index: CatalogueIndex) -> None:
+    namespace, generation = live["metadata"]["namespace"], live["metadata"].get("generation")
+    spec, errors = parse_spec(ComponentInstallationSpec, live.get("spec") or {})
+    catalogue = catalogue_of(catalogue_index)
+    if spec is not None and spec.component not in catalogue:
+        errors = [FieldError("spec.component", f"no CGComponent named {spec.component!r}")]
+    if spec is None or errors:
+        _write_status(
+            live,
+            validation_conditions(
+                existing_conditions(live.get("status")),
+                errors,
+                generation=generation,
+                now=now(),
+                ready_when_valid=False,
+            ),
+            {},
+        )
+        return
+    component = catalogue[spec.component]
+    plan = plan_installation(
+        live,
+        spec,
+        component,
+        observed.installations(namespace),
+        passwords=_passwords(live, spec, observed),
+        credentials=_credentials(namespace, spec),
+    )
+    if plan.errors:
+        _write_status(
+            live,
+            validation_conditions(
+                existing_conditions(live.get("status")),
+                plan.errors,
+                generation=generation,
+                now=now(),
+                ready_when_valid=False,
+            ),
+            {"delivery": plan.delivery.value},
+        )
+        return
+    desired = [*plan.data, *plan.children]
+    if not plan.dependencies.ready:
+        # Deploy nothing that would crash-loop; what already runs keeps running.
+        desired = [
+            o
+            for o in desired
+            if o["kind"] not in WORKLOAD_KINDS or observed.get(Ref.of(o)) is not None
+        ]
+    binding = Ref("v1", "Secret", namespace, plan.binding_secret)
+    had_binding = observed.get(binding) is not None
+    written = apply_all(desired, observed)
+    if had_binding and binding in written:
+        objects.post_event(
+            live,
+            reason="BindingRotated",
+            message=f"connection details in Secret {plan.binding_secret} changed",
+        )
+    wanted = {Ref.of(o) for o in desired}
+    previous = _inventory(live)
+    _prune(previous - wanted, {Ref.of(o) for o in plan.data} | _data_refs(previous), spec)
+    _report(live, spec=spec, plan=plan, desired=desired, observed=observed, wrote=bool(written))
+
+
+def _passwords(
+    live: dict[str, Any], spec: ComponentInstallationSpec, observed: Observed
+) -> dict[str, str]:
+    """Passwords of embedded services: the stored one, or a new one the first time."""
+    out = {}
+    namespace = live["metadata"]["namespace"]
+    for service_type, flavour in FLAVOURS.items():
+        if not flavour.needs_password:
+            continue
+        secret = f"{spec.component}-{service_type.value.lower()}"
+        stored = observed.get(Ref("v1", "Secret", namespace, secret))
+        encoded = ((stored or {}).get("data") or {}).get("password")
+        out[secret] = base64.b64decode(encoded).decode() if encoded else secrets.token_urlsafe(24)
+    return out
+
+
+def _credentials(namespace: str, spec: ComponentInstallationSpec) -> dict[str, str] | None:
+    if spec.credentials_secret_ref is None:
+        return None
+    return objects.secret_data(namespace, spec.credentials_secret_ref.name)
+
+
+def _inventory(live: dict[str, Any]) -> set[Ref]:
+    entries = (live.get("status") or {}).get("inventory") or []
+    namespace = live["metadata"]["namespace"]
+    return {Ref(e["apiVersion"], e["kind"], namespace, e["name"]) for e in entries}
+
+
+def _data_refs(refs: set[Ref]) -> set[Ref]:
+    """Data Secrets of embedded services (named <component>-<service>) among refs."""
+    suffixes = tuple(f"-{t.value.lower()}" for t in FLAVOURS)
+    return {r for r in refs if r.kind == "Secret" and r.name.endswith(suffixes)}
+
+
+def _prune(unwanted: set[Ref], data: set[Ref], spec: ComponentInstallationSpec) -> None:
+    """Delete what is no longer wanted; data only under deletionPolicy Delete, else mark it."""
+    for ref in sorted(unwanted):
+        if ref in data and spec.deletion_policy is DeletionPolicy.RETAIN:
+            objects.merge_patch(ref, {"metadata": {"labels": {LABEL_RETAINED: "true"}}})
+        else:
+            prune([ref])
+
+
+def _report(
+    live: dict[str, Any],
+    *,
+    spec: ComponentInstallationSpec,
+    plan: InstallationPlan,
+    desired: list[dict[str, Any]],
+    observed: Observed,
+    wrote: bool,
+) -> None:
+    """Conditions, observed version, endpoint and inventory; written only when they changed."""
+    generation = live["metadata"].get("generation")
+    at = now()
+    status = live.get("status") or {}
+    conditions = remove_condition(existing_conditions(status), STALLED)
+    ready, why = _readiness(plan, desired, observed, wrote)
+    conditions = set_condition(
+        conditions,
+        type_=DEPENDENCIES_READY,
+        status="True" if plan.dependencies.ready else "False",
+        reason=plan.dependencies.reason,
+        message=plan.dependencies.message,
+        generation=generation,
+        now=at,
+    )
+    if not plan.dependencies.ready:
+        ready, why = False, (plan.dependencies.reason, plan.dependencies.message)
+    conditions = _ready_conditions(conditions, ready, why, generation, at)
+    observed_version = status.get("observedVersion")
+    if ready:
+        observed_version = spec.version
+    extra = {
+        "delivery": plan.delivery.value,
+        "endpoint": plan.endpoint,
+        "bindingSecretName": plan.binding_secret,
+        "inventory": [
+            InventoryEntry(api_version=r.api_version, kind=r.kind, name=r.name).wire()
+            for r in sorted({Ref.of(o) for o in desired})
+        ],
+    }
+    if observed_version:
+        extra["observedVersion"] = observed_version
+    _events(live, conditions, observed_version, plan)
+    _write_status(live, conditions, extra)
+
+
+def _readiness(
+    plan: InstallationPlan, desired: list[dict[str, Any]], observed: Observed, wrote: bool
+) -> tuple[bool, tuple[str, str]]:
+    if wrote:
+        return False, ("Progressing", "applied changes; waiting for them to take effect")
+    if plan.delivery is OfferingType.SAAS:
+        return True, ("BindingReady", f"bound to {plan.endpoint}")
+    for obj in desired:
+        if obj["kind"] in WORKLOAD_KINDS:
+            available, reason = rollout_state(observed.get(Ref.of(obj)))
+            if not available:
+                return False, ("Progressing", reason)
+    return True, ("Available", "every workload is available")
+
+
+def _ready_conditions(
+    conditions: list[Condition],
+    ready: bool,
+    why: tuple[str, str],
+    generation: int | None,
+    at: datetime,
+) -> list[Condition]:
+    reason, message = why
+    conditions = set_condition(
+        conditions,
+        type_=READY,
+        status="True" if ready else "False",
+        reason=reason,
+        message=message,
+        generation=generation,
+        now=at,
+    )
+    if ready or reason == "MissingDependency":
+        return remove_condition(conditions, RECONCILING)
+    return set_condition(
+        conditions,
+        type_=RECONCILING,
+        status="True",
+        reason=reason,
+        message=message,
+        generation=generation,
+        now=at,
+    )
+
+
+def _events(
+    live: dict[str, Any],
+    conditions: list[Condition],
+    version: str | None,
+    plan: InstallationPlan,
+) -> None:
+    """Domain events on transitions only: installed, upgraded, dependency missing."""
+    status = live.get("status") or {}
+    before = {c.get("type"): c for c in status.get("conditions") or []}
+    ready, was_ready = find(conditions, READY), before.get(READY, {})
+    if ready and ready.status == "True" and was_ready.get("status") != "True":
+        previous = status.get("observedVersion")
+        if previous and previous != version:
+            objects.post_event(live, reason="Upgraded", message=f"upgraded {previous} -> {version}")
+        elif not previous:
+            objects.post_event(
+                live,
+                reason="Installed",
+                message=f"{live['spec']['component']} {version} is Ready ({plan.delivery.value})",
+            )
+    deps = find(conditions, DEPENDENCIES_READY)
+    # Waiting for a dependency is normal while a tenant comes up; a missing one needs a person.
+    if (
+        deps
+        and deps.reason == "MissingDependency"
+        and before.get(DEPENDENCIES_READY, {}).get("reason") != deps.reason
+    ):
+        objects.post_event(live, reason=deps.reason, message=deps.message, warning=True)
+
+
+def _write_status(live: dict[str, Any], conditions: list[Condition], extra: dict[str, Any]) -> None:
+    patch = status_patch(live.get("status"), conditions, live["metadata"].get("generation"), extra)
+    if patch is not None:
+        patch_status(PLURAL, live["metadata"]["name"], patch, live["metadata"]["namespace"])
+
+
+def _finalize(live: dict[str, Any], observed: Observed) -> None:
+    """Removal: data stays (labelled retained) unless deletionPolicy is Delete; then owned
+    children go with the installation through garbage collection."""
+    namespace, name = live["metadata"]["namespace"], live["metadata"]["name"]
+    policy = (live.get("spec") or {}).get("deletionPolicy", DeletionPolicy.RETAIN.value)
+    data = [
+        Ref.of(o)
+        for o in observed.owned_by_installation(namespace, name)
+        if o["kind"] == "Secret" and not o["metadata"].get("ownerReferences")
+    ]
+    claims = [
+        Ref.of(o)
+        for o in objects.list_objects(
+            "v1",
+            "PersistentVolumeClaim",
+            namespace,
+            f"appstore.commonground.nl/installation={name}",
+        )
+    ]
+    for ref in [*data, *claims]:
+        if policy == DeletionPolicy.DELETE.value:
+            objects.delete(ref)
+        else:
+            objects.merge_patch(ref, {"metadata": {"labels": {LABEL_RETAINED: "true"}}})
+    finalizers = [f for f in live["metadata"].get("finalizers") or [] if f != FINALIZER]
+    objects.merge_patch(Ref.of(live), {"metadata": {"finalizers": finalizers or None}})
+    forget((PLURAL, namespace, name))

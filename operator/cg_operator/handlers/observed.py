@@ -1,0 +1,130 @@
+"""What the operator has seen of its children: kopf indexes, pre-populated before any handler
+runs, so a restart compares against the cluster instead of re-applying everything.
+
+Every child kind is watched with the server-side label selector managed-by=cg-operator (see
+settings), indexed by namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from cg_operator.api.constants import GROUP, LABEL_INSTALLATION, LABEL_TENANT, VERSION
+from cg_operator.api.refs import Ref
+
+
+@dataclass(frozen=True)
+class ChildKind:
+    """A kind the operator creates: (group, version, plural) for kopf, apiVersion/kind for refs."""
+
+    group: str
+    version: str
+    plural: str
+    api_version: str
+    kind: str
+
+    @property
+    def index_name(self) -> str:
+        """The kwarg kopf passes the index as."""
+        return f"observed_{self.plural}"
+
+
+CHILD_KINDS: tuple[ChildKind, ...] = (
+    ChildKind("", "v1", "namespaces", "v1", "Namespace"),
+    ChildKind("", "v1", "resourcequotas", "v1", "ResourceQuota"),
+    ChildKind("", "v1", "limitranges", "v1", "LimitRange"),
+    ChildKind("", "v1", "serviceaccounts", "v1", "ServiceAccount"),
+    ChildKind("", "v1", "configmaps", "v1", "ConfigMap"),
+    ChildKind("", "v1", "secrets", "v1", "Secret"),
+    ChildKind("", "v1", "services", "v1", "Service"),
+    ChildKind("apps", "v1", "deployments", "apps/v1", "Deployment"),
+    ChildKind("apps", "v1", "statefulsets", "apps/v1", "StatefulSet"),
+    ChildKind("policy", "v1", "poddisruptionbudgets", "policy/v1", "PodDisruptionBudget"),
+    ChildKind(
+        "networking.k8s.io", "v1", "networkpolicies", "networking.k8s.io/v1", "NetworkPolicy"
+    ),
+    ChildKind(
+        GROUP, VERSION, "componentinstallations", f"{GROUP}/{VERSION}", "ComponentInstallation"
+    ),
+)
+BY_KIND = {(k.api_version, k.kind): k for k in CHILD_KINDS}
+
+
+def _trim(body: kopf.Body) -> dict[str, Any]:
+    """The live object without managedFields (large, never compared)."""
+    raw = dict(body)
+    meta = {k: v for k, v in dict(body.meta).items() if k != "managedFields"}
+    return {**raw, "metadata": meta}
+
+
+def _register(kind: ChildKind) -> None:
+    def index(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
+        return {namespace or "": _trim(body)}
+
+    index.__name__ = kind.index_name
+    kopf.index(kind.group, kind.version, kind.plural, id=kind.index_name)(index)
+
+
+for _kind in CHILD_KINDS:
+    _register(_kind)
+
+
+class Observed:
+    """Lookups over the child indexes a handler received in its kwargs."""
+
+    def __init__(self, kwargs: Mapping[str, Any]) -> None:
+        self._indexes: dict[tuple[str, str], kopf.Index[str, dict[str, Any]]] = {
+            (k.api_version, k.kind): kwargs[k.index_name] for k in CHILD_KINDS
+        }
+
+    def in_namespace(self, api_version: str, kind: str, namespace: str) -> Iterator[dict[str, Any]]:
+        """Every live object of a kind in a namespace ("" for cluster-scoped kinds)."""
+        index = self._indexes[(api_version, kind)]
+        if namespace in index:
+            yield from index[namespace]
+
+    def get(self, ref: Ref) -> dict[str, Any] | None:
+        """The live object, or None."""
+        for obj in self.in_namespace(ref.api_version, ref.kind, ref.namespace):
+            if obj["metadata"]["name"] == ref.name:
+                return obj
+        return None
+
+    def owned_by_installation(self, namespace: str, installation: str) -> list[dict[str, Any]]:
+        """Every child of one installation, of every kind."""
+        out = []
+        for api_version, kind in self._indexes:
+            for obj in self.in_namespace(api_version, kind, namespace):
+                if (obj["metadata"].get("labels") or {}).get(LABEL_INSTALLATION) == installation:
+                    out.append(obj)
+        return out
+
+    def tenant_children(self, namespace: str, tenant: str) -> list[dict[str, Any]]:
+        """The tenant-level children in its namespace (not those of an installation)."""
+        out = []
+        for api_version, kind in self._indexes:
+            if kind in ("Namespace", "ComponentInstallation"):
+                continue
+            for obj in self.in_namespace(api_version, kind, namespace):
+                labels = obj["metadata"].get("labels") or {}
+                if labels.get(LABEL_TENANT) == tenant and LABEL_INSTALLATION not in labels:
+                    out.append(obj)
+        return out
+
+    def installations(self, namespace: str) -> dict[str, dict[str, Any]]:
+        """component -> live ComponentInstallation, in one namespace."""
+        return {
+            obj["spec"]["component"]: obj
+            for obj in self.in_namespace(f"{GROUP}/{VERSION}", "ComponentInstallation", namespace)
+            if "spec" in obj and "component" in obj["spec"]
+        }
+
+    def all_installations(self) -> Iterator[dict[str, Any]]:
+        """Every ComponentInstallation in the cluster."""
+        index = self._indexes[(f"{GROUP}/{VERSION}", "ComponentInstallation")]
+        for _namespace, store in index.items():
+            yield from store

@@ -1,0 +1,94 @@
+"""A coalescing work queue: events only name what to reconcile; a few worker threads do it.
+
+However many events arrive for one object (a Deployment's status moves five times while it
+rolls out), the object is reconciled once with the latest observed state, never twice at the
+same time, and again afterwards only if something arrived while it ran. A failed pass is
+retried with backoff. This keeps kopf's event handlers instant and the work proportional to
+objects changed, not to events.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Reconcile = Callable[[Hashable, Mapping[str, Any]], None]
+BACKOFF_SECONDS = (1, 2, 5, 10, 30, 60)
+
+
+class WorkQueue:
+    """Keys to reconcile, each with the function that reconciles it."""
+
+    def __init__(self, workers: int = 4) -> None:
+        self._workers = workers
+        self._cond = threading.Condition()
+        self._pending: OrderedDict[Hashable, Reconcile] = OrderedDict()
+        self._active: set[Hashable] = set()
+        self._again: dict[Hashable, Reconcile] = {}
+        self._failures: dict[Hashable, int] = {}
+        self._context: Mapping[str, Any] = {}
+        self._threads: list[threading.Thread] = []
+        self._passes = 0
+
+    def add(self, key: Hashable, reconcile: Reconcile, context: Mapping[str, Any]) -> None:
+        """Ask for a pass over key; `context` carries kopf's indexes (the latest wins)."""
+        with self._cond:
+            self._context = context
+            if key in self._active:
+                self._again[key] = reconcile
+            elif key not in self._pending:
+                self._pending[key] = reconcile
+            self._start()
+            self._cond.notify()
+
+    def idle(self) -> bool:
+        """Nothing pending or running (for tests and the benchmark)."""
+        with self._cond:
+            return not self._pending and not self._active
+
+    def _start(self) -> None:
+        while len(self._threads) < self._workers:
+            thread = threading.Thread(
+                target=self._work, name=f"reconcile-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending:
+                    self._cond.wait()
+                key, reconcile = self._pending.popitem(last=False)
+                self._active.add(key)
+                context = self._context
+            try:
+                reconcile(key, context)
+                self._failures.pop(key, None)
+            except Exception:  # a pass must never kill its worker
+                failures = self._failures.get(key, 0)
+                self._failures[key] = failures + 1
+                delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
+                log.exception("reconcile of %s failed; retrying in %ss", key, delay)
+                timer = threading.Timer(delay, self.add, (key, reconcile, context))
+                timer.daemon = True
+                timer.start()
+            finally:
+                with self._cond:
+                    self._active.discard(key)
+                    self._passes += 1
+                    again = self._again.pop(key, None)
+                    if again is not None and key not in self._pending:
+                        self._pending[key] = again
+                        self._cond.notify()
+                    if not self._pending and not self._active:
+                        log.info("work queue idle after %d reconcile passes", self._passes)
+                        self._passes = 0
+
+
+QUEUE = WorkQueue()

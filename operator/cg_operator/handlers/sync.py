@@ -1,0 +1,46 @@
+"""Bring children in line with a plan: apply what differs, delete what is no longer wanted.
+
+Shared by the tenant and installation reconcilers; every write goes through k8s.objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from cg_operator.api.refs import Ref
+from cg_operator.handlers.observed import Observed
+from cg_operator.k8s import objects
+from cg_operator.reconcile.diff import difference
+
+log = logging.getLogger(__name__)
+
+
+def needs_replace(desired: dict[str, Any], live: dict[str, Any] | None) -> bool:
+    """A Service changing between ClusterIP and ExternalName cannot be updated in place."""
+    if live is None or desired["kind"] != "Service":
+        return False
+    return bool(desired["spec"].get("type") != (live.get("spec") or {}).get("type"))
+
+
+def apply_all(desired: Iterable[dict[str, Any]], observed: Observed) -> list[Ref]:
+    """Apply every object that is missing or differs from what runs; the refs it wrote."""
+    written = []
+    for obj in desired:
+        ref = Ref.of(obj)
+        live = observed.get(ref)
+        drift = difference(obj, live)
+        if drift is None:
+            continue
+        log.debug("%s differs at %s", ref, drift or "(missing)")
+        if needs_replace(obj, live):
+            objects.delete(ref)
+        objects.apply(obj)
+        written.append(ref)
+    return written
+
+
+def prune(refs: Iterable[Ref]) -> list[Ref]:
+    """Delete objects that are no longer desired; the ones that were still there."""
+    return [ref for ref in refs if objects.delete(ref)]

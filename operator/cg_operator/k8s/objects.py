@@ -1,0 +1,146 @@
+"""Generic object I/O: server-side apply, get, list, delete, label, events. All through one
+field manager; 404s on delete are success (the object is already gone)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.resource import Resource
+
+from cg_operator.api.constants import FIELD_MANAGER
+from cg_operator.api.refs import Ref
+from cg_operator.k8s.client import api_client
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def dynamic() -> DynamicClient:
+    """The discovery-backed dynamic client (discovery is cached for the process)."""
+    return DynamicClient(api_client())
+
+
+@cache
+def resource(api_version: str, kind: str) -> Resource:
+    """The API resource serving a kind."""
+    found: Resource = dynamic().resources.get(api_version=api_version, kind=kind)
+    return found
+
+
+def apply(obj: dict[str, Any]) -> dict[str, Any]:
+    """Server-side apply with the operator's field manager, taking over conflicting fields."""
+    meta = obj["metadata"]
+    result = resource(obj["apiVersion"], obj["kind"]).server_side_apply(
+        body=obj,
+        name=meta["name"],
+        namespace=meta.get("namespace"),
+        field_manager=FIELD_MANAGER,
+        force_conflicts=True,
+    )
+    log.info("applied %s", Ref.of(obj))
+    return dict(result.to_dict())
+
+
+def get(ref: Ref) -> dict[str, Any] | None:
+    """The live object, or None when it does not exist."""
+    try:
+        found = resource(ref.api_version, ref.kind).get(
+            name=ref.name, namespace=ref.namespace or None
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return dict(found.to_dict())
+
+
+def list_objects(
+    api_version: str, kind: str, namespace: str, label_selector: str
+) -> list[dict[str, Any]]:
+    """Objects of a kind in a namespace matching a label selector."""
+    found = resource(api_version, kind).get(namespace=namespace, label_selector=label_selector)
+    return [dict(item.to_dict()) for item in found.items]
+
+
+def delete(ref: Ref) -> bool:
+    """Delete in the background; True when something was deleted, False when already gone."""
+    try:
+        resource(ref.api_version, ref.kind).delete(
+            name=ref.name,
+            namespace=ref.namespace or None,
+            body={"propagationPolicy": "Background"},
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    log.info("deleted %s", ref)
+    return True
+
+
+def merge_patch(ref: Ref, patch: dict[str, Any]) -> None:
+    """A JSON merge patch (labels, finalizers); 404 is ignored."""
+    try:
+        resource(ref.api_version, ref.kind).patch(
+            name=ref.name,
+            namespace=ref.namespace or None,
+            body=patch,
+            content_type="application/merge-patch+json",
+        )
+    except ApiException as error:
+        if error.status != 404:
+            raise
+
+
+def secret_data(namespace: str, name: str) -> dict[str, str] | None:
+    """The data (base64 values) of a Secret, or None. Never logged."""
+    try:
+        found = client.CoreV1Api(api_client()).read_namespaced_secret(name, namespace)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return {str(k): str(v) for k, v in (found.data or {}).items()}
+
+
+def post_event(
+    involved: dict[str, Any], *, reason: str, message: str, warning: bool = False
+) -> None:
+    """A core/v1 Event on an object, for a domain action (installed, upgraded, ...)."""
+    meta = involved["metadata"]
+    now = datetime.now(UTC)
+    event = client.CoreV1Event(
+        metadata=client.V1ObjectMeta(
+            name=f"{meta['name']}.{secrets.token_hex(8)}",
+            namespace=meta.get("namespace") or "default",
+        ),
+        involved_object=client.V1ObjectReference(
+            api_version=involved["apiVersion"],
+            kind=involved["kind"],
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+            uid=meta.get("uid"),
+        ),
+        reason=reason,
+        message=message[:1024],
+        type="Warning" if warning else "Normal",
+        source=client.V1EventSource(component=FIELD_MANAGER),
+        reporting_component=FIELD_MANAGER,
+        reporting_instance=FIELD_MANAGER,
+        first_timestamp=now,
+        last_timestamp=now,
+        count=1,
+    )
+    try:
+        client.CoreV1Api(api_client()).create_namespaced_event(
+            meta.get("namespace") or "default", event
+        )
+    except ApiException as error:  # an event is never worth failing a reconcile for
+        log.warning("could not post event %s on %s: %s", reason, meta["name"], error.reason)

@@ -1,0 +1,183 @@
+"""Backing services (PostgreSQL, Redis, ...): embedded single-node StatefulSets or external
+Secrets, and the environment a component reads them from. Pure.
+
+Every connection detail reaches the component through `secretKeyRef`, never inline. An external
+service's Secret (named by the tenant) must hold the keys listed in `keys`; an embedded one's
+Secret is written by the operator with those keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cg_operator.api.component import BackingService, BackingServiceType
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """How one kind of backing service runs embedded and how a component reads it."""
+
+    port: int
+    uid: int
+    data_path: str
+    storage: str
+    readiness: tuple[str, ...]
+    # Environment variable -> key of the service's Secret.
+    env: tuple[tuple[str, str], ...]
+    # Keys an external Secret must have.
+    keys: tuple[str, ...]
+    needs_password: bool = False
+
+    def image(self, service: BackingService) -> str:
+        """The embedded image for this service and the extensions the component needs."""
+        return _image(service)
+
+
+def _image(service: BackingService) -> str:
+    major = service.version
+    match service.type:
+        case BackingServiceType.POSTGRESQL if "postgis" in service.extensions:
+            return f"postgis/postgis:{major or '17'}-3.5"
+        case BackingServiceType.POSTGRESQL:
+            return f"postgres:{major or '17'}"
+        case BackingServiceType.REDIS:
+            return f"redis:{major or '7'}"
+        case BackingServiceType.RABBITMQ:
+            return f"rabbitmq:{major or '4'}"
+        case BackingServiceType.ELASTICSEARCH:
+            return f"elasticsearch:{major or '8.17.0'}"
+        case BackingServiceType.SOLR:
+            return f"solr:{major or '9'}"
+    raise ValueError(service.type)  # pragma: no cover - exhaustive
+
+
+FLAVOURS: dict[BackingServiceType, Flavour] = {
+    BackingServiceType.POSTGRESQL: Flavour(
+        port=5432,
+        uid=999,
+        data_path="/var/lib/postgresql/data",
+        storage="1Gi",
+        readiness=("pg_isready", "-U", "app"),
+        env=(
+            ("DB_HOST", "host"),
+            ("DB_PORT", "port"),
+            ("DB_NAME", "database"),
+            ("DB_USER", "username"),
+            ("DB_PASSWORD", "password"),
+        ),
+        keys=("host", "port", "database", "username", "password"),
+        needs_password=True,
+    ),
+    BackingServiceType.REDIS: Flavour(
+        port=6379,
+        uid=999,
+        data_path="/data",
+        storage="256Mi",
+        readiness=("redis-cli", "ping"),
+        env=(
+            ("CACHE_DEFAULT", "cache"),
+            ("CELERY_BROKER_URL", "url"),
+            ("CELERY_RESULT_BACKEND", "url"),
+        ),
+        keys=("host", "port", "cache", "url"),
+    ),
+    BackingServiceType.RABBITMQ: Flavour(
+        port=5672,
+        uid=999,
+        data_path="/var/lib/rabbitmq",
+        storage="512Mi",
+        readiness=("rabbitmq-diagnostics", "-q", "ping"),
+        env=(("AMQP_URL", "url"),),
+        keys=("host", "port", "username", "password", "url"),
+        needs_password=True,
+    ),
+    BackingServiceType.ELASTICSEARCH: Flavour(
+        port=9200,
+        uid=1000,
+        data_path="/usr/share/elasticsearch/data",
+        storage="2Gi",
+        readiness=("curl", "-fs", "http://127.0.0.1:9200/_cluster/health?local=true"),
+        env=(("ELASTICSEARCH_URL", "url"),),
+        keys=("host", "port", "url"),
+    ),
+    BackingServiceType.SOLR: Flavour(
+        port=8983,
+        uid=8983,
+        data_path="/var/solr",
+        storage="1Gi",
+        readiness=("curl", "-fs", "http://127.0.0.1:8983/solr/admin/info/health"),
+        env=(("SOLR_URL", "url"),),
+        keys=("host", "port", "url"),
+    ),
+}
+
+
+def secret_data(
+    service: BackingServiceType, host: str, database: str, password: str | None
+) -> dict[str, str]:
+    """The connection details an embedded service's Secret holds (plain text, before base64)."""
+    port = str(FLAVOURS[service].port)
+    match service:
+        case BackingServiceType.POSTGRESQL:
+            return {
+                "host": host,
+                "port": port,
+                "database": database,
+                "username": "app",
+                "password": password or "",
+            }
+        case BackingServiceType.REDIS:
+            return {
+                "host": host,
+                "port": port,
+                "cache": f"{host}:{port}/0",
+                "url": f"redis://{host}:{port}/1",
+            }
+        case BackingServiceType.RABBITMQ:
+            return {
+                "host": host,
+                "port": port,
+                "username": "app",
+                "password": password or "",
+                "url": f"amqp://app:{password}@{host}:{port}/",
+            }
+        case _:
+            scheme_path = "/solr" if service is BackingServiceType.SOLR else ""
+            return {"host": host, "port": port, "url": f"http://{host}:{port}{scheme_path}"}
+
+
+def component_env(service: BackingServiceType, secret: str) -> list[dict[str, object]]:
+    """The component's environment for one service, every value from the given Secret."""
+    return [
+        {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+        for name, key in FLAVOURS[service].env
+    ]
+
+
+def server_env(service: BackingServiceType, secret: str) -> list[dict[str, object]]:
+    """What the embedded server itself needs (its password, database, user) from its Secret."""
+
+    def ref(key: str) -> dict[str, object]:
+        return {"secretKeyRef": {"name": secret, "key": key}}
+
+    match service:
+        case BackingServiceType.POSTGRESQL:
+            return [
+                {"name": "POSTGRES_DB", "valueFrom": ref("database")},
+                {"name": "POSTGRES_USER", "valueFrom": ref("username")},
+                {"name": "POSTGRES_PASSWORD", "valueFrom": ref("password")},
+                {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},
+            ]
+        case BackingServiceType.RABBITMQ:
+            return [
+                {"name": "RABBITMQ_DEFAULT_USER", "valueFrom": ref("username")},
+                {"name": "RABBITMQ_DEFAULT_PASS", "valueFrom": ref("password")},
+            ]
+        case BackingServiceType.ELASTICSEARCH:
+            return [
+                {"name": "discovery.type", "value": "single-node"},
+                {"name": "xpack.security.enabled", "value": "false"},
+                {"name": "ES_JAVA_OPTS", "value": "-Xms512m -Xmx512m"},
+            ]
+        case _:
+            return []

@@ -1,0 +1,56 @@
+"""Does a live object already hold everything we want? Pure.
+
+With server-side apply the operator owns only the fields it sets, so "in sync" means: every
+field of the desired object is present in the live object with an equal value. The API server's
+defaults (extra fields) and canonical forms (quantities, ints as strings) do not count as drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cg_operator.reconcile.quantity import parse_quantity
+
+_IGNORED_TOP = {"status"}
+
+
+def in_sync(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> bool:
+    """True when applying desired to live would change nothing."""
+    return difference(desired, live) is None
+
+
+def difference(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> str | None:
+    """The path of the first field that differs ("" when live is missing), or None."""
+    if live is None:
+        return ""
+    return _first({k: v for k, v in desired.items() if k not in _IGNORED_TOP}, live, "")
+
+
+def _first(want: Any, have: Any, path: str) -> str | None:
+    if have is None and isinstance(want, Mapping | list) and not want:
+        return None  # the API server omits empty lists and maps
+    if isinstance(want, Mapping):
+        if not isinstance(have, Mapping):
+            return path or "."
+        pairs = [(value, have.get(key), f"{path}.{key}") for key, value in want.items()]
+    elif isinstance(want, list):
+        if not isinstance(have, list) or len(want) != len(have):
+            return path
+        pairs = [(w, h, f"{path}[{i}]") for i, (w, h) in enumerate(zip(want, have, strict=True))]
+    else:
+        return None if _equal_scalar(want, have) else path
+    for inner_want, inner_have, inner_path in pairs:
+        found = _first(inner_want, inner_have, inner_path)
+        if found is not None:
+            return found
+    return None
+
+
+def _equal_scalar(want: Any, have: Any) -> bool:
+    if want == have:
+        return True
+    if isinstance(want, str) and isinstance(have, str | int | float):
+        left, right = parse_quantity(want), parse_quantity(str(have))
+        return left is not None and left == right
+    return False

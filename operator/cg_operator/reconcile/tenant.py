@@ -1,0 +1,238 @@
+"""Plan a MunicipalityTenant: its namespace, guard rails and one installation per subscription.
+
+Pure: (tenant, catalogue, observed installations) -> desired objects and status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cg_operator.api.base import Condition
+from cg_operator.api.conditions import READY, RECONCILING, remove_condition, set_condition
+from cg_operator.api.constants import LABEL_MUNICIPALITY, LABEL_RING
+from cg_operator.api.tenant import ComponentSummary, MunicipalityTenantSpec, Quota
+from cg_operator.reconcile.children import tenant_labels, with_owner
+from cg_operator.reconcile.validation import Catalogue
+from cg_operator.render.environment import render
+
+WORKLOAD_SERVICE_ACCOUNT = "cg-workload"
+_QUOTA_KEYS = {
+    "requests_cpu": "requests.cpu",
+    "requests_memory": "requests.memory",
+    "limits_cpu": "limits.cpu",
+    "limits_memory": "limits.memory",
+    "requests_storage": "requests.storage",
+    "persistent_volume_claims": "persistentvolumeclaims",
+    "pods": "pods",
+}
+
+
+@dataclass(frozen=True)
+class TenantPlan:
+    """What the tenant should look like."""
+
+    namespace: str
+    namespace_object: dict[str, Any]
+    children: list[dict[str, Any]]
+    installations: list[dict[str, Any]]
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def namespace_labels(name: str, spec: MunicipalityTenantSpec) -> dict[str, str]:
+    """The tenant namespace's labels: who it belongs to, and restricted Pod Security."""
+    return {
+        **tenant_labels(name),
+        LABEL_RING: spec.ring,
+        LABEL_MUNICIPALITY: spec.municipality.code,
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }
+
+
+def quota_hard(quota: Quota | None) -> dict[str, str]:
+    """ResourceQuota.spec.hard from spec.quota."""
+    if quota is None:
+        return {}
+    out = {}
+    for attribute, key in _QUOTA_KEYS.items():
+        value = getattr(quota, attribute)
+        if value is not None:
+            out[key] = str(value)
+    return out
+
+
+def default_request(quota: Quota | None) -> dict[str, str]:
+    """LimitRange defaults for containers that set no resources."""
+    if quota is None:
+        return {}
+    out = {}
+    if quota.default_container_cpu:
+        out["cpu"] = quota.default_container_cpu
+    if quota.default_container_memory:
+        out["memory"] = quota.default_container_memory
+    return out
+
+
+def desired_version(
+    subscription_version: str | None,
+    component: str,
+    catalogue: Catalogue,
+    rollout_versions: Mapping[str, str],
+) -> str:
+    """The subscription's pin, else the version a rollout moved this tenant to, else default."""
+    if subscription_version:
+        return subscription_version
+    if component in rollout_versions:
+        return rollout_versions[component]
+    return catalogue[component].default_version
+
+
+def plan_tenant(
+    tenant: Mapping[str, Any],
+    spec: MunicipalityTenantSpec,
+    catalogue: Catalogue,
+    rollout_versions: Mapping[str, str] | None = None,
+) -> TenantPlan:
+    """Desired namespace, quota, network policies, service account and installations."""
+    name = tenant["metadata"]["name"]
+    namespace = spec.target_namespace()
+    labels = tenant_labels(name)
+    namespace_object = render(
+        "namespace.yaml.j2", name=namespace, labels=namespace_labels(name, spec)
+    )[0]
+    children = [
+        *render(
+            "quota.yaml.j2",
+            namespace=namespace,
+            labels=labels,
+            hard=quota_hard(spec.quota),
+            default_request=default_request(spec.quota),
+        ),
+        *render(
+            "networkpolicies.yaml.j2",
+            namespace=namespace,
+            labels=labels,
+            ingress_namespaces=list(spec.network.ingress_from_namespaces),
+            egress_cidrs=list(spec.network.egress_cidrs),
+        ),
+        *render(
+            "serviceaccount.yaml.j2",
+            name=WORKLOAD_SERVICE_ACCOUNT,
+            namespace=namespace,
+            labels=labels,
+        ),
+    ]
+    installations = []
+    for subscription in spec.components:
+        version = desired_version(
+            subscription.version, subscription.name, catalogue, rollout_versions or {}
+        )
+        cgi_spec = {
+            "tenant": name,
+            "municipality": spec.municipality.wire(),
+            "component": subscription.name,
+            "offering": subscription.offering,
+            "version": version,
+            "values": dict(subscription.values),
+            "deletionPolicy": spec.deletion_policy.value,
+        }
+        if subscription.credentials_secret_ref:
+            cgi_spec["credentialsSecretRef"] = subscription.credentials_secret_ref.wire()
+        if subscription.backing_services:
+            cgi_spec["backingServices"] = subscription.backing_services.wire()
+        installations += render(
+            "installation.yaml.j2",
+            name=subscription.name,
+            namespace=namespace,
+            labels=labels,
+            spec=cgi_spec,
+        )
+    return TenantPlan(
+        namespace=namespace,
+        # Not owned by the tenant: with deletionPolicy Retain the namespace and its data outlive
+        # it; the tenant's finalizer removes the namespace only for Delete.
+        namespace_object=namespace_object,
+        children=with_owner(children, tenant),
+        installations=with_owner(installations, tenant),
+        labels={LABEL_RING: spec.ring},
+    )
+
+
+def summarise(
+    spec: MunicipalityTenantSpec, installations: Mapping[str, Mapping[str, Any]]
+) -> list[ComponentSummary]:
+    """One line per subscription from its installation's status."""
+    out = []
+    for subscription in spec.components:
+        live = installations.get(subscription.name)
+        status = (live or {}).get("status") or {}
+        conditions = {c.get("type"): c for c in status.get("conditions") or []}
+        ready = conditions.get(READY, {})
+        healthy = conditions.get("Healthy")
+        reason, message = "", ""
+        if live is None:
+            reason, message = "Pending", "the installation has not been created yet"
+        elif ready.get("status") != "True":
+            reason = ready.get("reason") or "Pending"
+            message = ready.get("message") or "waiting for the installation to report"
+        out.append(
+            ComponentSummary(
+                name=subscription.name,
+                offering=subscription.offering,
+                delivery=status.get("delivery") or "",
+                version=status.get("observedVersion") or "",
+                ready=ready.get("status") == "True",
+                healthy=None if healthy is None else healthy.get("status") == "True",
+                reason=reason,
+                message=message[:1024],
+            )
+        )
+    return out
+
+
+def tenant_conditions(
+    conditions: list[Condition],
+    summaries: list[ComponentSummary],
+    *,
+    generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    """Ready when every subscription's installation is Ready; else name the ones that are not."""
+    waiting = [s for s in summaries if not s.ready]
+    if waiting:
+        names = ", ".join(f"{s.name} ({s.reason})" for s in waiting[:6])
+        more = f" and {len(waiting) - 6} more" if len(waiting) > 6 else ""
+        message = f"{len(waiting)} of {len(summaries)} components not Ready: {names}{more}"
+        conditions = set_condition(
+            conditions,
+            type_=READY,
+            status="False",
+            reason="ComponentsNotReady",
+            message=message,
+            generation=generation,
+            now=now,
+        )
+        return set_condition(
+            conditions,
+            type_=RECONCILING,
+            status="True",
+            reason="ComponentsNotReady",
+            message=message,
+            generation=generation,
+            now=now,
+        )
+    conditions = remove_condition(conditions, RECONCILING)
+    return set_condition(
+        conditions,
+        type_=READY,
+        status="True",
+        reason="AllComponentsReady",
+        message=f"all {len(summaries)} components are Ready",
+        generation=generation,
+        now=now,
+    )

@@ -1,0 +1,44 @@
+"""Workload availability: is a Deployment or StatefulSet fully rolled out? Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def rollout_state(live: Mapping[str, Any] | None) -> tuple[bool, str]:
+    """(available, why not) for a Deployment or StatefulSet as the API server reports it."""
+    if live is None:
+        return False, "not created yet"
+    name = f"{live['kind']} {live['metadata']['name']}"
+    problem = _first_problem(live)
+    return (problem is None, "" if problem is None else f"{name}: {problem}")
+
+
+def _first_problem(live: Mapping[str, Any]) -> str | None:
+    spec, status = live.get("spec") or {}, live.get("status") or {}
+    wanted = int(spec.get("replicas", 1))
+    updated = int(status.get("updatedReplicas", 0) or 0)
+    ready_key = "availableReplicas" if live["kind"] == "Deployment" else "readyReplicas"
+    ready = int(status.get(ready_key, 0) or 0)
+    failures = [
+        c.get("message", "cannot create pods")
+        for c in status.get("conditions") or []
+        # A Deployment whose pods cannot be created (quota, admission) says so here.
+        if c.get("type") == "ReplicaFailure" and c.get("status") == "True"
+    ]
+    checks = [
+        (
+            int(status.get("observedGeneration", 0)) < int(live["metadata"].get("generation", 0)),
+            "the controller has not seen the latest change",
+        ),
+        (bool(failures), failures[0] if failures else ""),
+        (updated < wanted, f"{updated}/{wanted} updated"),
+        (ready < wanted, f"{ready}/{wanted} ready"),
+        (
+            live["kind"] == "StatefulSet"
+            and status.get("currentRevision") != status.get("updateRevision"),
+            "rolling out a new revision",
+        ),
+    ]
+    return next((message for failed, message in checks if failed), None)

@@ -1,0 +1,33 @@
+"""The Jinja2 environment and `render`: template + context -> Kubernetes object dicts. Pure.
+
+Templates never interpolate a value as text: every value goes through `tojson`, so a quote, a
+colon or a newline in a municipality's setting cannot change the YAML's structure. Undefined
+variables fail loudly (StrictUndefined).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jinja2
+import yaml
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The one Jinja2 environment, loading templates from this package."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("cg_operator.render", "templates"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701 - YAML, not HTML; values are JSON-encoded with tojson
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(template: str, **context: Any) -> list[dict[str, Any]]:
+    """Render one template to the objects it defines (a template may define several)."""
+    text = environment().get_template(template).render(**context)
+    return [doc for doc in yaml.safe_load_all(text) if doc]

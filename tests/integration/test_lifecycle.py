@@ -1,0 +1,334 @@
+"""Subscriptions come and go safely: dependencies gate deployment, unsubscribing and deleting
+keep or remove data exactly as deletionPolicy says, switching delivery keeps data, and a killed
+operator picks up where it was."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.integration.conftest import OperatorProcess, start_operator
+from tests.support.cluster import REPO, Cluster, wait_for
+
+TIMEOUT = 240
+
+
+def _json(cluster: Cluster, *args: str) -> Any:
+    return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
+
+
+def _exists(cluster: Cluster, *args: str) -> bool:
+    return cluster.kubectl("get", *args, "-o", "name", check=False).returncode == 0
+
+
+def _ready(cluster: Cluster, *args: str) -> bool:
+    obj = json.loads(cluster.kubectl("get", *args, "-o", "json", check=False).stdout or "{}")
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def tenant(
+    name: str, code: str, municipality: str, *components: dict[str, Any], deletion: str = "Retain"
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "appstore.commonground.nl/v1alpha1",
+        "kind": "MunicipalityTenant",
+        "metadata": {"name": name},
+        "spec": {
+            "municipality": {"name": municipality, "code": code},
+            "ring": "volger",
+            "namespace": name,
+            "deletionPolicy": deletion,
+            "components": list(components),
+        },
+    }
+
+
+class Running:
+    """The module's operator; a test that kills it leaves its replacement here."""
+
+    def __init__(self, proc: OperatorProcess) -> None:
+        self.proc = proc
+
+
+@pytest.fixture(scope="module")
+def operator_with_catalogue(
+    cluster: Cluster, crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Running]:
+    cluster.kubectl("apply", "--server-side", "-f", str(REPO / "examples" / "catalog"))
+    running = Running(start_operator(cluster, tmp_path_factory.mktemp("lifecycle") / "op.log"))
+    yield running
+    running.proc.stop()
+
+
+def _delete_tenant(cluster: Cluster, name: str) -> None:
+    cluster.kubectl("delete", "mt", name, "--ignore-not-found", "--wait=false")
+    wait_for(f"tenant {name} gone", lambda: not _exists(cluster, "mt", name), timeout=TIMEOUT)
+
+
+def test_a_missing_dependency_deploys_nothing_until_subscribed(
+    cluster: Cluster, operator_with_catalogue: Running
+) -> None:
+    name = "t-almere"
+    cluster.apply(tenant(name, "GM0034", "Almere", {"name": "open-zaak", "offering": "container"}))
+    try:
+
+        def missing() -> dict[str, Any] | None:
+            if not _exists(cluster, "cgi", "open-zaak", "-n", name):
+                return None
+            cgi = _json(cluster, "cgi", "open-zaak", "-n", name)
+            for c in (cgi.get("status") or {}).get("conditions") or []:
+                if c["type"] == "DependenciesReady" and c["status"] == "False":
+                    return dict(c)
+            return None
+
+        condition = wait_for("DependenciesReady=False", missing, timeout=TIMEOUT)
+        assert condition["reason"] == "MissingDependency"
+        assert "open-notificaties" in condition["message"]
+        assert not _exists(cluster, "deployment", "open-zaak", "-n", name)
+        tenant_status = _json(cluster, "mt", name)["status"]
+        summary = tenant_status["components"][0]
+        assert summary["reason"] == "MissingDependency"
+        assert "open-notificaties" in summary["message"]
+
+        cluster.apply(
+            tenant(
+                name,
+                "GM0034",
+                "Almere",
+                {"name": "open-zaak", "offering": "container"},
+                {"name": "open-notificaties", "offering": "container"},
+            )
+        )
+        wait_for("the chain to come up", lambda: _ready(cluster, "mt", name), timeout=TIMEOUT)
+        notificaties = _json(cluster, "deployment", "open-notificaties", "-n", name)
+        zaak = _json(cluster, "deployment", "open-zaak", "-n", name)
+        created = [d["metadata"]["creationTimestamp"] for d in (notificaties, zaak)]
+        assert created[0] <= created[1], "the dependency is deployed before its dependent"
+    finally:
+        _delete_tenant(cluster, name)
+
+
+def _data(cluster: Cluster, namespace: str, installation: str) -> dict[str, dict[str, str]]:
+    selector = f"appstore.commonground.nl/installation={installation}"
+    items = _json(cluster, "pvc,secret", "-n", namespace, "-l", selector)["items"]
+    return {
+        f"{i['kind']}/{i['metadata']['name']}": i["metadata"].get("labels") or {}
+        for i in items
+        if i["kind"] == "PersistentVolumeClaim" or not i["metadata"]["name"].endswith("-binding")
+    }
+
+
+@pytest.mark.parametrize("policy", ["Retain", "Delete"])
+def test_unsubscribing_keeps_or_removes_data_as_the_policy_says(
+    cluster: Cluster, operator_with_catalogue: Running, policy: str
+) -> None:
+    name = f"t-zwolle-{policy.lower()}"
+    objecttypen = {"name": "objecttypen", "offering": "container"}
+    product = {"name": "open-product", "offering": "container"}
+    cluster.apply(tenant(name, "GM0193", "Zwolle", objecttypen, product, deletion=policy))
+    try:
+        wait_for("tenant Ready", lambda: _ready(cluster, "mt", name), timeout=TIMEOUT)
+        data = _data(cluster, name, "objecttypen")
+        assert "PersistentVolumeClaim/data-objecttypen-postgresql-0" in data
+        assert "Secret/objecttypen-postgresql" in data
+
+        cluster.apply(tenant(name, "GM0193", "Zwolle", product, deletion=policy))
+        wait_for(
+            "the installation to go",
+            lambda: not _exists(cluster, "cgi", "objecttypen", "-n", name),
+            timeout=TIMEOUT,
+        )
+        wait_for(
+            "its workloads to go",
+            lambda: not _exists(cluster, "deployment", "objecttypen", "-n", name),
+            timeout=TIMEOUT,
+        )
+        assert not _exists(cluster, "secret", "objecttypen-binding", "-n", name)
+        left = _data(cluster, name, "objecttypen")
+        if policy == "Retain":
+            assert set(left) == set(data)
+            assert all(
+                labels.get("appstore.commonground.nl/retained") == "true"
+                for labels in left.values()
+            )
+        else:
+            wait_for(
+                "its data to go", lambda: not _data(cluster, name, "objecttypen"), timeout=TIMEOUT
+            )
+        assert _ready(cluster, "cgi", "open-product", "-n", name), "the other one is untouched"
+    finally:
+        _delete_tenant(cluster, name)
+
+
+@pytest.mark.parametrize("policy", ["Retain", "Delete"])
+def test_deleting_a_tenant_keeps_or_removes_its_namespace(
+    cluster: Cluster, operator_with_catalogue: Running, policy: str
+) -> None:
+    name = f"t-emmen-{policy.lower()}"
+    cluster.apply(
+        tenant(
+            name,
+            "GM0114",
+            "Emmen",
+            {"name": "objecttypen", "offering": "container"},
+            deletion=policy,
+        )
+    )
+    wait_for("tenant Ready", lambda: _ready(cluster, "mt", name), timeout=TIMEOUT)
+    _delete_tenant(cluster, name)
+    if policy == "Retain":
+        namespace = _json(cluster, "namespace", name)
+        assert namespace["metadata"]["labels"]["appstore.commonground.nl/retained"] == "true"
+        assert _exists(cluster, "secret", "objecttypen-postgresql", "-n", name)
+        assert _exists(cluster, "pvc", "data-objecttypen-postgresql-0", "-n", name)
+        assert not _exists(cluster, "deployment", "objecttypen", "-n", name)
+        cluster.kubectl("delete", "namespace", name, "--wait=false")
+    else:
+
+        def namespace_gone() -> bool:
+            found = cluster.kubectl("get", "namespace", name, "-o", "json", check=False)
+            return found.returncode != 0 or bool(
+                json.loads(found.stdout)["metadata"].get("deletionTimestamp")
+            )
+
+        wait_for("the namespace to be deleted", namespace_gone, timeout=TIMEOUT)
+
+
+def test_a_tenant_whose_namespace_is_gone_finishes_deleting(
+    cluster: Cluster, operator_with_catalogue: Running
+) -> None:
+    name = "t-oss"
+    cluster.apply(
+        tenant(
+            name,
+            "GM1568",
+            "Oss",
+            {"name": "referentielijsten", "offering": "registerdiensten-saas"},
+        )
+    )
+    wait_for("tenant Ready", lambda: _ready(cluster, "mt", name), timeout=TIMEOUT)
+    cluster.kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s")
+    _delete_tenant(cluster, name)
+
+
+def test_switching_container_to_saas_keeps_the_data(
+    cluster: Cluster, operator_with_catalogue: Running
+) -> None:
+    name = "t-delft"
+    container = {"name": "referentielijsten", "offering": "container"}
+    saas = {"name": "referentielijsten", "offering": "registerdiensten-saas"}
+    cluster.apply(tenant(name, "GM0503", "Delft", container))
+    try:
+        wait_for("container delivery Ready", lambda: _ready(cluster, "mt", name), timeout=TIMEOUT)
+        data = _data(cluster, name, "referentielijsten")
+        assert data
+        cluster.apply(tenant(name, "GM0503", "Delft", saas))
+
+        def switched() -> bool:
+            service = _json(cluster, "service", "referentielijsten", "-n", name)
+            return service["spec"]["type"] == "ExternalName" and not _exists(
+                cluster, "deployment", "referentielijsten", "-n", name
+            )
+
+        wait_for("the SaaS binding to replace the containers", switched, timeout=TIMEOUT)
+        wait_for("SaaS delivery Ready", lambda: _ready(cluster, "mt", name), timeout=TIMEOUT)
+        left = _data(cluster, name, "referentielijsten")
+        assert set(left) == set(data), "PVCs and database Secrets stay"
+        assert not _exists(cluster, "statefulset", "referentielijsten-postgresql", "-n", name)
+    finally:
+        _delete_tenant(cluster, name)
+
+
+def _expected_deployments(*components: str) -> list[str]:
+    """Web plus one Deployment per worker of each component's default version."""
+    names = []
+    for component in components:
+        doc = yaml.safe_load((REPO / "examples" / "catalog" / f"{component}.yaml").read_text())
+        spec = doc["spec"]
+        version = next(v for v in spec["versions"] if v["version"] == spec["defaultVersion"])
+        names.append(component)
+        names += [f"{component}-{w['name']}" for w in version["container"].get("workers", [])]
+    return sorted(names)
+
+
+def test_a_killed_operator_converges_with_nothing_duplicated_or_orphaned(
+    cluster: Cluster, crds: None, operator_with_catalogue: Running, tmp_path: Any
+) -> None:
+    names = [f"t-kill-{i}" for i in range(3)]
+    operator_with_catalogue.proc.stop()
+    first = start_operator(cluster, tmp_path / "first.log")
+    for i, name in enumerate(names):
+        cluster.apply(
+            tenant(
+                name,
+                f"GM0{300 + i}",
+                f"Gemeente {i}",
+                {"name": "open-zaak", "offering": "container"},
+                {"name": "open-notificaties", "offering": "container"},
+            )
+        )
+    wait_for(
+        "the first operator to be mid-way",
+        lambda: "applied Deployment" in first.log(),
+        timeout=TIMEOUT,
+    )
+    first.process.send_signal(signal.SIGKILL)
+    first.stop(kill=True)
+    second = start_operator(cluster, tmp_path / "second.log")
+    operator_with_catalogue.proc = second  # keeps running for the tests after this one
+    try:
+        for name in names:
+            wait_for(f"{name} Ready", lambda n=name: _ready(cluster, "mt", n), timeout=TIMEOUT)
+        for name in names:
+            deployments = _json(cluster, "deployments", "-n", name)["items"]
+            assert sorted(d["metadata"]["name"] for d in deployments) == _expected_deployments(
+                "open-zaak", "open-notificaties"
+            )
+            installations = {
+                c["metadata"]["uid"] for c in _json(cluster, "cgi", "-n", name)["items"]
+            }
+            owned = _json(
+                cluster,
+                "deployments,services,configmaps,statefulsets",
+                "-n",
+                name,
+                "-l",
+                "app.kubernetes.io/managed-by=cg-operator,appstore.commonground.nl/installation",
+            )
+            for obj in owned["items"]:
+                owners = {o["uid"] for o in obj["metadata"].get("ownerReferences") or []}
+                assert owners & installations, f"{obj['kind']}/{obj['metadata']['name']} orphaned"
+    finally:
+        for name in names:
+            _delete_tenant(cluster, name)
+
+
+def test_a_namespace_that_is_not_ours_is_never_taken_over(
+    cluster: Cluster, operator_with_catalogue: Running
+) -> None:
+    name = "t-hijack"
+    hijack = tenant(name, "GM0362", "Amstelveen", {"name": "objecttypen", "offering": "container"})
+    hijack["spec"]["namespace"] = "kube-system"
+    cluster.apply(hijack)
+    try:
+
+        def invalid() -> dict[str, Any] | None:
+            conditions = (_json(cluster, "mt", name).get("status") or {}).get("conditions") or []
+            ready = next((c for c in conditions if c["type"] == "Ready"), None)
+            return ready if ready and ready["reason"] == "InvalidSpec" else None
+
+        ready = wait_for("InvalidSpec for a foreign namespace", invalid, timeout=TIMEOUT)
+        assert "spec.namespace" in ready["message"]
+        assert "not managed by cg-operator" in ready["message"]
+        labels = _json(cluster, "namespace", "kube-system")["metadata"].get("labels") or {}
+        assert "appstore.commonground.nl/tenant" not in labels
+        assert not _exists(cluster, "cgi", "-n", "kube-system", "objecttypen")
+    finally:
+        _delete_tenant(cluster, name)
+    assert _exists(cluster, "namespace", "kube-system")

@@ -1,0 +1,295 @@
+"""Reconciliation against the real control plane: examples/ converge, children are exactly what
+they should be, drift is repaired, an idle or restarted operator writes nothing, dependencies
+gate deployment, and data is kept or removed exactly as deletionPolicy says."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import OperatorProcess, start_operator
+from tests.support.apiserver import operator_writes, write_counts
+from tests.support.cluster import REPO, Cluster, wait_for
+
+CONVERGE_TIMEOUT = 420
+
+
+def _json(cluster: Cluster, *args: str) -> Any:
+    return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
+
+
+def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition["type"] == type_:
+            return dict(condition)
+    return {}
+
+
+def _all_tenants_ready(cluster: Cluster) -> list[dict[str, Any]] | None:
+    tenants = _json(cluster, "mt")["items"]
+    examples = [t for t in tenants if not t["metadata"]["name"].startswith(("bad-", "t-"))]
+    ready = all(_condition(t, "Ready").get("status") == "True" for t in examples)
+    return examples if examples and ready else None
+
+
+@pytest.fixture(scope="module")
+def converged(
+    cluster: Cluster, crds: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """examples/ applied and every example tenant Ready, with the operator running."""
+    proc = start_operator(cluster, tmp_path_factory.mktemp("reconcile") / "operator.log")
+    cluster.kubectl("apply", "--server-side", "-R", "-f", str(REPO / "examples"))
+    try:
+        wait_for(
+            "every example tenant Ready",
+            lambda: _all_tenants_ready(cluster),
+            timeout=CONVERGE_TIMEOUT,
+            interval=1,
+        )
+    except AssertionError:
+        print(proc.log()[-5000:])
+        raise
+    yield proc
+    proc.stop()
+
+
+def test_every_installation_reports_ready_with_its_running_version(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    installations = _json(cluster, "cgi", "-A")["items"]
+    assert len(installations) >= 40
+    for cgi in installations:
+        if cgi["metadata"]["namespace"].startswith(("bad-", "t-")):
+            continue
+        status = cgi["status"]
+        assert _condition(cgi, "Ready")["status"] == "True", cgi["metadata"]
+        assert status["observedVersion"] == cgi["spec"]["version"]
+        assert status["observedGeneration"] == cgi["metadata"]["generation"]
+        assert status["bindingSecretName"] == f"{cgi['spec']['component']}-binding"
+
+
+def test_tenant_status_summarises_each_component(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    tenant = _json(cluster, "mt", "gm0363-amsterdam")
+    status = tenant["status"]
+    assert status["namespace"] == "gm0363-amsterdam"
+    assert status["componentsReady"] == f"{len(tenant['spec']['components'])}/" + str(
+        len(tenant["spec"]["components"])
+    )
+    by_name = {c["name"]: c for c in status["components"]}
+    assert by_name["open-zaak"]["delivery"] == "Container"
+    assert by_name["open-zaak"]["ready"] is True
+    assert by_name["open-zaak"]["version"]
+    cluster.kubectl("wait", "--for=condition=Ready", "mt/gm0363-amsterdam", "--timeout=5s")
+
+
+def test_namespace_has_its_guard_rails(cluster: Cluster, converged: OperatorProcess) -> None:
+    namespace = _json(cluster, "namespace", "gm0599-rotterdam")
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert labels["appstore.commonground.nl/tenant"] == "gm0599-rotterdam"
+    assert labels["appstore.commonground.nl/ring"] == "koploper"
+    policies = {
+        p["metadata"]["name"]
+        for p in _json(cluster, "networkpolicy", "-n", "gm0599-rotterdam")["items"]
+    }
+    assert {"default-deny", "allow-same-namespace", "allow-dns"} <= policies
+    quota = _json(cluster, "resourcequota", "tenant-quota", "-n", "gm0599-rotterdam")
+    assert quota["spec"]["hard"]["pods"]
+    account = _json(cluster, "serviceaccount", "cg-workload", "-n", "gm0599-rotterdam")
+    assert account["automountServiceAccountToken"] is False
+    tenant = _json(cluster, "mt", "gm0599-rotterdam")
+    assert tenant["metadata"]["labels"]["appstore.commonground.nl/ring"] == "koploper"
+
+
+def _children(cluster: Cluster, namespace: str, installation: str) -> set[tuple[str, str]]:
+    selector = f"appstore.commonground.nl/installation={installation}"
+    kinds = "deployments,statefulsets,services,configmaps,secrets,poddisruptionbudgets"
+    items = _json(cluster, kinds, "-n", namespace, "-l", selector)["items"]
+    return {(i["kind"], i["metadata"]["name"]) for i in items}
+
+
+def test_a_container_installation_has_exactly_its_objects(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    children = _children(cluster, "gm0363-amsterdam", "objecttypen")
+    assert children == {
+        ("Deployment", "objecttypen"),
+        ("Service", "objecttypen"),
+        ("ConfigMap", "objecttypen-config"),
+        ("Secret", "objecttypen-binding"),
+        ("StatefulSet", "objecttypen-postgresql"),
+        ("Service", "objecttypen-postgresql"),
+        ("Secret", "objecttypen-postgresql"),
+        ("StatefulSet", "objecttypen-redis"),
+        ("Service", "objecttypen-redis"),
+        ("Secret", "objecttypen-redis"),
+    }
+    cgi = _json(cluster, "cgi", "objecttypen", "-n", "gm0363-amsterdam")
+    inventory = {(e["kind"], e["name"]) for e in cgi["status"]["inventory"]}
+    assert inventory == children
+    deployment = _json(cluster, "deployment", "objecttypen", "-n", "gm0363-amsterdam")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["enableServiceLinks"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    container = pod["containers"][0]
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert container["readinessProbe"]["httpGet"]["path"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "objecttypen-postgresql",
+        "key": "password",
+    }
+    assert all("value" not in e for e in container["env"]), "no inline connection details"
+
+
+def _binding(cluster: Cluster, namespace: str, component: str) -> dict[str, str]:
+    secret = _json(cluster, "secret", f"{component}-binding", "-n", namespace)
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+def test_a_saas_installation_is_a_binding_and_an_external_name(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    namespace = "gm0344-utrecht"
+    assert _children(cluster, namespace, "open-inwoner") == {
+        ("Service", "open-inwoner"),
+        ("Secret", "open-inwoner-binding"),
+    }
+    service = _json(cluster, "service", "open-inwoner", "-n", namespace)
+    binding = _binding(cluster, namespace, "open-inwoner")
+    assert service["spec"]["type"] == "ExternalName"
+    assert service["spec"]["externalName"] == binding["host"]
+    assert set(binding) >= {"type", "provider", "uri", "host", "port"}
+    assert "utrecht" in binding["uri"]
+    cgi = _json(cluster, "cgi", "open-inwoner", "-n", namespace)
+    assert cgi["status"]["endpoint"] == binding["uri"]
+    assert cgi["status"]["delivery"] == "SaaS"
+
+
+def test_dependencies_are_wired_from_their_binding(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    deployment = _json(cluster, "deployment", "open-zaak", "-n", "gm0363-amsterdam")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["NOTIFICATIONS_API_ROOT"]["valueFrom"]["secretKeyRef"] == {
+        "name": "open-notificaties-binding",
+        "key": "uri",
+    }
+    binding = _binding(cluster, "gm0363-amsterdam", "open-notificaties")
+    assert binding["uri"] == "http://open-notificaties.gm0363-amsterdam.svc.cluster.local/"
+
+
+def test_hand_made_drift_is_repaired(cluster: Cluster, converged: OperatorProcess) -> None:
+    namespace = "gm0153-enschede"
+    cluster.kubectl("delete", "service", "open-zaak", "-n", namespace)
+    cluster.kubectl(
+        "patch",
+        "configmap",
+        "open-zaak-config",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"data": {"DJANGO_SETTINGS_MODULE": "hacked"}}',
+    )
+    cluster.kubectl("scale", "deployment", "open-zaak", "-n", namespace, "--replicas=5")
+    wanted = _json(cluster, "cgc", "open-zaak")
+
+    def repaired() -> bool:
+        services = _json(cluster, "service", "-n", namespace)["items"]
+        config = _json(cluster, "configmap", "open-zaak-config", "-n", namespace)["data"]
+        deployment = _json(cluster, "deployment", "open-zaak", "-n", namespace)
+        return (
+            any(s["metadata"]["name"] == "open-zaak" for s in services)
+            and config.get("DJANGO_SETTINGS_MODULE") != "hacked"
+            and deployment["spec"]["replicas"] != 5
+        )
+
+    wait_for("the operator to repair the Service, ConfigMap and Deployment", repaired, timeout=60)
+    assert (
+        wanted["metadata"]["generation"]
+        == _json(cluster, "cgc", "open-zaak")["metadata"]["generation"]
+    )
+
+
+def test_the_catalogue_shows_adoption_per_version(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    def counted() -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        for cgi in _json(cluster, "cgi", "-A")["items"]:
+            if cgi["spec"]["component"] != "open-zaak":
+                continue
+            version = cgi["status"]["observedVersion"]
+            tenants, ready = out.get(version, (0, 0))
+            is_ready = _condition(cgi, "Ready").get("status") == "True"
+            out[version] = (tenants + 1, ready + int(is_ready))
+        return out
+
+    def adoption() -> dict[str, tuple[int, int]] | None:
+        status = _json(cluster, "cgc", "open-zaak").get("status") or {}
+        found = {a["version"]: (a["tenants"], a["ready"]) for a in status.get("adoption") or []}
+        return found if found == counted() else None
+
+    rows = wait_for("open-zaak's adoption to match its installations", adoption, timeout=60)
+    assert sum(tenants for tenants, _ready in rows.values()) >= 5
+    subscribers = {
+        i["spec"]["tenant"]
+        for i in _json(cluster, "cgi", "-A")["items"]
+        if i["spec"]["component"] == "open-zaak"
+    }
+    assert _json(cluster, "cgc", "open-zaak")["status"]["tenants"] == len(subscribers)
+
+
+def test_domain_actions_are_events_not_handler_chatter(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    events = _json(cluster, "events", "-n", "gm0363-amsterdam")["items"]
+    ours = [e for e in events if (e.get("source") or {}).get("component") == "cg-operator"]
+    installed = {e["involvedObject"]["name"] for e in ours if e["reason"] == "Installed"}
+    components = {c["name"] for c in _json(cluster, "mt", "gm0363-amsterdam")["spec"]["components"]}
+    assert installed == components, "one Installed event per installation"
+    assert {e["reason"] for e in ours} <= {
+        "Installed",
+        "Upgraded",
+        "BindingRotated",
+        "MissingDependency",
+        "DependencyNotReady",
+    }
+    assert all(e["count"] == 1 for e in ours if e["reason"] == "Installed")
+
+
+def test_a_restart_and_an_idle_period_make_no_writes(
+    cluster: Cluster, converged: OperatorProcess, tmp_path: Path
+) -> None:
+    """After a restart the operator re-reads everything, reconciles every object once, and
+    finds nothing to change: zero writes, then and during the idle minute after."""
+    converged.stop()
+    before = write_counts(cluster)
+    restarted = start_operator(cluster, tmp_path / "restarted.log")
+    try:
+        wait_for(
+            "the restarted operator to work through every object",
+            lambda: "work queue idle" in restarted.log(),
+            timeout=120,
+        )
+        passes = restarted.log().split("work queue idle after ")[1].split()[0]
+        print(
+            f"\nrestart: {passes} reconcile passes, writes: "
+            f"{operator_writes(before, write_counts(cluster))}"
+        )
+        assert int(passes) >= 40, "every installation and tenant was reconciled"
+        assert operator_writes(before, write_counts(cluster)) == {}
+        # An observation window, not a wait: nothing may be written while nothing changes.
+        time.sleep(15)
+        assert operator_writes(before, write_counts(cluster)) == {}
+    finally:
+        restarted.stop()

@@ -1,0 +1,85 @@
+"""Drift detection: server defaults and canonical forms are not drift; real changes are."""
+
+from __future__ import annotations
+
+import pytest
+
+from cg_operator.reconcile.diff import difference, in_sync
+from cg_operator.reconcile.quantity import parse_quantity
+
+DESIRED = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "web", "labels": {"a": "1"}},
+    "spec": {
+        "replicas": 1,
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "web",
+                        "env": [],
+                        "resources": {"limits": {"cpu": "0.5", "memory": "1024Mi"}},
+                    }
+                ]
+            }
+        },
+    },
+}
+LIVE = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "web", "labels": {"a": "1", "extra": "x"}, "uid": "u"},
+    "spec": {
+        "replicas": 1,
+        "strategy": {"type": "RollingUpdate"},
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "web",
+                        "terminationMessagePath": "/dev/termination-log",
+                        "resources": {"limits": {"cpu": "500m", "memory": "1Gi"}},
+                    }
+                ]
+            }
+        },
+    },
+    "status": {"replicas": 1},
+}
+
+
+def test_defaults_and_canonical_quantities_are_not_drift() -> None:
+    assert in_sync(DESIRED, LIVE)
+
+
+def test_a_missing_object_and_a_changed_field_are_drift() -> None:
+    assert difference(DESIRED, None) == ""
+    changed = {**LIVE, "spec": {**LIVE["spec"], "replicas": 5}}
+    assert difference(DESIRED, changed) == ".spec.replicas"
+    relabelled = {**LIVE, "metadata": {"name": "web", "labels": {"a": "2"}}}
+    assert difference(DESIRED, relabelled) == ".metadata.labels.a"
+
+
+def test_a_list_of_another_length_is_drift() -> None:
+    desired = {"spec": {"ports": [{"port": 80}]}}
+    assert difference(desired, {"spec": {"ports": [{"port": 80}, {"port": 81}]}}) == ".spec.ports"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("500m", "0.5"),
+        ("1Gi", "1073741824"),
+        ("2", "2"),
+        ("1e3", "1000"),
+        ("128974848", "128974848"),
+    ],
+)
+def test_quantities(text: str, value: str) -> None:
+    assert parse_quantity(text) == parse_quantity(value)
+
+
+def test_not_a_quantity() -> None:
+    assert parse_quantity("abc") is None
+    assert parse_quantity("1Xi") is None

@@ -1,0 +1,222 @@
+"""Planning is pure: what a tenant and an installation should look like, from spec and catalogue.
+
+Every rendered object is validated against the Kubernetes 1.36 OpenAPI schema, strictly."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from cg_operator.api.component import CGComponentSpec
+from cg_operator.api.installation import ComponentInstallationSpec
+from cg_operator.api.tenant import MunicipalityTenantSpec
+from cg_operator.reconcile.installation import host_allowed, plan_installation
+from cg_operator.reconcile.tenant import plan_tenant
+
+REPO = Path(__file__).resolve().parents[2]
+CATALOGUE = {
+    path.stem: CGComponentSpec.model_validate(yaml.safe_load(path.read_text())["spec"])
+    for path in (REPO / "examples" / "catalog").glob("*.yaml")
+}
+TENANT = {
+    "apiVersion": "appstore.commonground.nl/v1alpha1",
+    "kind": "MunicipalityTenant",
+    "metadata": {"name": "gm0363-amsterdam", "uid": "0000-tenant"},
+}
+
+
+def validate(obj: dict[str, Any]) -> None:
+    if obj["apiVersion"].startswith("appstore."):
+        return
+    try:
+        kubernetes_validate.validate(obj, "1.36.0", strict=True)
+    except kubernetes_validate.ValidationError as error:
+        pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {error}")
+
+
+def installation(component: str, offering: str = "container", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "appstore.commonground.nl/v1alpha1",
+        "kind": "ComponentInstallation",
+        "metadata": {"name": component, "namespace": "gm0363-amsterdam", "uid": "0000-cgi"},
+        "spec": {
+            "tenant": "gm0363-amsterdam",
+            "municipality": {"name": "Amsterdam", "code": "GM0363"},
+            "component": component,
+            "offering": offering,
+            "version": CATALOGUE[component].default_version,
+            **spec,
+        },
+    }
+
+
+def plan(live: dict[str, Any], installed: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    spec = ComponentInstallationSpec.model_validate(live["spec"])
+    return plan_installation(
+        live,
+        spec,
+        CATALOGUE[spec.component],
+        installed or {},
+        passwords=kwargs.get("passwords", {"objecttypen-postgresql": "s3cret"}),
+        credentials=kwargs.get("credentials"),
+    )
+
+
+def ready(component: str) -> dict[str, Any]:
+    return {
+        "spec": {"component": component},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+def test_tenant_plan_renders_valid_guard_rails_and_one_installation_per_subscription() -> None:
+    spec = MunicipalityTenantSpec.model_validate(
+        yaml.safe_load((REPO / "examples/tenants/gm0363-amsterdam.yaml").read_text())["spec"]
+    )
+    result = plan_tenant(TENANT, spec, CATALOGUE)
+    for obj in [result.namespace_object, *result.children, *result.installations]:
+        validate(obj)
+    assert result.namespace == "gm0363-amsterdam"
+    assert "ownerReferences" not in result.namespace_object["metadata"], "Retain outlives it"
+    kinds = sorted(o["kind"] for o in result.children)
+    assert kinds.count("NetworkPolicy") >= 3
+    assert {"ResourceQuota", "LimitRange", "ServiceAccount"} <= set(kinds)
+    assert [i["metadata"]["name"] for i in result.installations] == [
+        s.name for s in spec.components
+    ]
+    for cgi in result.installations:
+        assert cgi["metadata"]["ownerReferences"][0]["uid"] == "0000-tenant"
+        assert cgi["spec"]["version"] in {
+            v.version for v in CATALOGUE[cgi["spec"]["component"]].versions
+        }
+
+
+def test_pinned_version_wins_over_the_default() -> None:
+    spec = MunicipalityTenantSpec.model_validate(
+        {
+            "municipality": {"name": "Tilburg", "code": "GM0855"},
+            "components": [{"name": "objecttypen", "offering": "container", "version": "3.4.0"}],
+        }
+    )
+    assert plan_tenant(TENANT, spec, CATALOGUE).installations[0]["spec"]["version"] == "3.4.0"
+
+
+def test_container_plan_is_valid_restricted_and_keeps_secrets_out_of_specs() -> None:
+    result = plan(installation("objecttypen"))
+    for obj in [*result.children, *result.data]:
+        validate(obj)
+    deployments = [o for o in result.children if o["kind"] == "Deployment"]
+    for deployment in deployments:
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["enableServiceLinks"] is False
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        for container in pod["containers"]:
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+            assert all("valueFrom" in e for e in container["env"]), "connection details by ref"
+    data_secret = next(o for o in result.data if o["metadata"]["name"] == "objecttypen-postgresql")
+    assert base64.b64decode(data_secret["data"]["password"]).decode() == "s3cret"
+    assert "ownerReferences" not in data_secret["metadata"], "data is never garbage-collected"
+    assert all(o["metadata"]["ownerReferences"][0]["uid"] == "0000-cgi" for o in result.children)
+    assert not any(o["kind"] == "PodDisruptionBudget" for o in result.children)
+
+
+def test_replicas_above_one_get_a_disruption_budget() -> None:
+    replicated = [
+        n
+        for n, c in CATALOGUE.items()
+        if any(v.container and v.container.replicas > 1 for v in c.versions)
+    ]
+    assert replicated, "the example catalogue has a component with 2+ replicas"
+    name = replicated[0]
+    component = CATALOGUE[name]
+    result = plan(
+        installation(
+            name,
+            version=next(
+                v.version for v in component.versions if v.container and v.container.replicas > 1
+            ),
+        ),
+        {r.component: ready(r.component) for r in component.requires},
+    )
+    assert any(o["kind"] == "PodDisruptionBudget" for o in result.children)
+
+
+def test_dependencies_gate_and_wire() -> None:
+    live = installation("open-zaak")
+    missing = plan(live)
+    assert (missing.dependencies.ready, missing.dependencies.reason) == (False, "MissingDependency")
+    waiting = plan(live, {"open-notificaties": {"spec": {}, "status": {}}})
+    assert waiting.dependencies.reason == "DependencyNotReady"
+    wired = plan(live, {"open-notificaties": ready("open-notificaties")})
+    assert wired.dependencies.ready
+    web = next(
+        o
+        for o in wired.children
+        if o["kind"] == "Deployment" and o["metadata"]["name"] == "open-zaak"
+    )
+    env = {e["name"]: e for e in web["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["NOTIFICATIONS_API_ROOT"]["valueFrom"]["secretKeyRef"] == {
+        "name": "open-notificaties-binding",
+        "key": "uri",
+    }
+
+
+def test_external_backing_services_come_from_the_named_secret() -> None:
+    live = installation(
+        "objecttypen",
+        backingServices={"postgresql": {"mode": "External", "secretRef": {"name": "shared-db"}}},
+    )
+    result = plan(live)
+    assert not any(o["metadata"]["name"] == "objecttypen-postgresql" for o in result.data)
+    web = next(o for o in result.children if o["kind"] == "Deployment")
+    env = {e["name"]: e for e in web["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DB_HOST"]["valueFrom"]["secretKeyRef"] == {"name": "shared-db", "key": "host"}
+
+
+def test_saas_plan_fills_in_the_municipality_and_copies_credentials() -> None:
+    live = installation(
+        "open-klant",
+        offering=next(o.name for o in CATALOGUE["open-klant"].offerings if o.type == "SaaS"),
+        credentialsSecretRef={"name": "klant-key"},
+    )
+    key = base64.b64encode(b"abc").decode()
+    result = plan(live, credentials={"apiKey": key, "uri": "ignored"})
+    for obj in result.children:
+        validate(obj)
+    assert sorted(o["kind"] for o in result.children) == ["Secret", "Service"]
+    secret = next(o for o in result.children if o["kind"] == "Secret")
+    assert secret["data"]["apiKey"] == key
+    assert base64.b64decode(secret["data"]["uri"]).decode() == result.endpoint
+    assert "amsterdam" in result.endpoint or "gm0363" in result.endpoint.lower()
+
+
+def test_an_endpoint_outside_the_allowed_hosts_is_invalid() -> None:
+    component = CATALOGUE["referentielijsten"].model_copy(deep=True)
+    saas = next(o for o in component.offerings if o.type == "SaaS")
+    assert saas.saas is not None
+    object.__setattr__(saas.saas, "allowed_hosts", ["*.elsewhere.example"])
+    live = installation("referentielijsten", offering=saas.name)
+    spec = ComponentInstallationSpec.model_validate(live["spec"])
+    result = plan_installation(live, spec, component, {}, passwords={}, credentials=None)
+    assert [e.field for e in result.errors] == ["spec.offering"]
+    assert "not in its allowedHosts" in result.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed", "ok"),
+    [
+        ("gm0363.x.example", ["*.x.example"], True),
+        ("a.b.x.example", ["*.x.example"], True),
+        ("x.example", ["*.x.example"], False),
+        ("evilx.example", ["*.x.example"], False),
+        ("x.example", ["x.example"], True),
+        ("X.Example.", ["x.example"], True),
+    ],
+)
+def test_host_allowlist(host: str, allowed: list[str], ok: bool) -> None:
+    assert host_allowed(host, allowed) is ok
