@@ -66,9 +66,12 @@ def operator_with_catalogue(
     running.proc.stop()
 
 
-def _delete_tenant(cluster: Cluster, name: str) -> None:
+def _delete_tenant(cluster: Cluster, name: str, *, keep_namespace: bool = False) -> None:
+    """Delete a test tenant; then its namespace too (Retain keeps it), so a rerun starts clean."""
     cluster.kubectl("delete", "mt", name, "--ignore-not-found", "--wait=false")
     wait_for(f"tenant {name} gone", lambda: not _exists(cluster, "mt", name), timeout=TIMEOUT)
+    if not keep_namespace:
+        cluster.kubectl("delete", "namespace", name, "--ignore-not-found", "--timeout=120s")
 
 
 def test_a_missing_dependency_deploys_nothing_until_subscribed(
@@ -181,14 +184,14 @@ def test_deleting_a_tenant_keeps_or_removes_its_namespace(
         )
     )
     wait_for("tenant Ready", lambda: _ready(cluster, "mt", name), timeout=TIMEOUT)
-    _delete_tenant(cluster, name)
+    _delete_tenant(cluster, name, keep_namespace=True)
     if policy == "Retain":
         namespace = _json(cluster, "namespace", name)
         assert namespace["metadata"]["labels"]["appstore.commonground.nl/retained"] == "true"
         assert _exists(cluster, "secret", "objecttypen-postgresql", "-n", name)
         assert _exists(cluster, "pvc", "data-objecttypen-postgresql-0", "-n", name)
         assert not _exists(cluster, "deployment", "objecttypen", "-n", name)
-        cluster.kubectl("delete", "namespace", name, "--wait=false")
+        cluster.kubectl("delete", "namespace", name, "--timeout=120s")
     else:
 
         def namespace_gone() -> bool:
@@ -217,7 +220,7 @@ def test_a_tenant_whose_namespace_is_gone_finishes_deleting(
     _delete_tenant(cluster, name)
 
 
-def test_switching_container_to_saas_keeps_the_data(
+def test_switching_container_to_saas_and_back_keeps_the_data(
     cluster: Cluster, operator_with_catalogue: Running
 ) -> None:
     name = "t-delft"
@@ -241,6 +244,31 @@ def test_switching_container_to_saas_keeps_the_data(
         left = _data(cluster, name, "referentielijsten")
         assert set(left) == set(data), "PVCs and database Secrets stay"
         assert not _exists(cluster, "statefulset", "referentielijsten-postgresql", "-n", name)
+
+        # And back: the containers return, on the data that was kept.
+        password = _json(cluster, "secret", "referentielijsten-postgresql", "-n", name)["data"]
+        cluster.apply(tenant(name, "GM0503", "Delft", container))
+
+        def back() -> bool:
+            service = _json(cluster, "service", "referentielijsten", "-n", name)
+            return service["spec"]["type"] == "ClusterIP" and _ready(cluster, "mt", name)
+
+        wait_for("the containers to replace the SaaS binding", back, timeout=TIMEOUT)
+        assert _exists(cluster, "deployment", "referentielijsten", "-n", name)
+        claim = _json(cluster, "pvc", "data-referentielijsten-postgresql-0", "-n", name)
+        assert claim["status"]["phase"] == "Bound", "the StatefulSet reuses the kept claim"
+        again = _json(cluster, "secret", "referentielijsten-postgresql", "-n", name)["data"]
+        assert again["password"] == password["password"], "the database password is kept"
+        wait_for(
+            "the reused data to lose its retained label",
+            lambda: (
+                not any(
+                    "appstore.commonground.nl/retained" in labels
+                    for labels in _data(cluster, name, "referentielijsten").values()
+                )
+            ),
+            timeout=60,
+        )
     finally:
         _delete_tenant(cluster, name)
 

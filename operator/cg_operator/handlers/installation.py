@@ -24,7 +24,13 @@ from cg_operator.api.conditions import (
     remove_condition,
     set_condition,
 )
-from cg_operator.api.constants import FINALIZER, GROUP, LABEL_RETAINED, VERSION
+from cg_operator.api.constants import (
+    FINALIZER,
+    GROUP,
+    LABEL_INSTALLATION,
+    LABEL_RETAINED,
+    VERSION,
+)
 from cg_operator.api.installation import ComponentInstallationSpec, InventoryEntry
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import DeletionPolicy
@@ -133,7 +139,11 @@ def _reconcile(live: dict[str, Any], observed: Observed, catalogue_index: Catalo
         ]
     binding = Ref("v1", "Secret", namespace, plan.binding_secret)
     had_binding = observed.get(binding) is not None
+    new_servers = [
+        o for o in desired if o["kind"] == "StatefulSet" and observed.get(Ref.of(o)) is None
+    ]
     written = apply_all(desired, observed)
+    _reclaim(live, plan, observed, bool(new_servers))
     if had_binding and binding in written:
         objects.post_event(
             live,
@@ -144,6 +154,22 @@ def _reconcile(live: dict[str, Any], observed: Observed, catalogue_index: Catalo
     previous = _inventory(live)
     _prune(previous - wanted, {Ref.of(o) for o in plan.data} | _data_refs(previous), spec)
     _report(live, spec=spec, plan=plan, desired=desired, observed=observed, wrote=bool(written))
+
+
+def _reclaim(
+    live: dict[str, Any], plan: InstallationPlan, observed: Observed, new_servers: bool
+) -> None:
+    """Data kept from an earlier delivery is in use again: it is no longer 'retained'."""
+    namespace, name = live["metadata"]["namespace"], live["metadata"]["name"]
+    unmark = {"metadata": {"labels": {LABEL_RETAINED: None}}}
+    for obj in plan.data:
+        stored = observed.get(Ref.of(obj))
+        if stored and LABEL_RETAINED in (stored["metadata"].get("labels") or {}):
+            objects.merge_patch(Ref.of(obj), unmark)
+    if new_servers:
+        selector = f"{LABEL_INSTALLATION}={name},{LABEL_RETAINED}"
+        for claim in objects.list_objects("v1", "PersistentVolumeClaim", namespace, selector):
+            objects.merge_patch(Ref.of(claim), unmark)
 
 
 def _passwords(
