@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from cg_operator.api.base import Condition
-from cg_operator.api.component import OfferingType
+from cg_operator.api.component import CGComponentSpec, OfferingType
 from cg_operator.api.conditions import (
     READY,
     RECONCILING,
@@ -33,7 +33,7 @@ from cg_operator.api.constants import (
 )
 from cg_operator.api.installation import ComponentInstallationSpec, InventoryEntry
 from cg_operator.api.refs import Ref
-from cg_operator.api.tenant import DeletionPolicy
+from cg_operator.api.tenant import BackingServiceMode, DeletionPolicy
 from cg_operator.handlers.catalogue import CatalogueIndex, catalogue_of
 from cg_operator.handlers.locks import forget, lock_for
 from cg_operator.handlers.observed import Observed
@@ -113,7 +113,7 @@ def _reconcile(live: dict[str, Any], observed: Observed, catalogue_index: Catalo
         spec,
         component,
         observed.installations(namespace),
-        passwords=_passwords(live, spec, observed),
+        passwords=_passwords(live, spec, component, observed),
         credentials=_credentials(namespace, spec),
     )
     if plan.errors:
@@ -173,17 +173,28 @@ def _reclaim(
 
 
 def _passwords(
-    live: dict[str, Any], spec: ComponentInstallationSpec, observed: Observed
+    live: dict[str, Any],
+    spec: ComponentInstallationSpec,
+    component: CGComponentSpec,
+    observed: Observed,
 ) -> dict[str, str]:
-    """Passwords of embedded services: the stored one, or a new one the first time."""
+    """Passwords of the embedded services this version uses: the stored one, or a new one the
+    first time. A password is never replaced: when the watch has not delivered the Secret yet,
+    it is read from the API server before a new one is made."""
     out = {}
     namespace = live["metadata"]["namespace"]
-    for service_type, flavour in FLAVOURS.items():
-        if not flavour.needs_password:
+    version = component.version(spec.version)
+    services = version.container.backing_services if version and version.container else []
+    for service in services:
+        key = service.type.value.lower()
+        chosen = getattr(spec.backing_services, key, None) if spec.backing_services else None
+        external = chosen is not None and chosen.mode is BackingServiceMode.EXTERNAL
+        if external or not FLAVOURS[service.type].needs_password:
             continue
-        secret = f"{spec.component}-{service_type.value.lower()}"
+        secret = f"{spec.component}-{key}"
         stored = observed.get(Ref("v1", "Secret", namespace, secret))
-        encoded = ((stored or {}).get("data") or {}).get("password")
+        data = (stored or {}).get("data") or objects.secret_data(namespace, secret) or {}
+        encoded = data.get("password")
         out[secret] = base64.b64decode(encoded).decode() if encoded else secrets.token_urlsafe(24)
     return out
 
