@@ -35,7 +35,6 @@ from cg_operator.api.installation import ComponentInstallationSpec, InventoryEnt
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import BackingServiceMode, DeletionPolicy
 from cg_operator.handlers.catalogue import CatalogueIndex, catalogue_of
-from cg_operator.handlers.locks import forget, lock_for
 from cg_operator.handlers.observed import Observed
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.sync import apply_all, prune
@@ -68,18 +67,16 @@ def _run(key: Hashable, kwargs: Mapping[str, Any]) -> None:
 
 
 def reconcile_installation(namespace: str, name: str, kwargs: Mapping[str, Any]) -> None:
-    """One reconcile pass of one installation, serialised per installation."""
-    with lock_for((PLURAL, namespace, name)):
-        observed = Observed(kwargs)
-        live = observed.get(Ref(f"{GROUP}/{VERSION}", "ComponentInstallation", namespace, name))
-        if live is None:
-            forget((PLURAL, namespace, name))
-            return
-        if live["metadata"].get("deletionTimestamp"):
-            _finalize(live, observed)
-            return
-        _ensure_finalizer(live)
-        _reconcile(live, observed, kwargs["catalogue_index"])
+    """One reconcile pass of one installation (the queue runs one pass per object at a time)."""
+    observed = Observed(kwargs)
+    live = observed.get(Ref(f"{GROUP}/{VERSION}", "ComponentInstallation", namespace, name))
+    if live is None:
+        return
+    if live["metadata"].get("deletionTimestamp"):
+        _finalize(live, observed)
+        return
+    _ensure_finalizer(live)
+    _reconcile(live, observed, kwargs["catalogue_index"])
 
 
 def _ensure_finalizer(live: dict[str, Any]) -> None:
@@ -378,4 +375,3 @@ def _finalize(live: dict[str, Any], observed: Observed) -> None:
             objects.merge_patch(ref, {"metadata": {"labels": {LABEL_RETAINED: "true"}}})
     finalizers = [f for f in live["metadata"].get("finalizers") or [] if f != FINALIZER]
     objects.merge_patch(Ref.of(live), {"metadata": {"finalizers": finalizers or None}})
-    forget((PLURAL, namespace, name))

@@ -13,7 +13,6 @@ from cg_operator.api.constants import FINALIZER, GROUP, LABEL_RETAINED, LABEL_TE
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import DeletionPolicy, MunicipalityTenantSpec
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of
-from cg_operator.handlers.locks import forget, lock_for
 from cg_operator.handlers.observed import Observed
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.sync import apply_all, prune
@@ -44,19 +43,16 @@ def _run(key: Hashable, kwargs: Mapping[str, Any]) -> None:
 
 
 def reconcile_tenant(seen: Seen, kwargs: Mapping[str, Any]) -> None:
-    """One reconcile pass of one tenant, serialised per tenant."""
-    with lock_for((PLURAL, seen.name)):
-        observed = Observed(kwargs)
-        body = seen.body
-        if body["metadata"].get("deletionTimestamp"):
-            _finalize(body, observed)
-            return
-        finalizers = list(body["metadata"].get("finalizers") or [])
-        if FINALIZER not in finalizers:
-            objects.merge_patch(
-                Ref.of(body), {"metadata": {"finalizers": [*finalizers, FINALIZER]}}
-            )
-        _reconcile(body, observed, catalogue_of(kwargs["catalogue_index"]))
+    """One reconcile pass of one tenant (the queue runs one pass per object at a time)."""
+    observed = Observed(kwargs)
+    body = seen.body
+    if body["metadata"].get("deletionTimestamp"):
+        _finalize(body, observed)
+        return
+    finalizers = list(body["metadata"].get("finalizers") or [])
+    if FINALIZER not in finalizers:
+        objects.merge_patch(Ref.of(body), {"metadata": {"finalizers": [*finalizers, FINALIZER]}})
+    _reconcile(body, observed, catalogue_of(kwargs["catalogue_index"]))
 
 
 def _reconcile(body: dict[str, Any], observed: Observed, catalogue: Catalogue) -> None:
@@ -157,7 +153,6 @@ def _finalize(body: dict[str, Any], observed: Observed) -> None:
             objects.merge_patch(ns_ref, {"metadata": {"labels": {LABEL_RETAINED: "true"}}})
     finalizers = [f for f in body["metadata"].get("finalizers") or [] if f != FINALIZER]
     objects.merge_patch(Ref.of(body), {"metadata": {"finalizers": finalizers or None}})
-    forget((PLURAL, name))
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
