@@ -28,12 +28,9 @@ class Flavour:
     keys: tuple[str, ...]
     needs_password: bool = False
 
-    def image(self, service: BackingService) -> str:
-        """The embedded image for this service and the extensions the component needs."""
-        return _image(service)
 
-
-def _image(service: BackingService) -> str:
+def embedded_image(service: BackingService) -> str:
+    """The embedded image for a service and the extensions the component needs."""
     major = service.version
     match service.type:
         case BackingServiceType.POSTGRESQL if "postgis" in service.extensions:

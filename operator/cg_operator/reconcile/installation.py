@@ -31,7 +31,13 @@ from cg_operator.api.constants import (
 )
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.api.tenant import BackingServiceMode, slugify
-from cg_operator.reconcile.backing import FLAVOURS, component_env, secret_data, server_env
+from cg_operator.reconcile.backing import (
+    FLAVOURS,
+    component_env,
+    embedded_image,
+    secret_data,
+    server_env,
+)
 from cg_operator.reconcile.children import installation_labels, with_owner
 from cg_operator.reconcile.tenant import WORKLOAD_SERVICE_ACCOUNT
 from cg_operator.reconcile.validation import FieldError
@@ -335,7 +341,7 @@ def _backing_services(
             service_account=WORKLOAD_SERVICE_ACCOUNT,
             uid=flavour.uid,
             container_name=key,
-            image=flavour.image(service),
+            image=embedded_image(service),
             args=[],
             port_name=key[:15],
             port=flavour.port,
