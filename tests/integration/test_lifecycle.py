@@ -220,6 +220,13 @@ def test_a_tenant_whose_namespace_is_gone_finishes_deleting(
     _delete_tenant(cluster, name)
 
 
+def _service_type(cluster: Cluster, namespace: str, name: str) -> str | None:
+    """The Service's type, or None while it does not exist (it is replaced, not updated,
+    when its type changes)."""
+    found = cluster.kubectl("get", "service", name, "-n", namespace, "-o", "json", check=False)
+    return json.loads(found.stdout)["spec"]["type"] if found.returncode == 0 else None
+
+
 def test_switching_container_to_saas_and_back_keeps_the_data(
     cluster: Cluster, operator_with_catalogue: Running
 ) -> None:
@@ -234,8 +241,8 @@ def test_switching_container_to_saas_and_back_keeps_the_data(
         cluster.apply(tenant(name, "GM0503", "Delft", saas))
 
         def switched() -> bool:
-            service = _json(cluster, "service", "referentielijsten", "-n", name)
-            return service["spec"]["type"] == "ExternalName" and not _exists(
+            service = _service_type(cluster, name, "referentielijsten")
+            return service == "ExternalName" and not _exists(
                 cluster, "deployment", "referentielijsten", "-n", name
             )
 
@@ -250,8 +257,8 @@ def test_switching_container_to_saas_and_back_keeps_the_data(
         cluster.apply(tenant(name, "GM0503", "Delft", container))
 
         def back() -> bool:
-            service = _json(cluster, "service", "referentielijsten", "-n", name)
-            return service["spec"]["type"] == "ClusterIP" and _ready(cluster, "mt", name)
+            service = _service_type(cluster, name, "referentielijsten")
+            return service == "ClusterIP" and _ready(cluster, "mt", name)
 
         wait_for("the containers to replace the SaaS binding", back, timeout=TIMEOUT)
         assert _exists(cluster, "deployment", "referentielijsten", "-n", name)
