@@ -8,11 +8,16 @@ PY := $(VENV)/bin/python
 BIN_DIR := $(shell hack/bin-dir.sh)
 # The cluster the operator and the tests use: $KUBECONFIG when set, else the local one.
 EXTERNAL_KUBECONFIG := $(KUBECONFIG)
+# KUBECONFIG set to the local cluster's own file (`export KUBECONFIG=$(make -s kubeconfig)`)
+# still means the local cluster.
+ifeq ($(EXTERNAL_KUBECONFIG),$(CURDIR)/.local/kubeconfig)
+EXTERNAL_KUBECONFIG :=
+endif
 export KUBECONFIG := $(shell hack/kubeconfig.sh)
 export PATH := $(BIN_DIR):$(PATH)
 
 .PHONY: help venv binaries cluster-up cluster-down kubeconfig run test test-unit test-integration \
-        lint crds verify clean
+        test-e2e lint crds verify clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -48,14 +53,17 @@ run: venv cluster-up ## local cluster + CRDs + examples, then the operator in th
 	kubectl apply --server-side -R -f examples/
 	$(VENV)/bin/cg-operator run --liveness http://127.0.0.1:8080/healthz
 
-test: venv cluster-up ## the whole suite: unit + integration against the real control plane
+test: venv cluster-up ## the whole suite: unit, integration (real control plane), e2e (Prometheus)
 	$(PY) -m pytest
 
 test-unit: venv ## unit tests only (no cluster; seconds)
 	$(PY) -m pytest -m "not integration"
 
-test-integration: venv cluster-up ## integration tests only
+test-integration: venv cluster-up ## integration tests only (e2e included)
 	$(PY) -m pytest -m integration
+
+test-e2e: venv cluster-up ## e2e only: the operator scraped by a real Prometheus (apt-get install prometheus)
+	$(PY) -m pytest -m e2e
 
 lint: venv ## ruff, mypy (strict) and the layer contracts
 	$(VENV)/bin/ruff check operator tests hack

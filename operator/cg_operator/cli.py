@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from cg_operator import __version__
+from cg_operator.reconcile.health import ContainerProbeMode
+
+if TYPE_CHECKING:
+    from cg_operator.handlers.probing import HealthConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,9 +38,111 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="where kopf serves its liveness probe (default: %(default)s); '' disables it",
     )
+    run.add_argument(
+        "--metrics-address",
+        default="0.0.0.0:8081",
+        metavar="HOST:PORT",
+        help="where /metrics is served (default: %(default)s); '' disables it",
+    )
+    _health_arguments(run)
     run.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     commands.add_parser("version", help="print the version and exit")
     return parser
+
+
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {value}")
+    return seconds
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return number
+
+
+def _health_arguments(run: argparse.ArgumentParser) -> None:
+    health = run.add_argument_group("health probes")
+    health.add_argument(
+        "--probe-interval",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="how often each installation is probed (default: %(default)s); 0 disables probes",
+    )
+    health.add_argument(
+        "--probe-timeout",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long a probe may take (default: %(default)s)",
+    )
+    health.add_argument(
+        "--probe-concurrency",
+        type=_positive,
+        default=16,
+        metavar="N",
+        help="probes in flight at most (default: %(default)s)",
+    )
+    health.add_argument(
+        "--probe-status-refresh",
+        type=_seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="status.lastProbe is written when the outcome changes and at least this often "
+        "(default: %(default)s)",
+    )
+    health.add_argument(
+        "--probe-allow-cidr",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="let SaaS probes reach this private/loopback network (repeatable); metadata "
+        "addresses stay refused",
+    )
+    health.add_argument(
+        "--probe-ca-file", default=None, metavar="PATH", help="extra CA certificates to trust"
+    )
+    health.add_argument(
+        "--container-probe",
+        choices=[m.value for m in ContainerProbeMode],
+        default=ContainerProbeMode.AUTO.value,
+        help="how Container installations are probed: auto (direct in the cluster, off outside "
+        "it), direct, proxy (through the API server), off (default: %(default)s)",
+    )
+    health.add_argument(
+        "--cluster-domain",
+        default="cluster.local",
+        metavar="DOMAIN",
+        help="the cluster's DNS domain (default: %(default)s)",
+    )
+
+
+def health_config(args: argparse.Namespace) -> HealthConfig:
+    """The health settings from parsed arguments; a bad CIDR exits with its name."""
+    from cg_operator.handlers.probing import HealthConfig  # noqa: PLC0415 - see main()
+    from cg_operator.health.guard import ProbePolicy  # noqa: PLC0415
+    from cg_operator.health.prober import ProberSettings  # noqa: PLC0415
+
+    try:
+        policy = ProbePolicy.parse(args.probe_allow_cidr)
+    except ValueError as error:
+        raise SystemExit(f"cg-operator run: {error}") from None
+    return HealthConfig(
+        prober=ProberSettings(
+            interval=args.probe_interval,
+            timeout=args.probe_timeout,
+            concurrency=args.probe_concurrency,
+            refresh=args.probe_status_refresh,
+            policy=policy,
+            ca_file=args.probe_ca_file,
+        ),
+        container_mode=ContainerProbeMode(args.container_probe),
+        cluster_domain=args.cluster_domain,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         namespaces=tuple(args.namespace),
         liveness_endpoint=args.liveness or None,
         verbose=args.verbose,
+        metrics_address=args.metrics_address or None,
+        health=health_config(args),
     )
     return 0
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -93,8 +93,15 @@ def _free_port() -> int:
 class OperatorProcess:
     """`python -m cg_operator run` as a child process, with its log in a file."""
 
-    def __init__(self, cluster: Cluster, log_path: Path, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        cluster: Cluster,
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+    ):
         self.port = _free_port()
+        self.metrics_port = _free_port()
         self.log_path = log_path
         env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), **(extra_env or {})}
         self._log = log_path.open("w")
@@ -107,6 +114,9 @@ class OperatorProcess:
                 "--verbose",
                 "--liveness",
                 f"http://127.0.0.1:{self.port}/healthz",
+                "--metrics-address",
+                f"127.0.0.1:{self.metrics_port}",
+                *args,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -124,6 +134,12 @@ class OperatorProcess:
         except OSError:
             return False
 
+    def metrics(self) -> str:
+        """The operator's /metrics page (Prometheus text format)."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
+
     def log(self) -> str:
         """Everything the operator has logged so far."""
         if not self._log.closed:
@@ -139,9 +155,9 @@ class OperatorProcess:
         return self.process.returncode
 
 
-def start_operator(cluster: Cluster, log_path: Path) -> OperatorProcess:
-    """Start the operator and wait until kopf reports it live."""
-    proc = OperatorProcess(cluster, log_path)
+def start_operator(cluster: Cluster, log_path: Path, args: Sequence[str] = ()) -> OperatorProcess:
+    """Start the operator (with extra command-line `args`) and wait until kopf reports it live."""
+    proc = OperatorProcess(cluster, log_path, args=args)
     try:
         wait_for("the operator's liveness endpoint", proc.healthy, timeout=60)
     except BaseException:

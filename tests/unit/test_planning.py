@@ -12,10 +12,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from cg_operator.api.component import CGComponentSpec
+from cg_operator.api.component import CGComponentSpec, host_allowed
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.api.tenant import MunicipalityTenantSpec
-from cg_operator.reconcile.installation import host_allowed, plan_installation
+from cg_operator.reconcile.installation import plan_installation
 from cg_operator.reconcile.tenant import plan_tenant
 
 REPO = Path(__file__).resolve().parents[2]

@@ -311,6 +311,24 @@ class SaaSSpec(Model):
     version: VersionString | None = None
     """The version the supplier runs, when it publishes one."""
 
+    def allows(self, host: str) -> bool:
+        """Whether `host` is allowed: exact match, or a subdomain (one or more labels deep) of
+        a `*.` pattern."""
+        return host_allowed(host, self.allowed_hosts)
+
+
+def host_allowed(host: str, allowed: list[str]) -> bool:
+    """Exact match, or a subdomain of a `*.` pattern (one or more labels deep)."""
+    host = host.lower().rstrip(".")
+    for entry in allowed:
+        pattern = entry.lower()
+        if pattern.startswith("*."):
+            if host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
+                return True
+        elif host == pattern:
+            return True
+    return False
+
 
 class DeliveryOrganisation(Model):
     """The supplier (leverancier) or delivery organisation behind an offering."""

@@ -30,3 +30,5 @@ LABEL_INSTALLATION: Final = f"{GROUP}/installation"
 # Set on data (PVCs, database Secrets) left behind on purpose by deletionPolicy Retain.
 LABEL_RETAINED: Final = f"{GROUP}/retained"
 ANNOTATION_CONFIG_HASH: Final = f"{GROUP}/config-hash"
+ANNOTATION_EXPIRES: Final = f"{GROUP}/expires"
+"""On a SaaS credentials Secret: when the credentials expire (RFC 3339), for the expiry alert."""

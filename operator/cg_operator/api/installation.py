@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
@@ -56,21 +57,44 @@ class InventoryEntry(Model):
     """Its name (in the installation's namespace)."""
 
 
+class ProbeReason(StrEnum):
+    """Why a health probe passed or failed; each failure mode has its own reason."""
+
+    SUCCEEDED = "ProbeSucceeded"
+    HTTP_ERROR = "HTTPError"
+    REDIRECTED = "Redirected"
+    TIMEOUT = "Timeout"
+    DNS_FAILURE = "DNSFailure"
+    CONNECTION_FAILED = "ConnectionFailed"
+    TLS_ERROR = "TLSError"
+    CERTIFICATE_EXPIRED = "CertificateExpired"
+    HOST_NOT_ALLOWED = "HostNotAllowed"
+    ADDRESS_NOT_ALLOWED = "AddressNotAllowed"
+
+
 class ProbeResult(Model):
-    """The last health probe."""
+    """One HTTP health probe: what was asked, what came back, how long it took."""
 
     time: datetime
     """When it ran."""
     healthy: bool
-    """Whether it passed."""
-    reason: Annotated[str, Field(max_length=128)] = ""
-    """Why it failed (or Skipped and why)."""
+    """Whether it passed (a 2xx answer)."""
+    reason: ProbeReason
+    """ProbeSucceeded, or the failure mode."""
+    message: Annotated[str, Field(max_length=1024)] = ""
+    """What happened, in a sentence."""
+    url: Annotated[str, Field(max_length=1024)] = ""
+    """What was probed (through the API server's service proxy: the proxy path)."""
     latency_ms: Annotated[int, Field(ge=0)] | None = None
-    """How long the request took."""
+    """How long the request took, in milliseconds."""
     status_code: Annotated[int, Field(ge=0, le=999)] | None = None
-    """The HTTP status code."""
+    """The HTTP status code, when an answer came."""
     certificate_expires: datetime | None = None
-    """When the endpoint's TLS certificate expires."""
+    """When the endpoint's TLS certificate expires (https only)."""
+
+    def outcome(self) -> tuple[bool, str, int | None]:
+        """What a change of is worth a status write: pass/fail, reason and status code."""
+        return self.healthy, self.reason.value, self.status_code
 
 
 class ComponentInstallationStatus(ObjectStatus):
@@ -87,4 +111,8 @@ class ComponentInstallationStatus(ObjectStatus):
     inventory: Annotated[list[InventoryEntry], Field(max_length=64)] = Field(default_factory=list)
     """Every child object applied, so that the ones no longer wanted can be pruned."""
     last_probe: ProbeResult | None = None
-    """The last health probe."""
+    """The last health probe whose result was recorded: written when the outcome changes and
+    at least every probe-status refresh period (see the operator's --probe-status-refresh)."""
+    credentials_expire: datetime | None = None
+    """When the SaaS credentials expire, from the credentials Secret's
+    `appstore.commonground.nl/expires` annotation (for the expiry alert)."""

@@ -90,6 +90,7 @@ TENANT = Kind(
         PrinterColumn("Namespace", ".status.namespace"),
         PrinterColumn("Components", ".status.componentsReady", description="Ready / subscribed"),
         READY,
+        PrinterColumn("Healthy", '.status.conditions[?(@.type=="Healthy")].status'),
         REASON,
         AGE,
     ),

@@ -10,6 +10,7 @@ import kopf
 
 from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.constants import GROUP, VERSION
+from cg_operator.handlers.monitoring import watch_event
 from cg_operator.reconcile.validation import Catalogue, parse_spec
 
 
@@ -58,6 +59,7 @@ def catalogue_index(
     name: str, body: kopf.Body, **_: Any
 ) -> dict[str, tuple[Seen, CGComponentSpec | None]]:
     """name -> (latest body, parsed spec or None when the spec does not validate)."""
+    watch_event("cgcomponents")
     parsed, _errors = parse_spec(CGComponentSpec, body.spec)
     return {name: (Seen.of(body), parsed)}
 
@@ -65,12 +67,14 @@ def catalogue_index(
 @kopf.index(GROUP, VERSION, "municipalitytenants")
 def tenant_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Seen]:
     """name -> the tenant's latest body (to re-validate it when the catalogue changes)."""
+    watch_event("municipalitytenants")
     return {name: Seen.of(body)}
 
 
 @kopf.index(GROUP, VERSION, "componentrollouts")
 def rollout_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Seen]:
     """name -> the rollout's latest body (to re-validate it when the catalogue changes)."""
+    watch_event("componentrollouts")
     return {name: Seen.of(body)}
 
 

@@ -34,6 +34,7 @@ from cg_operator.api.constants import (
 from cg_operator.api.installation import ComponentInstallationSpec, InventoryEntry
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import BackingServiceMode, DeletionPolicy
+from cg_operator.handlers import probing
 from cg_operator.handlers.catalogue import CatalogueIndex, catalogue_of
 from cg_operator.handlers.observed import Observed
 from cg_operator.handlers.queue import QUEUE
@@ -42,6 +43,7 @@ from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
 from cg_operator.reconcile.backing import FLAVOURS
+from cg_operator.reconcile.health import HEALTHY, credentials_expiry
 from cg_operator.reconcile.installation import (
     WORKLOAD_KINDS,
     InstallationPlan,
@@ -71,6 +73,8 @@ def reconcile_installation(namespace: str, name: str, kwargs: Mapping[str, Any])
     observed = Observed(kwargs)
     live = observed.get(Ref(f"{GROUP}/{VERSION}", "ComponentInstallation", namespace, name))
     if live is None:
+        probing.forget((PLURAL, namespace, name))
+        QUEUE.forget((PLURAL, namespace, name))
         return
     if live["metadata"].get("deletionTimestamp"):
         _finalize(live, observed)
@@ -105,13 +109,14 @@ def _reconcile(live: dict[str, Any], observed: Observed, catalogue_index: Catalo
         )
         return
     component = catalogue[spec.component]
+    credentials = _credentials(namespace, spec)
     plan = plan_installation(
         live,
         spec,
         component,
         observed.installations(namespace),
         passwords=_passwords(live, spec, component, observed),
-        credentials=_credentials(namespace, spec),
+        credentials=credentials[0] if credentials else None,
     )
     if plan.errors:
         _write_status(
@@ -150,7 +155,16 @@ def _reconcile(live: dict[str, Any], observed: Observed, catalogue_index: Catalo
     wanted = {Ref.of(o) for o in desired}
     previous = _inventory(live)
     _prune(previous - wanted, {Ref.of(o) for o in plan.data} | _data_refs(previous), spec)
-    _report(live, spec=spec, plan=plan, desired=desired, observed=observed, wrote=bool(written))
+    _report(
+        live,
+        spec=spec,
+        credentials_expire=credentials_expiry(credentials[1] if credentials else {}),
+        component=component,
+        plan=plan,
+        desired=desired,
+        observed=observed,
+        wrote=bool(written),
+    )
 
 
 def _reclaim(
@@ -196,10 +210,13 @@ def _passwords(
     return out
 
 
-def _credentials(namespace: str, spec: ComponentInstallationSpec) -> dict[str, str] | None:
+def _credentials(
+    namespace: str, spec: ComponentInstallationSpec
+) -> tuple[dict[str, str], dict[str, str]] | None:
+    """The SaaS credentials Secret's (data, annotations), or None."""
     if spec.credentials_secret_ref is None:
         return None
-    return objects.secret_data(namespace, spec.credentials_secret_ref.name)
+    return objects.read_secret(namespace, spec.credentials_secret_ref.name)
 
 
 def _inventory(live: dict[str, Any]) -> set[Ref]:
@@ -227,12 +244,15 @@ def _report(
     live: dict[str, Any],
     *,
     spec: ComponentInstallationSpec,
+    credentials_expire: str | None,
+    component: CGComponentSpec,
     plan: InstallationPlan,
     desired: list[dict[str, Any]],
     observed: Observed,
     wrote: bool,
 ) -> None:
-    """Conditions, observed version, endpoint and inventory; written only when they changed."""
+    """Conditions, observed version, endpoint, health and inventory; written only when they
+    changed."""
     generation = live["metadata"].get("generation")
     at = now()
     status = live.get("status") or {}
@@ -250,6 +270,25 @@ def _report(
     if not plan.dependencies.ready:
         ready, why = False, (plan.dependencies.reason, plan.dependencies.message)
     conditions = _ready_conditions(conditions, ready, why, generation, at)
+    verdict, last_probe = probing.assess(
+        (PLURAL, live["metadata"]["namespace"], live["metadata"]["name"]),
+        live=live,
+        spec=spec,
+        component=component,
+        delivery=plan.delivery,
+        endpoint=plan.endpoint,
+        workloads=_workloads(desired, observed),
+        now=at,
+    )
+    conditions = set_condition(
+        conditions,
+        type_=HEALTHY,
+        status=verdict.status,
+        reason=verdict.reason,
+        message=verdict.message,
+        generation=generation,
+        now=at,
+    )
     observed_version = status.get("observedVersion")
     if ready:
         observed_version = spec.version
@@ -261,11 +300,23 @@ def _report(
             InventoryEntry(api_version=r.api_version, kind=r.kind, name=r.name).wire()
             for r in sorted({Ref.of(o) for o in desired})
         ],
+        "lastProbe": last_probe,
+        "credentialsExpire": credentials_expire,
     }
     if observed_version:
         extra["observedVersion"] = observed_version
     _events(live, conditions, observed_version, plan)
     _write_status(live, conditions, extra)
+
+
+def _workloads(desired: list[dict[str, Any]], observed: Observed) -> tuple[bool, str]:
+    """Whether every workload is available, and if not, why."""
+    for obj in desired:
+        if obj["kind"] in WORKLOAD_KINDS:
+            available, reason = rollout_state(observed.get(Ref.of(obj)))
+            if not available:
+                return False, reason
+    return True, "every workload is available"
 
 
 def _readiness(
@@ -275,12 +326,10 @@ def _readiness(
         return False, ("Progressing", "applied changes; waiting for them to take effect")
     if plan.delivery is OfferingType.SAAS:
         return True, ("BindingReady", f"bound to {plan.endpoint}")
-    for obj in desired:
-        if obj["kind"] in WORKLOAD_KINDS:
-            available, reason = rollout_state(observed.get(Ref.of(obj)))
-            if not available:
-                return False, ("Progressing", reason)
-    return True, ("Available", "every workload is available")
+    available, reason = _workloads(desired, observed)
+    if not available:
+        return False, ("Progressing", reason)
+    return True, ("Available", reason)
 
 
 def _ready_conditions(
@@ -333,6 +382,11 @@ def _events(
                 reason="Installed",
                 message=f"{live['spec']['component']} {version} is Ready ({plan.delivery.value})",
             )
+    healthy, was = find(conditions, HEALTHY), before.get(HEALTHY, {})
+    if healthy and healthy.status == "False" and was.get("status") != "False":
+        objects.post_event(live, reason="Unhealthy", message=healthy.message, warning=True)
+    elif healthy and healthy.status == "True" and was.get("status") == "False":
+        objects.post_event(live, reason="Recovered", message=healthy.message)
     deps = find(conditions, DEPENDENCIES_READY)
     # Waiting for a dependency is normal while a tenant comes up; a missing one needs a person.
     if (
@@ -373,5 +427,6 @@ def _finalize(live: dict[str, Any], observed: Observed) -> None:
             objects.delete(ref)
         else:
             objects.merge_patch(ref, {"metadata": {"labels": {LABEL_RETAINED: "true"}}})
+    probing.forget((PLURAL, namespace, name))
     finalizers = [f for f in live["metadata"].get("finalizers") or [] if f != FINALIZER]
     objects.merge_patch(Ref.of(live), {"metadata": {"finalizers": finalizers or None}})

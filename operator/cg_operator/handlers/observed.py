@@ -15,6 +15,7 @@ import kopf
 
 from cg_operator.api.constants import GROUP, LABEL_INSTALLATION, LABEL_TENANT, VERSION
 from cg_operator.api.refs import Ref
+from cg_operator.handlers.monitoring import watch_event
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ def _trim(body: kopf.Body) -> dict[str, Any]:
 
 def _register(kind: ChildKind) -> None:
     def index(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
+        watch_event(kind.plural)
         return {namespace or "": _trim(body)}
 
     index.__name__ = kind.index_name

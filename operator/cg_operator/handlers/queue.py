@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
+
+from cg_operator import metrics
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +37,42 @@ class WorkQueue:
         self._context: Mapping[str, Any] = {}
         self._threads: list[threading.Thread] = []
         self._passes = 0
+        self._reconcilers: dict[Hashable, Reconcile] = {}
 
     def add(self, key: Hashable, reconcile: Reconcile, context: Mapping[str, Any]) -> None:
         """Ask for a pass over key; `context` carries kopf's indexes (the latest wins)."""
         with self._cond:
             self._context = context
+            self._reconcilers[key] = reconcile
             if key in self._active:
                 self._again[key] = reconcile
             elif key not in self._pending:
                 self._pending[key] = reconcile
             self._start()
             self._cond.notify()
+
+    def again(self, key: Hashable) -> None:
+        """Ask for another pass over a key seen before, with the latest context (the prober
+        uses this when a probe's outcome changes); unknown keys are ignored."""
+        with self._cond:
+            reconcile, context = self._reconcilers.get(key), self._context
+        if reconcile is not None:
+            self.add(key, reconcile, context)
+
+    def forget(self, key: Hashable) -> None:
+        """Drop what is remembered about a key whose object is gone."""
+        with self._cond:
+            self._reconcilers.pop(key, None)
+
+    def context(self) -> Mapping[str, Any]:
+        """The latest kopf context (its indexes), for the state metrics."""
+        with self._cond:
+            return self._context
+
+    def depth(self) -> int:
+        """Keys waiting for a pass."""
+        with self._cond:
+            return len(self._pending)
 
     def idle(self) -> bool:
         """Nothing pending or running (for tests and the benchmark)."""
@@ -67,10 +95,13 @@ class WorkQueue:
                 key, reconcile = self._pending.popitem(last=False)
                 self._active.add(key)
                 context = self._context
+            kind = _kind_of(key)
+            started = time.monotonic()
             try:
                 reconcile(key, context)
                 self._failures.pop(key, None)
             except Exception:  # a pass must never kill its worker
+                metrics.RECONCILE_ERRORS.labels(kind).inc()
                 failures = self._failures.get(key, 0)
                 self._failures[key] = failures + 1
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
@@ -79,6 +110,8 @@ class WorkQueue:
                 timer.daemon = True
                 timer.start()
             finally:
+                metrics.RECONCILE_TOTAL.labels(kind).inc()
+                metrics.RECONCILE_DURATION.labels(kind).observe(time.monotonic() - started)
                 with self._cond:
                     self._active.discard(key)
                     self._passes += 1
@@ -89,6 +122,20 @@ class WorkQueue:
                     if not self._pending and not self._active:
                         log.info("work queue idle after %d reconcile passes", self._passes)
                         self._passes = 0
+
+
+KINDS = {
+    "cgcomponents": "CGComponent",
+    "municipalitytenants": "MunicipalityTenant",
+    "componentinstallations": "ComponentInstallation",
+    "componentrollouts": "ComponentRollout",
+}
+
+
+def _kind_of(key: Hashable) -> str:
+    """The kind label of a queue key (plural, [namespace,] name)."""
+    plural = key[0] if isinstance(key, tuple) and key else ""
+    return KINDS.get(str(plural), "other")
 
 
 QUEUE = WorkQueue()

@@ -7,6 +7,9 @@ import logging
 
 import kopf
 
+from cg_operator.handlers import monitoring, probing
+from cg_operator.handlers.probing import HealthConfig
+
 # Every module that registers handlers; importing one registers its handlers with kopf.
 HANDLER_MODULES: tuple[str, ...] = (
     "cg_operator.handlers.settings",
@@ -16,6 +19,8 @@ HANDLER_MODULES: tuple[str, ...] = (
     "cg_operator.handlers.tenant",
     "cg_operator.handlers.triggers",
     "cg_operator.handlers.rollout",
+    "cg_operator.handlers.monitoring",
+    "cg_operator.handlers.probing",
 )
 
 log = logging.getLogger(__name__)
@@ -28,9 +33,16 @@ def load_handlers() -> None:
 
 
 def run_operator(
-    *, namespaces: tuple[str, ...], liveness_endpoint: str | None, verbose: bool
+    *,
+    namespaces: tuple[str, ...],
+    liveness_endpoint: str | None,
+    verbose: bool,
+    metrics_address: str | None = None,
+    health: HealthConfig | None = None,
 ) -> None:
     """Run the operator in the foreground until SIGINT/SIGTERM."""
+    monitoring.configure(metrics_address)
+    probing.configure(health or HealthConfig())
     kopf.configure(verbose=verbose)
     if not verbose:
         # kopf reports every handler call at INFO; our own log says what changed.

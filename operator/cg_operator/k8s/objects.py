@@ -101,13 +101,21 @@ def merge_patch(ref: Ref, patch: dict[str, Any]) -> None:
 
 def secret_data(namespace: str, name: str) -> dict[str, str] | None:
     """The data (base64 values) of a Secret, or None. Never logged."""
+    found = read_secret(namespace, name)
+    return found[0] if found is not None else None
+
+
+def read_secret(namespace: str, name: str) -> tuple[dict[str, str], dict[str, str]] | None:
+    """(data with base64 values, annotations) of a Secret, or None. Never logged."""
     try:
         found = client.CoreV1Api(api_client()).read_namespaced_secret(name, namespace)
     except ApiException as error:
         if error.status == 404:
             return None
         raise
-    return {str(k): str(v) for k, v in (found.data or {}).items()}
+    data = {str(k): str(v) for k, v in (found.data or {}).items()}
+    annotations = found.metadata.annotations if found.metadata else None
+    return data, dict(annotations or {})
 
 
 def post_event(

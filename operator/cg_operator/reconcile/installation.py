@@ -167,26 +167,13 @@ def endpoint_for(
         .replace("{slug}", slugify(spec.municipality.name))
     )
     host = urlparse(url).hostname or ""
-    if not host_allowed(host, offering.saas.allowed_hosts):
+    if not offering.saas.allows(host):
         return url, FieldError(
             "spec.offering",
             f"endpoint host {host!r} of offering {offering.name!r} is not in its allowedHosts "
             f"({', '.join(offering.saas.allowed_hosts)})",
         )
     return url, None
-
-
-def host_allowed(host: str, allowed: list[str]) -> bool:
-    """Exact match, or a subdomain of a `*.` pattern (one or more labels deep)."""
-    host = host.lower().rstrip(".")
-    for entry in allowed:
-        pattern = entry.lower()
-        if pattern.startswith("*."):
-            if host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
-                return True
-        elif host == pattern:
-            return True
-    return False
 
 
 def plan_installation(

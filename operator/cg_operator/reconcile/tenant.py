@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from cg_operator.api.base import Condition
 from cg_operator.api.conditions import READY, RECONCILING, remove_condition, set_condition
@@ -202,7 +202,9 @@ def tenant_conditions(
     generation: int | None,
     now: datetime,
 ) -> list[Condition]:
-    """Ready when every subscription's installation is Ready; else name the ones that are not."""
+    """Ready when every subscription's installation is Ready; else name the ones that are not.
+    Healthy rolls up the installations' health the same way."""
+    conditions = _healthy_condition(conditions, summaries, generation=generation, now=now)
     waiting = [s for s in summaries if not s.ready]
     if waiting:
         names = ", ".join(f"{s.name} ({s.reason})" for s in waiting[:6])
@@ -233,6 +235,38 @@ def tenant_conditions(
         status="True",
         reason="AllComponentsReady",
         message=f"all {len(summaries)} components are Ready",
+        generation=generation,
+        now=now,
+    )
+
+
+def _healthy_condition(
+    conditions: list[Condition],
+    summaries: list[ComponentSummary],
+    *,
+    generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    """False naming the unhealthy installations; Unknown while some are not judged yet; True
+    when every one is healthy."""
+    status: Literal["True", "False", "Unknown"]
+    unhealthy = [s.name for s in summaries if s.healthy is False]
+    unknown = [s.name for s in summaries if s.healthy is None]
+    if unhealthy:
+        status, reason = "False", "ComponentsUnhealthy"
+        message = f"{len(unhealthy)} of {len(summaries)} unhealthy: {', '.join(unhealthy[:6])}"
+    elif unknown:
+        status, reason = "Unknown", "HealthUnknown"
+        message = f"health not known yet for {', '.join(unknown[:6])}"
+    else:
+        status, reason = "True", "AllComponentsHealthy"
+        message = f"all {len(summaries)} components are healthy"
+    return set_condition(
+        conditions,
+        type_="Healthy",
+        status=status,
+        reason=reason,
+        message=message,
         generation=generation,
         now=now,
     )

@@ -1,0 +1,63 @@
+"""The metrics endpoint at run time: build info, the state collector fed from kopf's indexes,
+and watch freshness recorded by every index function (kopf calls them for every event)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from importlib.metadata import version
+from typing import Any
+
+import kopf
+
+from cg_operator import metrics
+from cg_operator.handlers.queue import QUEUE
+
+METRICS_ADDRESS: str | None = "0.0.0.0:8081"
+
+
+def configure(address: str | None) -> None:
+    """Where to serve /metrics (host:port), or None for nowhere (before the operator starts)."""
+    global METRICS_ADDRESS  # noqa: PLW0603 - one endpoint per process
+    METRICS_ADDRESS = address
+
+
+def watch_event(resource: str) -> None:
+    """Count a watch event of `resource` and record when it came."""
+    metrics.WATCH_EVENTS.labels(resource).inc()
+    metrics.WATCH_LAST_EVENT.labels(resource).set(time.time())
+
+
+def _values(context: Mapping[str, Any], index: str) -> Iterator[Mapping[str, Any]]:
+    found = context.get(index)
+    if found is None:
+        return
+    for store in found.values():
+        for value in store:
+            yield getattr(value, "body", value)
+
+
+def snapshot() -> metrics.FleetSnapshot:
+    """What the operator's indexes hold now (the latest context the work queue saw). kopf
+    updates them on its own thread; a copy that raced with an update is simply taken again."""
+    context = QUEUE.context()
+    for _attempt in range(5):
+        try:
+            return metrics.FleetSnapshot(
+                installations=list(_values(context, "observed_componentinstallations")),
+                tenants=list(_values(context, "tenant_index")),
+                rollouts=list(_values(context, "rollout_index")),
+                queue_depth=QUEUE.depth(),
+            )
+        except RuntimeError:  # "changed size during iteration"
+            continue
+    return metrics.FleetSnapshot(queue_depth=QUEUE.depth())
+
+
+@kopf.on.startup()
+def start_metrics(**_: Any) -> None:
+    """kopf start-up hook: build info, the state collector, and the /metrics server."""
+    metrics.set_build_info(version("kopf"))
+    metrics.register_state(snapshot)
+    if METRICS_ADDRESS:
+        metrics.serve(METRICS_ADDRESS)

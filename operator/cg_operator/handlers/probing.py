@@ -1,0 +1,177 @@
+"""Health probing at run time: the prober's settings, its start and stop with kopf, and the
+one call a reconcile pass makes to register what to probe and get the Healthy verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import kopf
+
+from cg_operator.api.component import CGComponentSpec, OfferingType
+from cg_operator.api.installation import ComponentInstallationSpec, ProbeResult
+from cg_operator.handlers.queue import QUEUE
+from cg_operator.health.prober import Prober, ProberSettings, Target
+from cg_operator.k8s.client import in_cluster, service_proxy_get
+from cg_operator.reconcile.health import (
+    ContainerProbeMode,
+    HealthTarget,
+    Verdict,
+    health_target,
+    judge,
+    probe_record,
+    resolve_mode,
+)
+from cg_operator.reconcile.installation import SERVICE_PORT
+
+
+@dataclass
+class HealthConfig:
+    """Health settings from the command line."""
+
+    prober: ProberSettings = field(default_factory=ProberSettings)
+    container_mode: ContainerProbeMode = ContainerProbeMode.AUTO
+    cluster_domain: str = "cluster.local"
+
+    @property
+    def enabled(self) -> bool:
+        """Probes run unless the interval is 0."""
+        return self.prober.interval > 0
+
+
+CONFIG = HealthConfig()
+_prober: Prober | None = None
+
+
+@dataclass(frozen=True)
+class ProxyFetch:
+    """GET a Service's path through the API server (comparable, so an unchanged target is
+    recognised as unchanged)."""
+
+    namespace: str
+    service: str
+    port: int
+    path: str
+
+    def __call__(self, timeout: float) -> tuple[int, str | None]:
+        """Run the request (blocking; the prober calls it on its executor)."""
+        return service_proxy_get(self.namespace, self.service, self.port, self.path, timeout)
+
+
+def _recorded(recorded: dict[str, Any] | None, url: str) -> ProbeResult | None:
+    """The probe recorded in status for the same URL: after a restart it stands until the
+    first new probe ends, so a restart does not flip Healthy to Unknown and back."""
+    if not recorded or recorded.get("url") != url:
+        return None
+    try:
+        return ProbeResult.model_validate(recorded)
+    except ValueError:
+        return None
+
+
+def configure(config: HealthConfig) -> None:
+    """Set the health settings (before the operator starts)."""
+    global CONFIG  # noqa: PLW0603 - one configuration per process
+    CONFIG = config
+
+
+def prober() -> Prober:
+    """The process's prober, started on first use."""
+    global _prober  # noqa: PLW0603 - one prober per process
+    if _prober is None:
+        _prober = Prober(CONFIG.prober, on_change=QUEUE.again)
+        _prober.start()
+    return _prober
+
+
+@kopf.on.startup()
+def start_probing(**_: Any) -> None:
+    """kopf start-up hook: start the prober thread."""
+    if CONFIG.enabled:
+        prober()
+
+
+@kopf.on.cleanup()
+def stop_probing(**_: Any) -> None:
+    """kopf clean-up hook: stop the prober thread."""
+    global _prober  # noqa: PLW0603 - one prober per process
+    if _prober is not None:
+        _prober.stop()
+        _prober = None
+
+
+def forget(key: Hashable) -> None:
+    """The installation is gone: stop probing it."""
+    if _prober is not None:
+        _prober.set_target(key, None)
+
+
+def assess(
+    key: Hashable,
+    *,
+    live: dict[str, Any],
+    spec: ComponentInstallationSpec,
+    component: CGComponentSpec,
+    delivery: OfferingType,
+    endpoint: str,
+    workloads: tuple[bool, str],
+    now: datetime,
+) -> tuple[Verdict, dict[str, Any] | None]:
+    """Register what to probe for an installation; return its Healthy verdict and what
+    status.lastProbe should hold."""
+    namespace = live["metadata"]["namespace"]
+    status = live.get("status") or {}
+    recorded = status.get("lastProbe")
+    progressing = status.get("observedVersion") != spec.version
+    skipped, result, record = "probes are disabled (--probe-interval 0)", None, recorded
+    target = None
+    if CONFIG.enabled:
+        target, skipped = health_target(
+            delivery=delivery,
+            endpoint=endpoint,
+            offering=component.offering(spec.offering),
+            component=component,
+            version=spec.version,
+            service=spec.component,
+            namespace=namespace,
+            service_port=SERVICE_PORT,
+            mode=resolve_mode(CONFIG.container_mode, in_cluster()),
+            cluster_domain=CONFIG.cluster_domain,
+        )
+        record = None
+    if target is None:
+        forget(key)
+    else:
+        result = _watch(key, target, spec.component, delivery) or _recorded(recorded, target.url)
+        record = probe_record(recorded, result, now, timedelta(seconds=CONFIG.prober.refresh))
+    verdict = judge(
+        delivery=delivery,
+        workloads_available=workloads[0],
+        workloads_message=workloads[1],
+        probe=result,
+        skipped=skipped,
+        progressing=progressing,
+    )
+    return verdict, record
+
+
+def _watch(
+    key: Hashable, target: HealthTarget, component: str, delivery: OfferingType
+) -> ProbeResult | None:
+    """Register the target with the prober; its latest result, if any yet."""
+    fetch = (
+        ProxyFetch(target.namespace, target.service, target.port, target.path)
+        if target.service
+        else None
+    )
+    probe = Target(
+        url=target.url,
+        component=component,
+        delivery=delivery.value,
+        allowed_hosts=target.allowed_hosts,
+        fetch=fetch,
+    )
+    prober().set_target(key, probe)
+    return prober().result(key)

@@ -1,0 +1,168 @@
+"""How an installation's health is judged and recorded (pure).
+
+Container delivery: the workloads must be available, and the readiness path must answer 2xx
+through the component's Service when the operator can reach it; when it cannot (it runs outside
+the cluster and is not told to go through the API server), the probe is reported as skipped
+with the reason, and health rests on workload availability alone. SaaS delivery: the endpoint's
+health path must answer 2xx. Before the first probe the condition is Unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+from urllib.parse import urljoin
+
+from cg_operator.api.component import CGComponentSpec, Offering, OfferingType
+from cg_operator.api.constants import ANNOTATION_EXPIRES
+from cg_operator.api.installation import ProbeResult
+
+HEALTHY = "Healthy"
+
+
+class ContainerProbeMode(StrEnum):
+    """How Container installations are probed (`--container-probe`)."""
+
+    AUTO = "auto"
+    """direct in the cluster; off outside it (workload availability only)."""
+    DIRECT = "direct"
+    """GET http://<service>.<namespace>.svc.<domain><readiness path>."""
+    PROXY = "proxy"
+    """GET through the API server's service proxy (works from outside the cluster)."""
+    OFF = "off"
+    """No HTTP probe; workload availability only."""
+
+
+@dataclass(frozen=True)
+class HealthTarget:
+    """What to probe for an installation: a URL, or the Service to reach through the proxy."""
+
+    url: str
+    delivery: OfferingType
+    allowed_hosts: tuple[str, ...] | None = None
+    service: str = ""
+    namespace: str = ""
+    port: int = 0
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The Healthy condition."""
+
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str
+
+
+def resolve_mode(mode: ContainerProbeMode, in_cluster: bool) -> ContainerProbeMode:
+    """`auto` becomes direct in the cluster and off outside it."""
+    if mode is ContainerProbeMode.AUTO:
+        return ContainerProbeMode.DIRECT if in_cluster else ContainerProbeMode.OFF
+    return mode
+
+
+def health_target(
+    *,
+    delivery: OfferingType,
+    endpoint: str,
+    offering: Offering | None,
+    component: CGComponentSpec,
+    version: str,
+    service: str,
+    namespace: str,
+    service_port: int,
+    mode: ContainerProbeMode,
+    cluster_domain: str = "cluster.local",
+) -> tuple[HealthTarget | None, str]:
+    """What to probe, or (None, why the HTTP probe is skipped). `mode` is already resolved."""
+    if delivery is OfferingType.SAAS:
+        assert offering is not None
+        assert offering.saas is not None
+        url = urljoin(endpoint, offering.saas.health_path.lstrip("/"))
+        return HealthTarget(url, delivery, tuple(offering.saas.allowed_hosts)), ""
+    if mode is ContainerProbeMode.OFF:
+        return None, (
+            "the operator runs outside the cluster and cannot reach Services "
+            "(--container-probe=proxy probes through the API server)"
+        )
+    found = component.version(version)
+    if found is None or found.container is None:
+        return None, "no container definition for this version"
+    probes = found.container.probes
+    if probes.port is not None and probes.port != found.container.port:
+        return None, f"the readiness port {probes.port} is not exposed by the Service"
+    path = probes.readiness
+    if mode is ContainerProbeMode.PROXY:
+        url = f"/api/v1/namespaces/{namespace}/services/{service}:{service_port}/proxy{path}"
+        return HealthTarget(url, delivery, None, service, namespace, service_port, path), ""
+    url = f"http://{service}.{namespace}.svc.{cluster_domain}:{service_port}{path}"
+    return HealthTarget(url, delivery), ""
+
+
+def judge(
+    *,
+    delivery: OfferingType,
+    workloads_available: bool,
+    workloads_message: str,
+    probe: ProbeResult | None,
+    skipped: str,
+    progressing: bool = False,
+) -> Verdict:
+    """The Healthy condition from workload availability (Container) and the latest probe.
+    `progressing`: the desired version has not run yet (first install or an upgrade): health
+    is Unknown until it does, so a rollout never reads health from before its change."""
+    if delivery is OfferingType.CONTAINER and not workloads_available:
+        if progressing:
+            return Verdict("Unknown", "Progressing", workloads_message)
+        return Verdict("False", "WorkloadUnavailable", workloads_message)
+    if skipped:
+        if delivery is OfferingType.CONTAINER:
+            return Verdict(
+                "True",
+                "WorkloadAvailable",
+                f"every workload is available; HTTP probe skipped: {skipped}",
+            )
+        return Verdict("Unknown", "ProbeSkipped", f"HTTP probe skipped: {skipped}")
+    if probe is None:
+        return Verdict("Unknown", "ProbePending", "waiting for the first health probe")
+    where = probe.url
+    message = f"{where}: {probe.message}" if where else probe.message
+    return Verdict("True" if probe.healthy else "False", probe.reason.value, message)
+
+
+def probe_record(
+    recorded: dict[str, Any] | None, latest: ProbeResult | None, now: datetime, refresh: timedelta
+) -> dict[str, Any] | None:
+    """What status.lastProbe should hold: the latest probe when its outcome differs from the
+    recorded one or the recorded one is older than `refresh`; else the recorded one unchanged
+    (so a steady probe makes no status write)."""
+    if latest is None:
+        return recorded
+    if recorded:
+        try:
+            previous = ProbeResult.model_validate(recorded)
+        except ValueError:
+            return latest.wire()
+        fresh = now - previous.time < refresh
+        if previous.outcome() == latest.outcome() and fresh:
+            return recorded
+    return latest.wire()
+
+
+def credentials_expiry(annotations: Mapping[str, str]) -> str | None:
+    """The credentials Secret's expiry annotation as an RFC 3339 UTC time, or None when absent
+    or unreadable."""
+    raw = annotations.get(ANNOTATION_EXPIRES)
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
