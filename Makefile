@@ -17,7 +17,7 @@ export KUBECONFIG := $(shell hack/kubeconfig.sh)
 export PATH := $(BIN_DIR):$(PATH)
 
 .PHONY: help venv binaries cluster-up cluster-down kubeconfig run test test-unit test-integration \
-        test-e2e lint crds verify clean
+        test-e2e lint crds chart chart-lint verify clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -56,7 +56,7 @@ run: venv cluster-up ## local cluster + CRDs + examples, then the operator in th
 test: venv cluster-up ## the whole suite: unit, integration (real control plane), e2e (Prometheus)
 	$(PY) -m pytest
 
-test-unit: venv ## unit tests only (no cluster; seconds)
+test-unit: venv binaries ## unit tests only (no cluster; seconds; helm from `make binaries`)
 	$(PY) -m pytest -m "not integration"
 
 test-integration: venv cluster-up ## integration tests only (e2e included)
@@ -71,11 +71,22 @@ lint: venv ## ruff, mypy (strict) and the layer contracts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-crds: venv ## generate crds/ from the API models
+crds: venv ## generate crds/ from the API models, and the chart's copies
 	$(PY) hack/generate_crds.py
+	$(PY) hack/chart_sync_crds.py
 
-verify: venv ## fail when generated files (crds/) are stale
+chart: venv ## refresh the chart's copies (CRDs, alerts, dashboard) and its values reference
+	$(PY) hack/chart_sync_crds.py
+	$(PY) hack/chart_values_doc.py
+
+chart-lint: binaries ## helm lint the chart with the defaults and with every switch on
+	helm lint charts/cg-operator --strict --kube-version 1.36.0
+	helm lint charts/cg-operator --strict --kube-version 1.36.0 -f tests/data/chart/full-values.yaml
+
+verify: venv ## fail when generated files (crds/, the chart's copies and values reference) are stale
 	$(PY) hack/generate_crds.py --check
+	$(PY) hack/chart_sync_crds.py --check
+	$(PY) hack/chart_values_doc.py --check
 
 clean: ## remove the venv and the local cluster state (the binary cache stays)
 	-hack/cluster-down.sh

@@ -1,0 +1,71 @@
+{{/*
+Names, labels and the image reference shared by every template.
+*/}}
+
+{{/* The chart name, or nameOverride. */}}
+{{- define "cg-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The prefix of every resource name: fullnameOverride, else <release>-<chart> (just the
+release name when it already contains the chart name). */}}
+{{- define "cg-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* chart-version, for the helm.sh/chart label. */}}
+{{- define "cg-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The labels that select the operator pod. */}}
+{{- define "cg-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cg-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels on every object of the release. managed-by is Helm: the operator watches only
+objects labelled managed-by=cg-operator, so it never touches its own release. */}}
+{{- define "cg-operator.labels" -}}
+helm.sh/chart: {{ include "cg-operator.chart" . }}
+{{ include "cg-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: cg-appstore
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* The operator's ServiceAccount. */}}
+{{- define "cg-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "cg-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* repository:tag, with @digest when a digest is set. */}}
+{{- define "cg-operator.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/* The release labels plus extra ones (a dict); on a clash the release labels win, so no
+value can break a selector. Call with (list $ $extra). */}}
+{{- define "cg-operator.labelsWith" -}}
+{{- $root := index . 0 }}
+{{- $extra := index . 1 | default dict }}
+{{- toYaml (merge (dict) (include "cg-operator.labels" $root | fromYaml) $extra) }}
+{{- end }}
