@@ -43,3 +43,10 @@ def test_partly_ready_and_missing() -> None:
     live = deployment(observedGeneration=2, updatedReplicas=2, availableReplicas=1)
     assert rollout_state(live) == (False, "Deployment web: 1/2 ready")
     assert rollout_state(None) == (False, "not created yet")
+
+
+def test_old_pods_still_serving_do_not_make_a_new_version_available() -> None:
+    """A new version whose pods cannot start: the surge pod is 'updated' but Pending while the
+    old pods stay available; that is not a rolled-out Deployment (`kubectl rollout status`)."""
+    live = deployment(observedGeneration=2, replicas=3, updatedReplicas=2, availableReplicas=2)
+    assert rollout_state(live) == (False, "Deployment web: 1 old replicas pending termination")

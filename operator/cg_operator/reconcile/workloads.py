@@ -34,6 +34,11 @@ def _first_problem(live: Mapping[str, Any]) -> str | None:
         ),
         (bool(failures), failures[0] if failures else ""),
         (updated < wanted, f"{updated}/{wanted} updated"),
+        # As `kubectl rollout status`: old pods still serving do not make a new version ready.
+        (
+            live["kind"] == "Deployment" and int(status.get("replicas", 0) or 0) > updated,
+            f"{int(status.get('replicas', 0) or 0) - updated} old replicas pending termination",
+        ),
         (ready < wanted, f"{ready}/{wanted} ready"),
         (
             live["kind"] == "StatefulSet"
