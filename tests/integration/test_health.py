@@ -5,7 +5,6 @@ writes nothing."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -14,24 +13,11 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import OperatorProcess, start_operator
-from tests.support.cluster import Cluster, wait_for
+from tests.support.cluster import Cluster, condition, get_json, wait_for
 from tests.support.http_server import Behaviour, LocalServer
 from tests.support.probe_catalogue import COMPONENT, CONTAINER_PORT, component, tenant
 
 TIMEOUT = 120
-
-
-def _json(cluster: Cluster, *args: str) -> Any:
-    """The object(s) as JSON; {} while they do not exist yet."""
-    found = cluster.kubectl("get", *args, "-o", "json", check=False)
-    return json.loads(found.stdout) if found.returncode == 0 else {}
-
-
-def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    for condition in (obj.get("status") or {}).get("conditions") or []:
-        if condition["type"] == type_:
-            return dict(condition)
-    return {}
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +53,11 @@ def prober_operator(
 
 
 def _healthy(cluster: Cluster, namespace: str) -> dict[str, Any]:
-    return _condition(_json(cluster, "cgi", COMPONENT, "-n", namespace), "Healthy")
+    return condition(get_json(cluster, "cgi", COMPONENT, "-n", namespace), "Healthy")
 
 
 def _events(cluster: Cluster, namespace: str) -> list[str]:
-    items = _json(cluster, "events", "-n", namespace).get("items") or []
+    items = get_json(cluster, "events", "-n", namespace).get("items") or []
     return [e["reason"] for e in items if e["involvedObject"]["name"] == COMPONENT]
 
 
@@ -86,7 +72,7 @@ def test_a_saas_endpoint_that_goes_down_turns_unhealthy_and_recovers(
         timeout=TIMEOUT,
     )
     assert healthy["reason"] == "ProbeSucceeded"
-    status = _json(cluster, "cgi", COMPONENT, "-n", "t-zeist")["status"]
+    status = get_json(cluster, "cgi", COMPONENT, "-n", "t-zeist")["status"]
     assert status["lastProbe"]["statusCode"] == 200
     assert status["lastProbe"]["url"] == f"{server.base}/gm0355/healthz"
     assert status["lastProbe"]["latencyMs"] >= 0
@@ -105,7 +91,7 @@ def test_a_saas_endpoint_that_goes_down_turns_unhealthy_and_recovers(
         lambda: next(
             (
                 c
-                for c in (_json(cluster, "mt", "t-zeist").get("status") or {}).get("components")
+                for c in (get_json(cluster, "mt", "t-zeist").get("status") or {}).get("components")
                 or []
                 if c["name"] == COMPONENT and c.get("healthy") is False and c.get("ready")
             ),
@@ -114,7 +100,7 @@ def test_a_saas_endpoint_that_goes_down_turns_unhealthy_and_recovers(
         timeout=TIMEOUT,
     )
     assert summary["ready"] is True  # still bound; health is a separate signal
-    rollup = _condition(_json(cluster, "mt", "t-zeist"), "Healthy")
+    rollup = condition(get_json(cluster, "mt", "t-zeist"), "Healthy")
     assert rollup["status"] == "False"
     assert COMPONENT in rollup["message"]
 
@@ -129,14 +115,14 @@ def test_a_steady_probe_makes_no_status_writes(
     server.set("/gm0355/healthz", Behaviour(200))
     cluster.apply(tenant("t-zeist", "GM0355", "local-saas"))
     wait_for("Healthy=True", lambda: _healthy(cluster, "t-zeist").get("status") == "True")
-    before = _json(cluster, "cgi", COMPONENT, "-n", "t-zeist")["metadata"]["resourceVersion"]
+    before = get_json(cluster, "cgi", COMPONENT, "-n", "t-zeist")["metadata"]["resourceVersion"]
     hits = server.hits.get("/gm0355/healthz", 0)
     wait_for(
         "ten more probes",
         lambda: server.hits.get("/gm0355/healthz", 0) >= hits + 10,
         timeout=TIMEOUT,
     )
-    after = _json(cluster, "cgi", COMPONENT, "-n", "t-zeist")["metadata"]["resourceVersion"]
+    after = get_json(cluster, "cgi", COMPONENT, "-n", "t-zeist")["metadata"]["resourceVersion"]
     assert after == before
 
 
@@ -191,7 +177,7 @@ def test_a_container_is_probed_through_the_api_server_service_proxy(
     wait_for(
         "the installation Ready",
         lambda: (
-            _condition(_json(cluster, "cgi", COMPONENT, "-n", "t-soest"), "Ready").get("status")
+            condition(get_json(cluster, "cgi", COMPONENT, "-n", "t-soest"), "Ready").get("status")
             == "True"
         ),
         timeout=TIMEOUT,
@@ -204,7 +190,7 @@ def test_a_container_is_probed_through_the_api_server_service_proxy(
     )
     proxy_path = f"/api/v1/namespaces/t-soest/services/{COMPONENT}:80/proxy/ready"
     assert proxy_path in failed["message"]
-    pods = _json(
+    pods = get_json(
         cluster, "pods", "-n", "t-soest", "-l", f"appstore.commonground.nl/installation={COMPONENT}"
     )
     addresses = [p["status"]["podIP"] for p in pods["items"] if p["status"].get("podIP")]

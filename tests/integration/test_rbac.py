@@ -28,8 +28,6 @@ EXPLAINED_UNUSED = {
     # (OpenShift, hardened clusters); the local API server does not enforce it.
     ("municipalitytenants/finalizers", "update"),
     ("componentinstallations/finalizers", "update"),
-    # The operator never writes the status of a rollout before the rollout engine exists.
-    ("componentrollouts/status", "patch"),
     # Pruned only when the plan stops wanting one: an allow rule removed from a tenant's
     # network spec, replicas lowered to 1. Same prune path as the deletes exercised here.
     ("networkpolicies", "delete"),
@@ -47,6 +45,16 @@ def _ready(cluster: Cluster, *args: str) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
+ROLLOUT = {
+    "apiVersion": "appstore.commonground.nl/v1alpha1",
+    "kind": "ComponentRollout",
+    "metadata": {"name": "rbac-proof"},
+    "spec": {
+        "component": "open-notificaties",
+        "version": "1.16.2",
+        "waves": [{"name": "all", "tenantSelector": {}, "bakeTime": "1s"}],
+    },
+}
 QUOTA = {
     "requestsCpu": "4",
     "requestsMemory": "8Gi",
@@ -231,6 +239,14 @@ def test_the_operator_does_its_work_with_exactly_the_charts_permissions(
         lambda: not _json(cluster, "resourcequota", "-n", "t-rbac-houten").get("items"),
         timeout=TIMEOUT,
     )
+    # A rollout's progress is written to its status.
+    cluster.apply(ROLLOUT)
+    wait_for(
+        "the rollout's progress",
+        lambda: (_json(cluster, "cgr", "rbac-proof").get("status") or {}).get("tenants"),
+        timeout=TIMEOUT,
+    )
+    cluster.kubectl("delete", "cgr", "rbac-proof")
     # Deleting a tenant with deletionPolicy Delete removes its namespace.
     cluster.kubectl("delete", "mt", "t-rbac-nieuwegein", "--timeout=200s")
     wait_for(

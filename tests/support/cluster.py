@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import yaml
@@ -124,3 +125,17 @@ def find_kubectl() -> str:
     if not found:
         raise FileNotFoundError("no kubectl: run `make binaries` or put kubectl on PATH")
     return found
+
+
+def get_json(cluster: Cluster, *args: str) -> Any:
+    """`kubectl get ... -o json` parsed; {} while the object does not exist (for wait loops)."""
+    found = cluster.kubectl("get", *args, "-o", "json", check=False)
+    return json.loads(found.stdout) if found.returncode == 0 else {}
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    """A status condition of an object as a dict; {} when it has none of that type."""
+    for found in (obj.get("status") or {}).get("conditions") or []:
+        if found["type"] == type_:
+            return dict(found)
+    return {}

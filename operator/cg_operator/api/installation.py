@@ -85,6 +85,9 @@ class ProbeResult(Model):
     """What happened, in a sentence."""
     url: Annotated[str, Field(max_length=1024)] = ""
     """What was probed (through the API server's service proxy: the proxy path)."""
+    version: Annotated[str, Field(max_length=64)] = ""
+    """The version the installation was asked to run when it was probed: health measured
+    after a version change carries the new one."""
     latency_ms: Annotated[int, Field(ge=0)] | None = None
     """How long the request took, in milliseconds."""
     status_code: Annotated[int, Field(ge=0, le=999)] | None = None

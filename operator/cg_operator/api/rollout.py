@@ -149,6 +149,8 @@ class ComponentRolloutSpec(Model):
         default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"}
     )
     """Waves with requireApproval that may start."""
+    abort: bool = False
+    """Stop for good and return every tenant this rollout moved to its previous version."""
 
 
 class TenantProgress(Model):
@@ -163,9 +165,11 @@ class TenantProgress(Model):
     to_version: Annotated[str, Field(max_length=64, alias="to")] = ""
     """The version it moves to."""
     state: Annotated[str, Field(max_length=32)] = "Pending"
-    """Pending, Updating, Baking, Done, Failed, RolledBack, Skipped or WaitingForApproval."""
+    """Pending, WaitingForApproval, Updating, Baking, Done, Failed, RolledBack or Skipped."""
     reason: Annotated[str, Field(max_length=512)] = ""
     """Why it is in that state."""
+    started_at: datetime | None = None
+    """When the rollout moved it to the target version."""
 
 
 class WaveProgress(Model):
@@ -183,6 +187,9 @@ class WaveProgress(Model):
     """Tenants that failed."""
     started_at: datetime | None = None
     """When the wave started."""
+    healthy_since: datetime | None = None
+    """Since when every tenant of the wave runs the target version Ready and Healthy (the bake
+    time counts from here; any tenant falling out resets it)."""
     completed_at: datetime | None = None
     """When its bake time ended with every tenant healthy."""
 

@@ -220,6 +220,10 @@ class MunicipalityTenantSpec(Model):
     """Network rules on top of a default deny."""
     upgrade_policy: UpgradePolicy = UpgradePolicy.AUTO
     """Auto follows rollouts, Approve waits for the tenant's approval, Pin never moves."""
+    approved_rollouts: Annotated[list[DnsLabel], Field(max_length=32)] = Field(
+        default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+    """ComponentRollouts this tenant approves (upgradePolicy Approve): their waves may move it."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     """Retain keeps data (PVCs, database Secrets) when things are removed; Delete removes it."""
     components: Annotated[list[Subscription], Field(max_length=64)] = Field(

@@ -60,10 +60,10 @@ class ProxyFetch:
         return service_proxy_get(self.namespace, self.service, self.port, self.path, timeout)
 
 
-def _recorded(recorded: dict[str, Any] | None, url: str) -> ProbeResult | None:
-    """The probe recorded in status for the same URL: after a restart it stands until the
-    first new probe ends, so a restart does not flip Healthy to Unknown and back."""
-    if not recorded or recorded.get("url") != url:
+def _recorded(recorded: dict[str, Any] | None, url: str, version: str) -> ProbeResult | None:
+    """The probe recorded in status for the same URL and version: after a restart it stands
+    until the first new probe ends, so a restart does not flip Healthy to Unknown and back."""
+    if not recorded or recorded.get("url") != url or recorded.get("version", "") != version:
         return None
     try:
         return ProbeResult.model_validate(recorded)
@@ -144,7 +144,9 @@ def assess(
     if target is None:
         forget(key)
     else:
-        result = _watch(key, target, spec.component, delivery) or _recorded(recorded, target.url)
+        result = _watch(key, target, spec, delivery) or _recorded(
+            recorded, target.url, spec.version
+        )
         record = probe_record(recorded, result, now, timedelta(seconds=CONFIG.prober.refresh))
     verdict = judge(
         delivery=delivery,
@@ -158,9 +160,9 @@ def assess(
 
 
 def _watch(
-    key: Hashable, target: HealthTarget, component: str, delivery: OfferingType
+    key: Hashable, target: HealthTarget, spec: ComponentInstallationSpec, delivery: OfferingType
 ) -> ProbeResult | None:
-    """Register the target with the prober; its latest result, if any yet."""
+    """Register the target with the prober; its latest result (for this version), if any."""
     fetch = (
         ProxyFetch(target.namespace, target.service, target.port, target.path)
         if target.service
@@ -168,10 +170,12 @@ def _watch(
     )
     probe = Target(
         url=target.url,
-        component=component,
+        component=spec.component,
         delivery=delivery.value,
         allowed_hosts=target.allowed_hosts,
         fetch=fetch,
+        version=spec.version,
     )
     prober().set_target(key, probe)
-    return prober().result(key)
+    result = prober().result(key)
+    return result.model_copy(update={"version": spec.version}) if result else None

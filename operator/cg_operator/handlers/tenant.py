@@ -12,7 +12,7 @@ import kopf
 from cg_operator.api.constants import FINALIZER, GROUP, LABEL_RETAINED, LABEL_TENANT, VERSION
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import DeletionPolicy, MunicipalityTenantSpec
-from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of
+from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
 from cg_operator.handlers.observed import Observed
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.sync import apply_all, prune
@@ -20,6 +20,7 @@ from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
 from cg_operator.reconcile.diff import in_sync
+from cg_operator.reconcile.rollout import assignments_for
 from cg_operator.reconcile.status import existing_conditions, status_patch, validation_conditions
 from cg_operator.reconcile.tenant import plan_tenant, summarise, tenant_conditions
 from cg_operator.reconcile.validation import Catalogue, FieldError, parse_spec, tenant_errors
@@ -52,10 +53,16 @@ def reconcile_tenant(seen: Seen, kwargs: Mapping[str, Any]) -> None:
     finalizers = list(body["metadata"].get("finalizers") or [])
     if FINALIZER not in finalizers:
         objects.merge_patch(Ref.of(body), {"metadata": {"finalizers": [*finalizers, FINALIZER]}})
-    _reconcile(body, observed, catalogue_of(kwargs["catalogue_index"]))
+    rollouts = [seen.body for _name, seen in latest(kwargs["rollout_index"])]
+    _reconcile(body, observed, catalogue_of(kwargs["catalogue_index"]), rollouts)
 
 
-def _reconcile(body: dict[str, Any], observed: Observed, catalogue: Catalogue) -> None:
+def _reconcile(
+    body: dict[str, Any],
+    observed: Observed,
+    catalogue: Catalogue,
+    rollouts: list[dict[str, Any]],
+) -> None:
     generation = body["metadata"].get("generation")
     spec, errors = parse_spec(MunicipalityTenantSpec, body.get("spec") or {})
     if spec is not None:
@@ -71,7 +78,8 @@ def _reconcile(body: dict[str, Any], observed: Observed, catalogue: Catalogue) -
         # Nothing is applied or pruned while the spec is invalid: what runs keeps running.
         _write(body, conditions, {})
         return
-    plan = plan_tenant(body, spec, catalogue)
+    versions = assignments_for(body["metadata"]["name"], rollouts)
+    plan = plan_tenant(body, spec, catalogue, rollout_versions=versions)
     conflict = _namespace_conflict(plan.namespace, body["metadata"]["name"], observed)
     if conflict:
         conditions = validation_conditions(

@@ -12,6 +12,7 @@ from cg_operator.handlers.catalogue import catalogue_of
 from cg_operator.handlers.component import enqueue_component
 from cg_operator.handlers.installation import enqueue_installation
 from cg_operator.handlers.observed import CHILD_KINDS, Observed
+from cg_operator.handlers.rollout import enqueue_rollouts
 from cg_operator.handlers.tenant import enqueue_tenant
 
 
@@ -32,6 +33,13 @@ def installation_event(*, type: str, namespace: str | None, name: str, **kwargs:
         enqueue_tenant(spec["tenant"], kwargs)
     if component:
         enqueue_component(component, kwargs)  # adoption per version
+        enqueue_rollouts(kwargs, component)  # progress is gated on what installations run
+
+
+@kopf.on.event(GROUP, VERSION, "municipalitytenants", id="tenant_rollouts")
+def tenant_rollouts_event(**kwargs: Any) -> None:
+    """A tenant changed (labels, approvals, subscriptions): every rollout re-assesses it."""
+    enqueue_rollouts(kwargs)
 
 
 def _child_event(*, namespace: str | None, labels: kopf.Labels, **kwargs: Any) -> None:

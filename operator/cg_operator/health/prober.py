@@ -42,6 +42,9 @@ class Target:
     """The offering's allowedHosts for a user-given URL; None for a URL the operator built."""
     fetch: Fetch | None = None
     """Set to probe through the API server instead of connecting to `url` directly."""
+    version: str = ""
+    """The version the installation should run: a new one makes a new target, probed at once
+    and never judged by a result from before the change."""
 
 
 @dataclass(frozen=True)

@@ -137,9 +137,9 @@ def judge(
 def probe_record(
     recorded: dict[str, Any] | None, latest: ProbeResult | None, now: datetime, refresh: timedelta
 ) -> dict[str, Any] | None:
-    """What status.lastProbe should hold: the latest probe when its outcome differs from the
-    recorded one or the recorded one is older than `refresh`; else the recorded one unchanged
-    (so a steady probe makes no status write)."""
+    """What status.lastProbe should hold: the latest probe when its outcome or version differs
+    from the recorded one or the recorded one is older than `refresh`; else the recorded one
+    unchanged (so a steady probe makes no status write)."""
     if latest is None:
         return recorded
     if recorded:
@@ -148,7 +148,8 @@ def probe_record(
         except ValueError:
             return latest.wire()
         fresh = now - previous.time < refresh
-        if previous.outcome() == latest.outcome() and fresh:
+        same = previous.outcome() == latest.outcome() and previous.version == latest.version
+        if same and fresh:
             return recorded
     return latest.wire()
 
