@@ -378,3 +378,27 @@ def test_the_newest_rollout_decides_a_tenants_version() -> None:
     }
     assert assignments_for("t1", [first, rolled]) == {"open-zaak": "1.29"}
     assert assignments_for("t2", [first, second]) == {}
+
+
+def test_a_tenant_is_moved_only_once_installed_so_its_previous_version_is_known() -> None:
+    fleet = Fleet({"t00": "koploper", "t01": "koploper"})
+    del fleet.running["t01"]
+    views = [
+        v if v.name != "t01" else replace(v, installation=None)
+        for v in Fleet({"t00": "koploper", "t01": "koploper"}).views()
+    ]
+    result = step(
+        name="r",
+        spec=rollout_spec(
+            waves=[{**rollout_spec().model_dump(by_alias=True)["waves"][0], "maxParallel": 2}]
+        ),
+        generation=1,
+        conditions=[],
+        waves=[],
+        tenants=[],
+        views=views,
+        now=T0,
+    )
+    states = {t.name: (t.state, t.from_version) for t in result.tenants}
+    assert states == {"t00": ("Updating", OLD), "t01": ("Pending", "")}
+    assert result.assignments == {"t00": NEW}

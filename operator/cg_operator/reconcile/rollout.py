@@ -307,14 +307,21 @@ class _Pass:
     def _unmoved(self, view: TenantView, wave: str, current: str) -> tuple[TenantState, str]:
         """Where a tenant the rollout has not moved stands, and why."""
         installation = view.installation
-        if view.policy is UpgradePolicy.PIN:
-            return TenantState.SKIPPED, "upgradePolicy Pin: never moved"
-        if view.pinned:
-            return TenantState.SKIPPED, f"its subscription pins {view.pinned}"
-        if not wave:
-            return TenantState.SKIPPED, "no wave selects it"
+        skipped = (
+            "upgradePolicy Pin: never moved"
+            if view.policy is UpgradePolicy.PIN
+            else f"its subscription pins {view.pinned}"
+            if view.pinned
+            else "no wave selects it"
+            if not wave
+            else ""
+        )
+        if skipped:
+            return TenantState.SKIPPED, skipped
         if current == self.spec.version and installation and installation.runs_healthy(current):
             return TenantState.DONE, f"already runs {current}"
+        if installation is None:
+            return TenantState.PENDING, "not installed yet: it starts on the catalogue default"
         if view.policy is UpgradePolicy.APPROVE and not view.approved:
             return (
                 TenantState.WAITING,
@@ -381,7 +388,7 @@ class _Pass:
         for entry in members:
             if updating >= limit:
                 break
-            if entry.state == TenantState.PENDING.value:
+            if entry.state == TenantState.PENDING.value and self.views[entry.name].installation:
                 entry.started_at = self.now
                 self._set(
                     entry,
