@@ -17,7 +17,7 @@ export KUBECONFIG := $(shell hack/kubeconfig.sh)
 export PATH := $(BIN_DIR):$(PATH)
 
 .PHONY: help venv binaries cluster-up cluster-down kubeconfig run test test-unit test-integration \
-        test-e2e lint crds chart chart-lint verify clean
+        test-e2e lint crds chart chart-lint verify bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -66,8 +66,8 @@ test-e2e: venv cluster-up ## e2e only: the operator scraped by a real Prometheus
 	$(PY) -m pytest -m e2e
 
 lint: venv ## ruff, mypy (strict) and the layer contracts
-	$(VENV)/bin/ruff check operator tests hack
-	$(VENV)/bin/ruff format --check operator tests hack
+	$(VENV)/bin/ruff check operator tests hack bench
+	$(VENV)/bin/ruff format --check operator tests hack bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -87,6 +87,12 @@ verify: venv ## fail when generated files (crds/, the chart's copies and values 
 	$(PY) hack/generate_crds.py --check
 	$(PY) hack/chart_sync_crds.py --check
 	$(PY) hack/chart_values_doc.py --check
+
+bench: venv binaries ## the national-scale benchmark on its own cluster (bench/README.md); BENCH_ARGS=--quick for N=20
+	CG_CLUSTER_NAME=bench hack/cluster-up.sh
+	kubectl --kubeconfig .local/kubeconfig-bench apply --server-side --force-conflicts -f crds/
+	kubectl --kubeconfig .local/kubeconfig-bench wait --for=condition=Established --timeout=60s -f crds/
+	$(PY) bench/run.py --kubeconfig .local/kubeconfig-bench $(BENCH_ARGS)
 
 clean: ## remove the venv and the local cluster state (the binary cache stays)
 	-hack/cluster-down.sh

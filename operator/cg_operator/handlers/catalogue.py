@@ -11,6 +11,7 @@ import kopf
 from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.constants import GROUP, VERSION
 from cg_operator.handlers.monitoring import watch_event
+from cg_operator.handlers.observed import snapshot
 from cg_operator.reconcile.validation import Catalogue, parse_spec
 
 
@@ -89,6 +90,4 @@ def catalogue_of(index: CatalogueIndex) -> Catalogue:
 
 def latest(index: kopf.Index[str, Any]) -> Iterator[tuple[str, Any]]:
     """(key, value) for every key; each of our indexes holds one value per key."""
-    for key, store in index.items():
-        for value in store:
-            yield key, value
+    yield from snapshot(lambda: [(key, value) for key, store in index.items() for value in store])

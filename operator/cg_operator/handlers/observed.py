@@ -7,9 +7,9 @@ settings), indexed by namespace.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import kopf
 
@@ -75,6 +75,20 @@ for _kind in CHILD_KINDS:
     _register(_kind)
 
 
+T = TypeVar("T")
+
+
+def snapshot(copy: Callable[[], list[T]]) -> list[T]:
+    """A copy of (part of) a kopf index. kopf updates indexes on its event loop while the
+    reconcile threads read them; a copy that raced with an update is taken again."""
+    for _attempt in range(10):
+        try:
+            return copy()
+        except RuntimeError:  # "dictionary changed size during iteration"
+            continue
+    return copy()
+
+
 class Observed:
     """Lookups over the child indexes a handler received in its kwargs."""
 
@@ -87,7 +101,7 @@ class Observed:
         """Every live object of a kind in a namespace ("" for cluster-scoped kinds)."""
         index = self._indexes[(api_version, kind)]
         if namespace in index:
-            yield from index[namespace]
+            yield from snapshot(lambda: list(index[namespace]))
 
     def get(self, ref: Ref) -> dict[str, Any] | None:
         """The live object, or None."""
@@ -128,5 +142,4 @@ class Observed:
     def all_installations(self) -> Iterator[dict[str, Any]]:
         """Every ComponentInstallation in the cluster."""
         index = self._indexes[(f"{GROUP}/{VERSION}", "ComponentInstallation")]
-        for _namespace, store in index.items():
-            yield from store
+        yield from snapshot(lambda: [obj for store in index.values() for obj in store])

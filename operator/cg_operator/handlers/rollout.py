@@ -17,7 +17,7 @@ from cg_operator.api.refs import Ref
 from cg_operator.api.rollout import ComponentRolloutSpec, TenantProgress, WaveProgress
 from cg_operator.api.tenant import MunicipalityTenantSpec
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
-from cg_operator.handlers.observed import Observed
+from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.tenant import enqueue_tenant
 from cg_operator.handlers.validate import now, validate_and_report
@@ -69,7 +69,7 @@ def _run(key: Hashable, kwargs: Mapping[str, Any]) -> None:
     index: SeenIndex = kwargs["rollout_index"]
     name = str(key[1])
     if name in index:
-        for seen in index[name]:
+        for seen in snapshot(lambda: list(index[name])):
             reconcile_rollout(seen, kwargs)
 
 

@@ -13,7 +13,7 @@ from cg_operator.api.constants import FINALIZER, GROUP, LABEL_RETAINED, LABEL_TE
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import DeletionPolicy, MunicipalityTenantSpec
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
-from cg_operator.handlers.observed import Observed
+from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.sync import apply_all, prune
 from cg_operator.handlers.validate import now
@@ -39,7 +39,7 @@ def _run(key: Hashable, kwargs: Mapping[str, Any]) -> None:
     name = str(key[1])
     index: SeenIndex = kwargs["tenant_index"]
     if name in index:
-        for seen in index[name]:
+        for seen in snapshot(lambda: list(index[name])):
             reconcile_tenant(seen, kwargs)
 
 

@@ -1,0 +1,189 @@
+"""The benchmark's pure parts: the fleet is deterministic and realistic, and the raw applier
+writes byte-for-byte what the operator's planning produces."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cg_operator.api.component import CGComponentSpec
+from cg_operator.api.installation import ComponentInstallationSpec
+from cg_operator.api.tenant import MunicipalityTenantSpec
+from cg_operator.reconcile.installation import plan_installation
+from cg_operator.reconcile.tenant import plan_tenant
+from cg_operator.reconcile.validation import tenant_errors
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import fleet  # noqa: E402
+import raw  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = fleet.bench_catalogue(fleet.load_catalogue())
+    return found
+
+
+@pytest.fixture(scope="module")
+def national(catalogue: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = fleet.fleet(342, catalogue)
+    return found
+
+
+def test_every_municipality_with_its_cbs_code() -> None:
+    everyone = fleet.municipalities()
+    assert len(everyone) == 342
+    assert len({m.code for m in everyone}) == 342
+    assert all(m.code.startswith("GM") and len(m.code) == 6 for m in everyone)
+
+
+def test_the_fleet_is_the_same_for_the_same_seed_and_differs_for_another(
+    catalogue: dict[str, dict[str, Any]], national: list[dict[str, Any]]
+) -> None:
+    assert json.dumps(fleet.fleet(342, catalogue)) == json.dumps(national)
+    assert json.dumps(fleet.fleet(342, catalogue, seed=7)) != json.dumps(national)
+    # A smaller fleet is the first municipalities of the larger one, with the same subscriptions
+    # (the rings are cut again, so that any N has the 10/20/70 mix).
+    small = fleet.fleet(20, catalogue)
+    assert [t["metadata"]["name"] for t in small] == [t["metadata"]["name"] for t in national[:20]]
+    assert [t["spec"]["components"] for t in small] == [
+        t["spec"]["components"] for t in national[:20]
+    ]
+
+
+def test_each_tenant_has_8_to_15_subscriptions_with_their_requirements(
+    catalogue: dict[str, dict[str, Any]], national: list[dict[str, Any]]
+) -> None:
+    parsed = {name: CGComponentSpec.model_validate(c["spec"]) for name, c in catalogue.items()}
+    for tenant in national:
+        names = [s["name"] for s in tenant["spec"]["components"]]
+        assert 8 <= len(names) <= 15, tenant["metadata"]["name"]
+        assert len(set(names)) == len(names)
+        for name in names:
+            for requirement in catalogue[name]["spec"].get("requires") or []:
+                if not requirement.get("optional"):
+                    assert requirement["component"] in names, (name, requirement)
+        spec = MunicipalityTenantSpec.model_validate(tenant["spec"])
+        assert tenant_errors(spec, parsed) == []
+    sizes = Counter(len(t["spec"]["components"]) for t in national)
+    assert len(sizes) >= 5, "the sizes should spread over the range"
+
+
+def test_saas_only_where_no_credentials_are_needed_and_backing_services_are_external(
+    catalogue: dict[str, dict[str, Any]], national: list[dict[str, Any]]
+) -> None:
+    offerings: Counter[bool] = Counter()
+    for tenant in national:
+        for sub in tenant["spec"]["components"]:
+            offerings[sub["offering"] == "container"] += 1
+            if sub["offering"] != "container":
+                assert sub["offering"] == fleet.saas_without_credentials(catalogue[sub["name"]])
+                assert "backingServices" not in sub
+            elif fleet.backing_types(catalogue[sub["name"]]):
+                modes = {b["mode"] for b in sub["backingServices"].values()}
+                assert modes == {"External"}
+    assert offerings[True] > 10 * offerings[False] > 0
+
+
+def test_rings_are_about_10_20_70_percent(national: list[dict[str, Any]]) -> None:
+    rings = Counter(t["spec"]["ring"] for t in national)
+    assert rings == {"koploper": 34, "vroege-volger": 68, "volger": 240}
+    small = Counter(t["spec"]["ring"] for t in fleet.fleet(20, fleet.load_catalogue()))
+    assert small == {"koploper": 2, "vroege-volger": 4, "volger": 14}
+
+
+def test_the_throughput_catalogue_runs_no_pods(catalogue: dict[str, dict[str, Any]]) -> None:
+    for component in catalogue.values():
+        for version in component["spec"]["versions"]:
+            assert version["container"]["replicas"] == 0
+            assert version["container"]["workers"] == []
+    real = fleet.bench_catalogue(fleet.load_catalogue(), replicas=True)
+    assert real == fleet.load_catalogue()
+
+
+def test_the_fanout_version_exists_and_differs(catalogue: dict[str, dict[str, Any]]) -> None:
+    version = fleet.other_version(catalogue, "open-zaak")
+    bumped = fleet.with_default_version(catalogue, "open-zaak", version)
+    assert bumped["open-zaak"]["spec"]["defaultVersion"] == version
+    assert catalogue["open-zaak"]["spec"]["defaultVersion"] != version
+    with pytest.raises(ValueError, match="no version"):
+        fleet.with_default_version(catalogue, "open-zaak", "9.9.9")
+
+
+def _live(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """What the API server returns for an applied object: the same, with a uid."""
+    out: dict[str, Any] = json.loads(json.dumps(obj))
+    out["metadata"]["uid"] = str(uuid.uuid5(uuid.NAMESPACE_URL, obj["metadata"]["name"]))
+    return out
+
+
+def test_the_raw_applier_writes_exactly_what_the_operator_plans(
+    catalogue: dict[str, dict[str, Any]], national: list[dict[str, Any]]
+) -> None:
+    parsed = raw.parse_catalogue(list(catalogue.values()))
+    tenant = _live(max(national, key=lambda t: len(t["spec"]["components"])))
+    written: list[dict[str, Any]] = []
+
+    def apply(obj: dict[str, Any]) -> dict[str, Any]:
+        written.append(json.loads(json.dumps(obj)))
+        return _live(obj)
+
+    assert raw.apply_tenant(tenant, parsed, apply) == len(written)
+
+    # The operator: the tenant pass plans the namespace, its children and the installations;
+    # each installation pass plans from the live installation and its siblings.
+    spec = MunicipalityTenantSpec.model_validate(tenant["spec"])
+    plan = plan_tenant(tenant, spec, parsed, rollout_versions={})
+    expected = [plan.namespace_object, *plan.children, *plan.installations]
+    siblings = {i["metadata"]["name"]: _live(i) for i in plan.installations}
+    for installation in siblings.values():
+        planned = plan_installation(
+            installation,
+            ComponentInstallationSpec.model_validate(installation["spec"]),
+            parsed[installation["spec"]["component"]],
+            siblings,
+            passwords={},
+            credentials=None,
+        )
+        assert planned.errors == []
+        expected += [*planned.data, *planned.children]
+
+    def key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+        return obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
+
+    assert sorted(map(key, written)) == sorted(map(key, expected))
+    by_key = {key(o): json.dumps(o) for o in expected}
+    for obj in written:
+        assert json.dumps(obj) == by_key[key(obj)], key(obj)
+    kinds = Counter(o["kind"] for o in written)
+    assert kinds["StatefulSet"] == 0
+    assert kinds["PersistentVolumeClaim"] == 0
+    assert kinds["ComponentInstallation"] == len(spec.components)
+
+
+def test_the_raw_applier_applies_requirements_first(
+    catalogue: dict[str, dict[str, Any]], national: list[dict[str, Any]]
+) -> None:
+    parsed = raw.parse_catalogue(list(catalogue.values()))
+    tenant = _live(national[0])
+    order: list[str] = []
+
+    def apply(obj: dict[str, Any]) -> dict[str, Any]:
+        if obj["kind"] == "Deployment":
+            order.append(obj["metadata"]["labels"]["app.kubernetes.io/name"])
+        return _live(obj)
+
+    raw.apply_tenant(tenant, parsed, apply)
+    for position, name in enumerate(order):
+        for requirement in parsed[name].requires:
+            if requirement.component in order:
+                assert order.index(requirement.component) < position, (requirement, name)
