@@ -35,6 +35,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
 from fleet import BACKING_SECRET, FLEET_LABEL, namespace_of  # noqa: E402
+from tests.support.apiserver import OPERATOR_RESOURCES, OWN_KINDS  # noqa: E402
 from tests.support.chart import render  # noqa: E402
 from tests.support.cluster import Cluster, find_kubectl  # noqa: E402
 
@@ -47,22 +48,8 @@ IDENTITY_NAME = "cg-bench-operator"
 HARNESS_MANAGER = "bench"
 SERVICE_CIDR = "10.96.0.0/16"
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"})
-CHILD_RESOURCES = frozenset(
-    {
-        "namespaces",
-        "resourcequotas",
-        "limitranges",
-        "serviceaccounts",
-        "configmaps",
-        "secrets",
-        "services",
-        "deployments",
-        "statefulsets",
-        "poddisruptionbudgets",
-        "networkpolicies",
-        "persistentvolumeclaims",
-    }
-)
+# The kinds the operator creates for tenants and installations (its own kinds excluded).
+CHILD_RESOURCES = OPERATOR_RESOURCES - OWN_KINDS
 # Child writes the operator and the raw applier make: server-side apply, merge patches (retained
 # labels) and deletes (prune). The control plane creates (POST) each namespace's default
 # ServiceAccount and root CA ConfigMap and updates built-ins with PUT (the Deployment revision
