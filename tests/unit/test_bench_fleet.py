@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.installation import ComponentInstallationSpec
@@ -19,6 +20,7 @@ from cg_operator.api.tenant import MunicipalityTenantSpec
 from cg_operator.reconcile.installation import plan_installation
 from cg_operator.reconcile.tenant import plan_tenant
 from cg_operator.reconcile.validation import tenant_errors
+from cg_operator.render import environment
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
@@ -187,3 +189,31 @@ def test_the_raw_applier_applies_requirements_first(
         for requirement in parsed[name].requires:
             if requirement.component in order:
                 assert order.index(requirement.component) < position, (requirement, name)
+
+
+def _planned(tenant: Mapping[str, Any], parsed: Any) -> list[dict[str, Any]]:
+    written: list[dict[str, Any]] = []
+
+    def apply(obj: dict[str, Any]) -> dict[str, Any]:
+        written.append(json.loads(json.dumps(obj)))
+        return _live(obj)
+
+    raw.apply_tenant(_live(tenant), parsed, apply)
+    return written
+
+
+def test_libyaml_parses_the_templates_exactly_as_the_python_parser(
+    catalogue: dict[str, dict[str, Any]],
+    national: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Rendering is the hottest path; the C parser must be the one shipped (the wheel of PyYAML
+    # has it) and must give the very same objects as the reference parser, values included.
+    assert environment._LOADER is yaml.CSafeLoader
+    parsed = raw.parse_catalogue(list(catalogue.values()))
+    sample = national[::17]  # 21 tenants, every component and offering of the mix
+    fast = [_planned(t, parsed) for t in sample]
+    monkeypatch.setattr(environment, "_LOADER", yaml.SafeLoader)
+    reference = [_planned(t, parsed) for t in sample]
+    assert json.dumps(fast) == json.dumps(reference)
+    assert sum(map(len, fast)) > 800

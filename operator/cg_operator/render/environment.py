@@ -3,6 +3,10 @@
 Templates never interpolate a value as text: every value goes through `tojson`, so a quote, a
 colon or a newline in a municipality's setting cannot change the YAML's structure. Undefined
 variables fail loudly (StrictUndefined).
+
+Rendering is the operator's hottest path (every pass plans every child), so templates are
+compiled once (no auto-reload, no file stat per render) and the YAML is parsed by libyaml's C
+parser when PyYAML has it; the Python parser is the fallback and gives the same objects.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from typing import Any
 
 import jinja2
 import yaml
+
+# libyaml's parser with PyYAML's safe constructor: the same objects, about 10x faster.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @cache
@@ -24,10 +31,11 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship in the package; never stat them per render
     )
 
 
 def render(template: str, **context: Any) -> list[dict[str, Any]]:
     """Render one template to the objects it defines (a template may define several)."""
     text = environment().get_template(template).render(**context)
-    return [doc for doc in yaml.safe_load_all(text) if doc]
+    return [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc]
