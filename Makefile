@@ -90,8 +90,6 @@ verify: venv ## fail when generated files (crds/, the chart's copies and values 
 
 bench: venv binaries ## the national-scale benchmark on its own cluster (bench/README.md); BENCH_ARGS=--quick for N=20
 	CG_CLUSTER_NAME=bench hack/cluster-up.sh
-	kubectl --kubeconfig .local/kubeconfig-bench apply --server-side --force-conflicts -f crds/
-	kubectl --kubeconfig .local/kubeconfig-bench wait --for=condition=Established --timeout=60s -f crds/
 	$(PY) bench/run.py --kubeconfig .local/kubeconfig-bench $(BENCH_ARGS)
 
 clean: ## remove the venv and the local cluster state (the binary cache stays)

@@ -61,7 +61,7 @@ HARNESS_WRITES = frozenset(
     {("APPLY", GROUP, "municipalitytenants", ""), ("APPLY", GROUP, "cgcomponents", "")}
 )
 _SAMPLE = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
-_CG_SAMPLE = re.compile(r"^cg_api_requests_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
+_CG_SAMPLE = re.compile(r"^(?P<name>cg_\w+)\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
@@ -221,6 +221,12 @@ class Bench:
         return self.token_kubeconfig
 
     # --- control plane ----------------------------------------------------------------------
+    def install_crds(self) -> None:
+        """The operator's CRDs from crds/ (the ones this checkout generates), Established."""
+        crds = str(REPO / "crds")
+        self.cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", crds)
+        self.cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", crds)
+
     def service_range(self) -> None:
         """A second ServiceCIDR: kwokctl's default range (a /24) holds 254 ClusterIPs, the fleet
         needs one Service per installation (~3,900 at N=342)."""
@@ -471,17 +477,30 @@ class Operator:
             self.peak_rss = max(self.peak_rss, found.rss_mb)
         return found
 
-    def client_requests(self) -> Counter[str]:
-        """The operator's own cg_api_requests_total as 'verb resource' -> count."""
+    def _samples(self, name: str) -> list[tuple[dict[str, str], float]]:
+        """The operator's samples of one metric, as (labels, value)."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=10) as response:
             text = response.read().decode()
-        out: Counter[str] = Counter()
+        out = []
         for line in text.splitlines():
             match = _CG_SAMPLE.match(line)
-            if match:
-                labels = dict(_LABEL.findall(match["labels"]))
-                out[f"{labels['verb']} {labels['resource']}"] += int(float(match["value"]))
+            if match and match["name"] == name:
+                out.append((dict(_LABEL.findall(match["labels"])), float(match["value"])))
+        return out
+
+    def client_requests(self) -> Counter[str]:
+        """The operator's own cg_api_requests_total as 'verb resource' -> count."""
+        out: Counter[str] = Counter()
+        for labels, value in self._samples("cg_api_requests_total"):
+            out[f"{labels['verb']} {labels['resource']}"] += int(value)
+        return out
+
+    def passes(self) -> Counter[str]:
+        """Reconcile passes so far, by kind (cg_reconcile_total)."""
+        out: Counter[str] = Counter()
+        for labels, value in self._samples("cg_reconcile_total"):
+            out[labels["kind"]] += int(value)
         return out
 
     def idle_lines(self) -> int:

@@ -30,7 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -503,6 +503,8 @@ def restart(
     out["seconds_until_idle_line"] = round(idle_at - before.at, 2)
     out["seconds_until_quiescent"] = round(idle_at + tail - before.at, 2)
     out["writes_per_installation"] = round(out["requests"]["writes"] / ctx.installations(), 4)
+    out["passes"] = dict(operator.passes())
+    out["objects"] = {"tenants": len(ctx.tenants), "installations": ctx.installations()}
     return operator, out
 
 
@@ -639,10 +641,24 @@ def table(ctx: Context) -> str:
             f"{s['requests']['own']} / {s['requests']['events']} |",
             f"| writes per installation | {s['writes_per_installation']} |",
             f"| operator CPU s | {s['cpu_seconds'].get('operator', 0)} |",
+            f"| reconcile passes per object | {passes_per_object(s)} |",
         ]
     return "\n".join(lines)
 
 
+def passes_per_object(restart_result: Mapping[str, Any]) -> str:
+    """Passes after a restart per stored object, by kind (1.0 is one pass each)."""
+    passes, objects = restart_result.get("passes") or {}, restart_result.get("objects") or {}
+    counts = {
+        "ComponentInstallation": objects.get("installations", 0),
+        "MunicipalityTenant": objects.get("tenants", 0),
+    }
+    return ", ".join(
+        f"{kind} {passes.get(kind, 0) / count:.2f}" for kind, count in counts.items() if count
+    )
+
+
+RESTART_WRITES_TARGET = 0.01
 SESSION = ("memory", "latency", "idle", "fanout", "restart")
 ALL = ("cold", *SESSION)
 
@@ -658,6 +674,11 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--quick", action="store_true", help="N=20, 1 pair, 1 idle minute")
     parser.add_argument("--replicas", action="store_true", help="real replicas (small N only)")
     parser.add_argument("--profile", action="store_true", help="cProfile the first cold run")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a hard target is missed: idle or no-op writes, restart writes (CI)",
+    )
     parser.add_argument("--seed", type=int, default=fleet.DEFAULT_SEED)
     parser.add_argument("--timeout", type=float, default=3600, help="per wait, seconds")
     parser.add_argument(
@@ -698,6 +719,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(bench, options, catalogue, tenants, stamp)
     ctx.results["machine"] = {**harness.machine(), "kubernetes": bench.kube_version()}
     ctx.results["options"] = vars(options)
+    bench.install_crds()
     bench.service_range()
     ctx.log(f"work folder {bench.workdir}; identity {bench.chart_identity()}")
     started = time.monotonic()
@@ -719,7 +741,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(ctx))
     ctx.log("cleaning up")
     bench.clean()
-    return 0
+    missed = missed_targets(ctx.results) if args.check else []
+    for line in missed:
+        ctx.log(f"TARGET MISSED: {line}")
+    return 1 if missed else 0
+
+
+def missed_targets(results: Mapping[str, Any]) -> list[str]:
+    """The issue's hard targets that a run missed (timings are reported, never judged)."""
+    missed = []
+    idle_result = results.get("idle")
+    if idle_result is not None and idle_result["requests"]["writes"] != 0:
+        missed.append(f"idle: {idle_result['requests']['writes']} writes, want 0")
+    noop = (results.get("fanout") or {}).get("noop")
+    if noop is not None and noop["requests"]["children"] != 0:
+        missed.append(f"no-op catalogue: {noop['requests']['children']} child writes, want 0")
+    restarted = results.get("restart")
+    if restarted is not None and restarted["writes_per_installation"] >= RESTART_WRITES_TARGET:
+        missed.append(
+            f"restart: {restarted['writes_per_installation']} writes per installation, "
+            f"want < {RESTART_WRITES_TARGET}"
+        )
+    return missed
 
 
 if __name__ == "__main__":

@@ -56,6 +56,10 @@ componentsPatches:
   # Without a default route kube-apiserver cannot pick an address to advertise.
   - key: advertise-address
     value: 127.0.0.1
+  # kube-apiserver's default service range is a /24: 254 ClusterIPs, full at about 20 tenants.
+  # A /16 holds a Service per installation of all 342 municipalities (about 3,900).
+  - key: service-cluster-ip-range
+    value: ${CG_SERVICE_CIDR:-10.0.0.0/16}
 YAML
 
 started=$(date +%s%N)

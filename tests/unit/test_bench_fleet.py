@@ -27,6 +27,7 @@ sys.path.insert(0, str(BENCH))
 
 import fleet  # noqa: E402
 import raw  # noqa: E402
+import run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +218,26 @@ def test_libyaml_parses_the_templates_exactly_as_the_python_parser(
     reference = [_planned(t, parsed) for t in sample]
     assert json.dumps(fast) == json.dumps(reference)
     assert sum(map(len, fast)) > 800
+
+
+def test_the_ci_check_fails_on_idle_no_op_and_restart_writes() -> None:
+    def requests(writes: int, children: int = 0) -> dict[str, Any]:
+        return {"requests": {"writes": writes, "children": children}}
+
+    clean = {
+        "idle": requests(0),
+        "fanout": {"noop": requests(0), "update": requests(90, 90), "installations": 90},
+        "restart": {"writes_per_installation": 0.0},
+    }
+    assert run.missed_targets(clean) == []
+    assert run.missed_targets({}) == [], "scenarios not run are not judged"
+    noisy = {
+        "idle": requests(3),
+        "fanout": {**clean["fanout"], "noop": requests(5, 5)},
+        "restart": {"writes_per_installation": 0.02},
+    }
+    missed = run.missed_targets(noisy)
+    assert [m.split(":")[0] for m in missed] == ["idle", "no-op catalogue", "restart"]
+    assert "3 writes" in missed[0]
+    assert "5 child writes" in missed[1]
+    assert "0.02" in missed[2]

@@ -5,6 +5,11 @@ rolls out), the object is reconciled once with the latest observed state, never 
 same time, and again afterwards only if something arrived while it ran. A failed pass is
 retried with backoff. This keeps kopf's event handlers instant and the work proportional to
 objects changed, not to events.
+
+At start-up kopf delivers one event per stored object, kind by kind: a child's event would
+reconcile its installation again after the installation's own event already had. So the
+operator's queue holds its first passes until the start-up events have gone quiet (at most a
+minute): after a restart each object is then reconciled once, with everything already seen.
 """
 
 from __future__ import annotations
@@ -22,13 +27,23 @@ log = logging.getLogger(__name__)
 
 Reconcile = Callable[[Hashable, Mapping[str, Any]], None]
 BACKOFF_SECONDS = (1, 2, 5, 10, 30, 60)
+# The operator's start-up hold: passes begin once no event arrived for STARTUP_QUIET_SECONDS,
+# or STARTUP_HOLD_MAX_SECONDS after the first, whichever comes first.
+STARTUP_QUIET_SECONDS = 1.0
+STARTUP_HOLD_MAX_SECONDS = 60.0
 
 
 class WorkQueue:
     """Keys to reconcile, each with the function that reconciles it."""
 
-    def __init__(self, workers: int = 4) -> None:
+    def __init__(
+        self, workers: int = 4, *, startup_quiet: float = 0.0, startup_max: float = 0.0
+    ) -> None:
         self._workers = workers
+        self._startup_quiet, self._startup_max = startup_quiet, startup_max
+        self._first_add: float | None = None
+        self._hold_until = 0.0
+        self._settled = startup_quiet <= 0
         self._cond = threading.Condition()
         self._pending: OrderedDict[Hashable, Reconcile] = OrderedDict()
         self._active: set[Hashable] = set()
@@ -42,6 +57,8 @@ class WorkQueue:
     def add(self, key: Hashable, reconcile: Reconcile, context: Mapping[str, Any]) -> None:
         """Ask for a pass over key; `context` carries kopf's indexes (the latest wins)."""
         with self._cond:
+            if not self._settled:
+                self._extend_hold()
             self._context = context
             self._reconcilers[key] = reconcile
             if key in self._active:
@@ -79,6 +96,37 @@ class WorkQueue:
         with self._cond:
             return not self._pending and not self._active
 
+    def settled(self) -> bool:
+        """Whether the start-up hold is over (passes run as keys arrive)."""
+        with self._cond:
+            return self._settled
+
+    def _extend_hold(self) -> None:
+        now = time.monotonic()
+        if self._first_add is None:
+            self._first_add = now
+        self._hold_until = min(now + self._startup_quiet, self._first_add + self._startup_max)
+
+    def _wait_for_work(self) -> None:
+        """Block (holding the condition's lock) until a key may be taken."""
+        while True:
+            if not self._settled:
+                left = self._hold_until - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                self._settled = True
+                started = self._first_add if self._first_add is not None else time.monotonic()
+                log.info(
+                    "start-up events settled after %.1f s: %d objects to reconcile",
+                    time.monotonic() - started,
+                    len(self._pending),
+                )
+                self._cond.notify_all()
+            if self._pending:
+                return
+            self._cond.wait()
+
     def _start(self) -> None:
         while len(self._threads) < self._workers:
             thread = threading.Thread(
@@ -90,8 +138,7 @@ class WorkQueue:
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._pending:
-                    self._cond.wait()
+                self._wait_for_work()
                 key, reconcile = self._pending.popitem(last=False)
                 self._active.add(key)
                 context = self._context
@@ -138,4 +185,4 @@ def _kind_of(key: Hashable) -> str:
     return KINDS.get(str(plural), "other")
 
 
-QUEUE = WorkQueue()
+QUEUE = WorkQueue(startup_quiet=STARTUP_QUIET_SECONDS, startup_max=STARTUP_HOLD_MAX_SECONDS)
