@@ -261,8 +261,11 @@ def test_a_rollout_completes_in_wave_order_within_max_parallel_and_bake_times(
     assert order == sorted(order, key=list(RINGS).index), f"wave order: {moved}"
     assert sorted(moved) == sorted(t for ring in RINGS.values() for t in ring)
     limits = {"koploper": 1, "vroege-volger": 2, "volger": 2}  # 40% of 5, rounded down
-    assert set(recorder.peak) == set(limits)
-    assert all(recorder.peak[ring] <= limit for ring, limit in limits.items()), recorder.peak
+    # The recorder samples (a kubectl list every ~0.5 s): a wave that moves faster than that is
+    # never seen in flight, so only the bound is asserted for every ring seen.
+    assert recorder.peak, "the recorder saw tenants in flight"
+    assert set(recorder.peak) <= set(limits), recorder.peak
+    assert all(recorder.peak[ring] <= limits[ring] for ring in recorder.peak), recorder.peak
     for name in (PINNED, APPROVER):
         assert _cgi(cluster, name)["spec"]["version"] == GOOD
     final = _rollout(cluster, "rt-next")

@@ -59,32 +59,42 @@ def _recorder() -> tuple[list[Hashable], Any]:
     return runs, reconcile
 
 
-def test_start_up_events_are_held_until_quiet_then_each_object_runs_once() -> None:
+def test_start_up_passes_are_held_until_the_check_passes_then_each_object_runs_once() -> None:
     # A restart: kopf delivers the installations' events, then their children's, which name the
-    # same installations again. Held until the stream is quiet, each object gets one pass.
-    queue = WorkQueue(workers=2, startup_quiet=0.3, startup_max=30)
+    # same installations again. Held until every start-up event is in, each object runs once.
+    queue = WorkQueue(workers=2)
+    delivered = threading.Event()
+    queue.hold_at_startup(lambda context: delivered.is_set() and context["indexes"], 30)
     runs, reconcile = _recorder()
-    for _ in range(4):  # four kinds of events, 0.1 s apart: never quiet for 0.3 s
+    for _ in range(4):  # the events of four kinds
         for key in ("a", "b", "c"):
-            queue.add(key, reconcile, {})
-        time.sleep(0.1)  # the pace of the event stream, not a wait for an outcome
-    assert runs == [], "nothing runs while start-up events still arrive"
+            queue.add(key, reconcile, {"indexes": True})
+    time.sleep(0.5)  # more than two checks: nothing may run while events are still missing
+    assert runs == [], "nothing runs before every start-up event is in"
     assert not queue.settled()
+    delivered.set()
     wait_for("the held passes", lambda: len(runs) == 3, timeout=5, interval=0.02)
     assert sorted(runs) == ["a", "b", "c"]
     assert queue.settled()
-    queue.add("a", reconcile, {})  # after start-up an event is reconciled at once
+    queue.add("a", reconcile, {"indexes": True})  # after start-up an event is reconciled at once
     wait_for("the next pass", lambda: len(runs) == 4, timeout=5, interval=0.01)
     wait_for("the queue to drain", queue.idle, timeout=5, interval=0.01)
     assert sorted(runs) == ["a", "a", "b", "c"]
 
 
-def test_a_stream_that_never_goes_quiet_is_held_at_most_startup_max() -> None:
-    queue = WorkQueue(workers=1, startup_quiet=1.0, startup_max=0.4)
+def test_the_start_up_hold_ends_after_max_seconds_or_when_the_check_fails() -> None:
+    queue = WorkQueue(workers=1)
+    queue.hold_at_startup(lambda _context: False, 0.4)  # an object deleted before its event
     runs, reconcile = _recorder()
     started = time.monotonic()
-    while not runs and time.monotonic() - started < 5:
-        queue.add("busy", reconcile, {})
-        time.sleep(0.05)  # events keep arriving faster than the quiet period
-    assert runs == ["busy"]
-    assert 0.35 <= time.monotonic() - started < 2.0
+    queue.add("never-complete", reconcile, {})
+    wait_for("the pass after the hold", lambda: runs == ["never-complete"], timeout=5)
+    assert time.monotonic() - started >= 0.35
+
+    def broken(_context: Mapping[str, Any]) -> bool:
+        raise KeyError("catalogue_index")
+
+    failing = WorkQueue(workers=1)
+    failing.hold_at_startup(broken, 60)
+    failing.add("x", reconcile, {})
+    wait_for("the pass despite a failing check", lambda: "x" in runs, timeout=5)

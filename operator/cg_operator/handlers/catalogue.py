@@ -56,7 +56,7 @@ class Seen:
 
 
 @kopf.index(GROUP, VERSION, "cgcomponents")
-def catalogue_index(
+async def catalogue_index(
     name: str, body: kopf.Body, **_: Any
 ) -> dict[str, tuple[Seen, CGComponentSpec | None]]:
     """name -> (latest body, parsed spec or None when the spec does not validate)."""
@@ -66,14 +66,14 @@ def catalogue_index(
 
 
 @kopf.index(GROUP, VERSION, "municipalitytenants")
-def tenant_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Seen]:
+async def tenant_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Seen]:
     """name -> the tenant's latest body (to re-validate it when the catalogue changes)."""
     watch_event("municipalitytenants")
     return {name: Seen.of(body)}
 
 
 @kopf.index(GROUP, VERSION, "componentrollouts")
-def rollout_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Seen]:
+async def rollout_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Seen]:
     """name -> the rollout's latest body (to re-validate it when the catalogue changes)."""
     watch_event("componentrollouts")
     return {name: Seen.of(body)}

@@ -15,6 +15,7 @@ from cg_operator.handlers.installation import enqueue_installation
 from cg_operator.handlers.observed import Observed
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.rollout import validate_rollout
+from cg_operator.handlers.startup_gate import FIRST_EVENTS
 from cg_operator.handlers.tenant import enqueue_tenant
 from cg_operator.handlers.validate import validate_and_report
 from cg_operator.reconcile.adoption import adoption
@@ -53,6 +54,7 @@ _cascaded: dict[str, int | None] = {}
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def component_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) -> None:
     """A catalogue entry changed: check it, then everything whose verdict it can change."""
+    FIRST_EVENTS.saw(PLURAL, None, name)
     catalogue_index: CatalogueIndex = kwargs["catalogue_index"]
     if type != "DELETED":
         enqueue_component(name, kwargs)

@@ -63,7 +63,8 @@ def _trim(body: kopf.Body) -> dict[str, Any]:
 
 
 def _register(kind: ChildKind) -> None:
-    def index(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
+    # async: kopf runs a sync handler on its thread pool, a hand-off per event of every child.
+    async def index(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
         watch_event(kind.plural)
         return {namespace or "": _trim(body)}
 

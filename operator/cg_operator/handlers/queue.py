@@ -8,8 +8,9 @@ objects changed, not to events.
 
 At start-up kopf delivers one event per stored object, kind by kind: a child's event would
 reconcile its installation again after the installation's own event already had. So the
-operator's queue holds its first passes until the start-up events have gone quiet (at most a
-minute): after a restart each object is then reconciled once, with everything already seen.
+operator's queue can hold its first passes until a readiness check says every start-up event
+has been delivered (`hold_at_startup`; the operator's check is in handlers/startup_gate.py):
+after a restart each object is then reconciled once, with everything already seen.
 """
 
 from __future__ import annotations
@@ -27,23 +28,20 @@ log = logging.getLogger(__name__)
 
 Reconcile = Callable[[Hashable, Mapping[str, Any]], None]
 BACKOFF_SECONDS = (1, 2, 5, 10, 30, 60)
-# The operator's start-up hold: passes begin once no event arrived for STARTUP_QUIET_SECONDS,
-# or STARTUP_HOLD_MAX_SECONDS after the first, whichever comes first.
-STARTUP_QUIET_SECONDS = 1.0
-STARTUP_HOLD_MAX_SECONDS = 60.0
+StartupCheck = Callable[[Mapping[str, Any]], bool]
+# How often a held queue asks its start-up check.
+STARTUP_CHECK_SECONDS = 0.2
 
 
 class WorkQueue:
     """Keys to reconcile, each with the function that reconciles it."""
 
-    def __init__(
-        self, workers: int = 4, *, startup_quiet: float = 0.0, startup_max: float = 0.0
-    ) -> None:
+    def __init__(self, workers: int = 4) -> None:
         self._workers = workers
-        self._startup_quiet, self._startup_max = startup_quiet, startup_max
+        self._startup_check: StartupCheck | None = None
+        self._startup_max = 0.0
         self._first_add: float | None = None
-        self._hold_until = 0.0
-        self._settled = startup_quiet <= 0
+        self._settled = True
         self._cond = threading.Condition()
         self._pending: OrderedDict[Hashable, Reconcile] = OrderedDict()
         self._active: set[Hashable] = set()
@@ -57,8 +55,8 @@ class WorkQueue:
     def add(self, key: Hashable, reconcile: Reconcile, context: Mapping[str, Any]) -> None:
         """Ask for a pass over key; `context` carries kopf's indexes (the latest wins)."""
         with self._cond:
-            if not self._settled:
-                self._extend_hold()
+            if self._first_add is None:
+                self._first_add = time.monotonic()
             self._context = context
             self._reconcilers[key] = reconcile
             if key in self._active:
@@ -96,33 +94,43 @@ class WorkQueue:
         with self._cond:
             return not self._pending and not self._active
 
+    def hold_at_startup(self, check: StartupCheck, max_seconds: float) -> None:
+        """Hold the first passes until `check(context)` is true, at most `max_seconds` after the
+        first key arrives. Call before anything is added."""
+        with self._cond:
+            self._startup_check, self._startup_max = check, max_seconds
+            self._settled = False
+
     def settled(self) -> bool:
         """Whether the start-up hold is over (passes run as keys arrive)."""
         with self._cond:
             return self._settled
 
-    def _extend_hold(self) -> None:
-        now = time.monotonic()
-        if self._first_add is None:
-            self._first_add = now
-        self._hold_until = min(now + self._startup_quiet, self._first_add + self._startup_max)
+    def _startup_done(self) -> bool:
+        started = self._first_add if self._first_add is not None else time.monotonic()
+        waited = time.monotonic() - started
+        check = self._startup_check
+        if check is not None and waited < self._startup_max:
+            try:
+                if not check(self._context):
+                    return False
+            except Exception:  # a failing check must not hold the operator forever
+                log.exception("start-up check failed; starting the passes")
+        self._settled = True
+        log.info(
+            "start-up events delivered after %.1f s: %d objects to reconcile",
+            waited,
+            len(self._pending),
+        )
+        self._cond.notify_all()
+        return True
 
     def _wait_for_work(self) -> None:
         """Block (holding the condition's lock) until a key may be taken."""
         while True:
-            if not self._settled:
-                left = self._hold_until - time.monotonic()
-                if left > 0:
-                    self._cond.wait(left)
-                    continue
-                self._settled = True
-                started = self._first_add if self._first_add is not None else time.monotonic()
-                log.info(
-                    "start-up events settled after %.1f s: %d objects to reconcile",
-                    time.monotonic() - started,
-                    len(self._pending),
-                )
-                self._cond.notify_all()
+            if not self._settled and not self._startup_done():
+                self._cond.wait(STARTUP_CHECK_SECONDS)
+                continue
             if self._pending:
                 return
             self._cond.wait()
@@ -185,4 +193,4 @@ def _kind_of(key: Hashable) -> str:
     return KINDS.get(str(plural), "other")
 
 
-QUEUE = WorkQueue(startup_quiet=STARTUP_QUIET_SECONDS, startup_max=STARTUP_HOLD_MAX_SECONDS)
+QUEUE = WorkQueue()

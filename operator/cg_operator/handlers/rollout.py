@@ -19,6 +19,7 @@ from cg_operator.api.tenant import MunicipalityTenantSpec
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
 from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
+from cg_operator.handlers.startup_gate import FIRST_EVENTS
 from cg_operator.handlers.tenant import enqueue_tenant
 from cg_operator.handlers.validate import now, validate_and_report
 from cg_operator.k8s import objects
@@ -224,6 +225,7 @@ def _recheck(key: Hashable, seconds: float | None) -> None:
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def rollout_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) -> None:
     """A rollout changed: run it, and move the tenants its stored progress assigns."""
+    FIRST_EVENTS.saw(PLURAL, None, name)
     if type == "DELETED":
         _recheck((PLURAL, name), None)
         # Its tenants return to what the catalogue or another rollout says.

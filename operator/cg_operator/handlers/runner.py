@@ -7,8 +7,9 @@ import logging
 
 import kopf
 
-from cg_operator.handlers import monitoring, probing
+from cg_operator.handlers import monitoring, probing, startup_gate
 from cg_operator.handlers.probing import HealthConfig
+from cg_operator.handlers.queue import QUEUE
 
 # Every module that registers handlers; importing one registers its handlers with kopf.
 HANDLER_MODULES: tuple[str, ...] = (
@@ -24,6 +25,8 @@ HANDLER_MODULES: tuple[str, ...] = (
 )
 
 log = logging.getLogger(__name__)
+# The longest the work queue waits for the start-up events (a deleted object never has one).
+STARTUP_HOLD_MAX_SECONDS = 120.0
 
 
 def load_handlers() -> None:
@@ -48,6 +51,9 @@ def run_operator(
         # kopf reports every handler call at INFO; our own log says what changed.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     load_handlers()
+    startup_gate.install()  # kopf's index gate, linear in objects (see the module)
+    # Reconcile each object once after a (re)start: hold until every stored object's event is in.
+    QUEUE.hold_at_startup(startup_gate.FIRST_EVENTS.complete, STARTUP_HOLD_MAX_SECONDS)
     scope = ", ".join(namespaces) if namespaces else "the whole cluster"
     log.info("cg-operator starting; watching %s", scope)
     kopf.run(

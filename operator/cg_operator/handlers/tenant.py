@@ -15,6 +15,7 @@ from cg_operator.api.tenant import DeletionPolicy, MunicipalityTenantSpec
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
 from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
+from cg_operator.handlers.startup_gate import FIRST_EVENTS
 from cg_operator.handlers.sync import apply_all, prune
 from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
@@ -164,7 +165,8 @@ def _finalize(body: dict[str, Any], observed: Observed) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def tenant_event(*, type: str, name: str, **kwargs: Any) -> None:
+async def tenant_event(*, type: str, name: str, **kwargs: Any) -> None:
     """A tenant changed: reconcile it."""
+    FIRST_EVENTS.saw(PLURAL, None, name)
     if type != "DELETED":
         enqueue_tenant(name, kwargs)
