@@ -495,14 +495,18 @@ def restart(
     before = snapshot(ctx, {k: v for k, v in pids.items() if k != "operator"})
     operator = Operator(ctx.bench.token_kubeconfig, ctx.bench.workdir / "restart.log")
     pids["operator"] = operator.pid
+    sampler = harness.Sampler(operator.pid)
     poll("the restarted queue idle", operator.idle_lines, timeout=ctx.options.timeout)
     idle_at = time.monotonic()
     tail = quiescent(ctx)
+    peak_rss = sampler.stop()
     after = snapshot(ctx, pids)
     out = window(before, after)
     out["seconds_until_idle_line"] = round(idle_at - before.at, 2)
     out["seconds_until_quiescent"] = round(idle_at + tail - before.at, 2)
     out["writes_per_installation"] = round(out["requests"]["writes"] / ctx.installations(), 4)
+    out["peak_rss_mb"] = round(peak_rss, 1)
+    out["settled_rss_mb"] = round(getattr(operator.stat(), "rss_mb", 0.0), 1)
     out["passes"] = dict(operator.passes())
     out["objects"] = {"tenants": len(ctx.tenants), "installations": ctx.installations()}
     return operator, out
@@ -642,6 +646,8 @@ def table(ctx: Context) -> str:
             f"| writes per installation | {s['writes_per_installation']} |",
             f"| operator CPU s | {s['cpu_seconds'].get('operator', 0)} |",
             f"| reconcile passes per object | {passes_per_object(s)} |",
+            f"| operator RSS MB, peak / after | {s.get('peak_rss_mb')} / "
+            f"{s.get('settled_rss_mb')} |",
         ]
     return "\n".join(lines)
 

@@ -282,7 +282,7 @@ def test_an_empty_resource_value_is_left_out() -> None:
     resources = container(render(None))["resources"]
     assert resources == {
         "requests": {"cpu": "100m", "memory": "256Mi"},
-        "limits": {"memory": "512Mi"},
+        "limits": {"memory": "1536Mi"},
     }
 
 
