@@ -7,7 +7,7 @@ import time
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from cg_operator.handlers.queue import WorkQueue
+from cg_operator.handlers.queue import STARTUP_CHECK_SECONDS, WorkQueue
 from tests.support.cluster import wait_for
 
 
@@ -98,3 +98,22 @@ def test_the_start_up_hold_ends_after_max_seconds_or_when_the_check_fails() -> N
     failing.hold_at_startup(broken, 60)
     failing.add("x", reconcile, {})
     wait_for("the pass despite a failing check", lambda: "x" in runs, timeout=5)
+
+
+def test_a_held_queue_asks_its_check_at_most_every_check_interval() -> None:
+    # Every add wakes a worker; the check (it counts kopf's indexes) must not run per event.
+    queue = WorkQueue(workers=4)
+    calls: list[float] = []
+
+    def check(_context: Mapping[str, Any]) -> bool:
+        calls.append(time.monotonic())
+        return False
+
+    queue.hold_at_startup(check, 30)
+    runs, reconcile = _recorder()
+    started = time.monotonic()
+    for i in range(3000):
+        queue.add(f"object-{i % 500}", reconcile, {})
+    elapsed = time.monotonic() - started
+    assert runs == []
+    assert len(calls) <= elapsed / STARTUP_CHECK_SECONDS + 2, (len(calls), elapsed)

@@ -41,6 +41,7 @@ class WorkQueue:
         self._startup_check: StartupCheck | None = None
         self._startup_max = 0.0
         self._first_add: float | None = None
+        self._next_check = 0.0
         self._settled = True
         self._cond = threading.Condition()
         self._pending: OrderedDict[Hashable, Reconcile] = OrderedDict()
@@ -111,6 +112,10 @@ class WorkQueue:
         waited = time.monotonic() - started
         check = self._startup_check
         if check is not None and waited < self._startup_max:
+            now = time.monotonic()
+            if now < self._next_check:  # every add wakes a worker; ask at most every 0.2 s
+                return False
+            self._next_check = now + STARTUP_CHECK_SECONDS
             try:
                 if not check(self._context):
                     return False
