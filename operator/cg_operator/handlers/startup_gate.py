@@ -31,7 +31,7 @@ from typing import Any
 
 from kopf._cogs.aiokits import aiotoggles
 
-from cg_operator.handlers.observed import CHILD_KINDS
+from cg_operator.handlers.observed import CHILD_KINDS, snapshot
 
 # kopf's index kwargs that hold every stored object of the watched kinds: the children (by
 # namespace, one value per object) and our cluster-scoped kinds (by name).
@@ -119,12 +119,7 @@ class FirstEvents:
 
 def _objects_in(index: Mapping[Any, Any]) -> int:
     """Objects in a kopf index: one value per object under its key."""
-    for _attempt in range(10):
-        try:
-            return sum(len(store) for store in list(index.values()))
-        except RuntimeError:  # kopf updated the index meanwhile
-            continue
-    return sum(len(store) for store in list(index.values()))
+    return sum(snapshot(lambda: [len(store) for store in index.values()]))
 
 
 FIRST_EVENTS = FirstEvents()
