@@ -32,6 +32,19 @@ fi
 
 mkdir -p "$KWOK_WORKDIR"
 config="$KWOK_WORKDIR/kwokctl.yaml"
+# The API server records who wrote what (metadata only: never a request or response body, so no
+# Secret data), so tests can attribute a write to the operator's identity rather than to the
+# controller-manager tidying up after an earlier test. Reads are not recorded.
+audit_policy="$KWOK_WORKDIR/audit-policy.yaml"
+cat >"$audit_policy" <<YAML
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [create, update, patch, delete, deletecollection]
+- level: None
+YAML
 # Every binary is a local path: kwokctl downloads only http(s) values, and all its defaults are.
 cat >"$config" <<YAML
 apiVersion: config.kwok.x-k8s.io/v1alpha1
@@ -45,6 +58,7 @@ options:
   kubectlBinary: $BIN_DIR/kubectl
   kwokControllerBinary: $BIN_DIR/kwok
   etcdBinary: $BIN_DIR/etcd
+  kubeAuditPolicy: $audit_policy
 componentsPatches:
 - name: etcd
   extraArgs:

@@ -16,11 +16,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.apiserver import operator_writes, write_counts  # noqa: E402
-from tests.support.cluster import Cluster, find_kubectl, wait_for  # noqa: E402
+from tests.support.apiserver import OPERATOR_AGENTS, WriteWindow  # noqa: E402
+from tests.support.cluster import Cluster, check_local, find_kubectl, wait_for  # noqa: E402
 
 
 def _ready_tenants(cluster: Cluster) -> int:
@@ -55,14 +57,16 @@ def _rows(title: str, writes: dict[tuple[str, str, str], int]) -> None:
 
 def main() -> int:
     """Run the measurement and print the table."""
-    cluster = Cluster(Path(os.environ["KUBECONFIG"]), "", find_kubectl())
+    kubeconfig = Path(os.environ["KUBECONFIG"])
+    context = check_local(yaml.safe_load(kubeconfig.read_text()), allow_remote=False)
+    cluster = Cluster(kubeconfig, context, find_kubectl())
     cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
     cluster.kubectl("wait", "--for=condition=Established", "-f", str(REPO / "crds"))
     tenants = len(list((REPO / "examples" / "tenants").glob("*.yaml")))
     logs = REPO / ".local"
     operator = _operator(logs / "measure-operator.log")
     time.sleep(3)  # let it start watching, so the clock measures reconciliation, not start-up
-    before = write_counts(cluster)
+    converging = WriteWindow(cluster, OPERATOR_AGENTS)
     started = time.monotonic()
     cluster.kubectl("apply", "--server-side", "-R", "-f", str(REPO / "examples"))
     wait_for(
@@ -72,14 +76,14 @@ def main() -> int:
         interval=0.5,
     )
     converge_s = time.monotonic() - started
-    converge_writes = operator_writes(before, write_counts(cluster))
+    converge_writes = converging.writes()
     time.sleep(10)  # let trailing status updates land before the idle window
-    idle_start = write_counts(cluster)
+    idle = WriteWindow(cluster, OPERATOR_AGENTS)
     time.sleep(60)
-    idle_writes = operator_writes(idle_start, write_counts(cluster))
+    idle_writes = idle.writes()
     operator.terminate()
     operator.wait()
-    restart_start = write_counts(cluster)
+    restarting = WriteWindow(cluster, OPERATOR_AGENTS)
     log = logs / "measure-restart.log"
     operator = _operator(log)
     wait_for(
@@ -87,7 +91,7 @@ def main() -> int:
         lambda: "work queue idle" in log.read_text(),
         timeout=300,
     )
-    restart_writes = operator_writes(restart_start, write_counts(cluster))
+    restart_writes = restarting.writes()
     operator.terminate()
     operator.wait()
     cgis = json.loads(cluster.kubectl("get", "cgi", "-A", "-o", "json").stdout)["items"]

@@ -11,6 +11,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from tests.support.apiserver import WriteWindow
 from tests.support.cluster import REPO, Cluster, wait_for
 
 
@@ -53,9 +54,8 @@ def test_deployment_with_two_replicas_becomes_available(
     assert all(p.spec.node_name for p in pods), "the scheduler bound every pod to a node"
 
 
-def test_namespace_deletion_completes(api: client.ApiClient) -> None:
-    core = client.CoreV1Api(api)
-    name = "t-ns-deletion"
+def _namespace_with_content_deleted(core: client.CoreV1Api, name: str) -> None:
+    """Create a namespace holding a ConfigMap, delete it, and wait until it is gone."""
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     core.create_namespaced_config_map(
         name, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="content"), data={"a": "b"})
@@ -70,6 +70,12 @@ def test_namespace_deletion_completes(api: client.ApiClient) -> None:
         return False
 
     wait_for(f"namespace {name} to be deleted", gone, timeout=120)
+
+
+def test_namespace_deletion_completes(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    name = "t-ns-deletion"
+    _namespace_with_content_deleted(core, name)
 
 
 def test_owned_configmap_is_garbage_collected(api: client.ApiClient, namespace: str) -> None:
@@ -149,3 +155,25 @@ def test_cluster_scripts_are_idempotent(cluster: Cluster) -> None:
     )
     assert down.returncode == 0, down.stderr
     assert cluster.kubectl("get", "--raw", "/readyz").stdout == "ok"
+
+
+def test_the_audit_log_tells_a_clients_writes_from_the_control_planes(
+    cluster: Cluster, api: client.ApiClient
+) -> None:
+    """Write counts in the tests are attributed: the namespace controller emptying a namespace
+    is not a write by the client that deleted it."""
+    if not cluster.context.startswith("kwok-"):
+        pytest.skip("only the local control plane from hack/cluster-up.sh keeps an audit log")
+    window = WriteWindow(cluster)
+    assert window.attributed, (
+        "hack/cluster-up.sh has the API server keep an audit log; a cluster started before it "
+        "did needs `make cluster-down cluster-up`"
+    )
+    core = client.CoreV1Api(api)
+    name = "t-audit"
+    _namespace_with_content_deleted(core, name)
+    assert window.writes() == {
+        ("POST", "namespaces", ""): 1,
+        ("POST", "configmaps", ""): 1,
+        ("DELETE", "namespaces", ""): 1,
+    }

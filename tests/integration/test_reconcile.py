@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import OperatorProcess, start_operator
-from tests.support.apiserver import operator_writes, write_counts
+from tests.support.apiserver import WriteWindow
 from tests.support.cluster import REPO, Cluster, wait_for
 
 CONVERGE_TIMEOUT = 420
@@ -276,7 +276,7 @@ def test_a_restart_and_an_idle_period_make_no_writes(
     """After a restart the operator re-reads everything, reconciles every object once, and
     finds nothing to change: zero writes, then and during the idle minute after."""
     converged.stop()
-    before = write_counts(cluster)
+    window = WriteWindow(cluster)
     restarted = start_operator(cluster, tmp_path / "restarted.log")
     try:
         wait_for(
@@ -285,14 +285,11 @@ def test_a_restart_and_an_idle_period_make_no_writes(
             timeout=120,
         )
         passes = restarted.log().split("work queue idle after ")[1].split()[0]
-        print(
-            f"\nrestart: {passes} reconcile passes, writes: "
-            f"{operator_writes(before, write_counts(cluster))}"
-        )
+        print(f"\nrestart: {passes} reconcile passes, writes: {window.writes()}")
         assert int(passes) >= 40, "every installation and tenant was reconciled"
-        assert operator_writes(before, write_counts(cluster)) == {}
+        assert window.writes() == {}
         # An observation window, not a wait: nothing may be written while nothing changes.
         time.sleep(15)
-        assert operator_writes(before, write_counts(cluster)) == {}
+        assert window.writes() == {}
     finally:
         restarted.stop()
