@@ -94,9 +94,15 @@ def test_a_missing_dependency_deploys_nothing_until_subscribed(
         assert condition["reason"] == "MissingDependency"
         assert "open-notificaties" in condition["message"]
         assert not _exists(cluster, "deployment", "open-zaak", "-n", name)
-        tenant_status = _json(cluster, "mt", name)["status"]
-        summary = tenant_status["components"][0]
-        assert summary["reason"] == "MissingDependency"
+
+        def summarised() -> dict[str, Any] | None:
+            # The tenant's summary gathers its installations' changes (up to 2 s later).
+            components = (_json(cluster, "mt", name).get("status") or {}).get("components") or []
+            if components and components[0].get("reason") == "MissingDependency":
+                return dict(components[0])
+            return None
+
+        summary = wait_for("the tenant to summarise the missing dependency", summarised, timeout=30)
         assert "open-notificaties" in summary["message"]
 
         cluster.apply(

@@ -117,3 +117,86 @@ def test_a_held_queue_asks_its_check_at_most_every_check_interval() -> None:
     elapsed = time.monotonic() - started
     assert runs == []
     assert len(calls) <= elapsed / STARTUP_CHECK_SECONDS + 2, (len(calls), elapsed)
+
+
+def _timed_recorder() -> tuple[list[tuple[Hashable, float]], Any]:
+    runs: list[tuple[Hashable, float]] = []
+
+    def reconcile(key: Hashable, _context: Mapping[str, Any]) -> None:
+        runs.append((key, time.monotonic()))
+
+    return runs, reconcile
+
+
+def test_delayed_asks_for_a_summary_join_one_pass_after_the_delay() -> None:
+    # Eleven installations of one tenant become Ready one after another: one tenant pass.
+    queue = WorkQueue(workers=2)
+    runs, reconcile = _timed_recorder()
+    first = time.monotonic()
+    for _ in range(11):
+        queue.add("tenant", reconcile, {}, delay=0.3)
+    assert queue.depth() == 1, "a delayed ask waits in the queue"
+    wait_for("the summary pass", queue.idle, timeout=5, interval=0.01)
+    assert [key for key, _ in runs] == ["tenant"]
+    assert runs[0][1] - first >= 0.3, "the pass waited for the delay to gather changes"
+
+
+def test_a_delayed_ask_never_postpones_a_pass_already_due() -> None:
+    queue = WorkQueue(workers=1)
+    runs, reconcile = _timed_recorder()
+    first = time.monotonic()
+    queue.add("tenant", reconcile, {}, delay=0.2)
+    for _ in range(5):
+        queue.add("tenant", reconcile, {}, delay=30)
+    wait_for("the first ask's pass", lambda: len(runs) > 0, timeout=5, interval=0.01)
+    assert runs[0][1] - first < 10, "the later asks' longer delay did not move the pass"
+    assert queue.idle()
+
+
+def test_an_immediate_ask_overtakes_a_delayed_one_and_runs_once() -> None:
+    queue = WorkQueue(workers=1)
+    runs, reconcile = _timed_recorder()
+    queue.add("tenant", reconcile, {}, delay=30)
+    queue.add("tenant", reconcile, {})  # the tenant's own spec changed
+    wait_for("the immediate pass", queue.idle, timeout=5, interval=0.01)
+    assert [key for key, _ in runs] == ["tenant"]
+
+
+def test_a_delayed_ask_while_the_object_runs_makes_one_more_pass_later() -> None:
+    queue = WorkQueue(workers=2)
+    started, release = threading.Event(), threading.Event()
+    runs: list[Hashable] = []
+
+    def reconcile(key: Hashable, _context: Mapping[str, Any]) -> None:
+        runs.append(key)
+        started.set()
+        release.wait(5)
+
+    queue.add("tenant", reconcile, {})
+    assert started.wait(5)
+    for _ in range(3):  # the running pass may have read the state before these changes
+        queue.add("tenant", reconcile, {}, delay=0.1)
+    release.set()
+    wait_for("the queue to drain", queue.idle, timeout=5, interval=0.01)
+    assert runs == ["tenant", "tenant"]
+
+
+def test_many_keys_due_at_once_are_shared_by_the_workers() -> None:
+    queue = WorkQueue(workers=4)
+    running: set[Hashable] = set()
+    most = [0]
+    lock = threading.Lock()
+    all_in = threading.Barrier(4, timeout=5)
+
+    def reconcile(key: Hashable, _context: Mapping[str, Any]) -> None:
+        with lock:
+            running.add(key)
+            most[0] = max(most[0], len(running))
+        all_in.wait()  # each of the four waits until all four run at once
+        with lock:
+            running.discard(key)
+
+    for i in range(4):
+        queue.add(f"tenant-{i}", reconcile, {}, delay=0.1)
+    wait_for("the four passes", queue.idle, timeout=10, interval=0.01)
+    assert most[0] == 4, "every worker took one of the keys that fell due together"

@@ -11,6 +11,7 @@ import kopf
 from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.constants import GROUP, VERSION
 from cg_operator.handlers.catalogue import CatalogueIndex, SeenIndex, catalogue_of, latest
+from cg_operator.handlers.echoes import ECHOES
 from cg_operator.handlers.installation import enqueue_installation
 from cg_operator.handlers.observed import Observed
 from cg_operator.handlers.queue import QUEUE
@@ -24,9 +25,10 @@ from cg_operator.reconcile.validation import component_errors
 PLURAL = "cgcomponents"
 
 
-def enqueue_component(name: str, kwargs: Mapping[str, Any]) -> None:
-    """Ask for a pass over one catalogue entry's status (coalesced)."""
-    QUEUE.add((PLURAL, name), _run, kwargs)
+def enqueue_component(name: str, kwargs: Mapping[str, Any], *, delay: float = 0.0) -> None:
+    """Ask for a pass over one catalogue entry's status (coalesced; `delay` gathers the
+    changes of its installations into one pass)."""
+    QUEUE.add((PLURAL, name), _run, kwargs, delay=delay)
 
 
 def _run(key: Hashable, kwargs: Mapping[str, Any]) -> None:
@@ -56,7 +58,9 @@ def component_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) -> 
     """A catalogue entry changed: check it, then everything whose verdict it can change."""
     FIRST_EVENTS.saw(PLURAL, None, name)
     catalogue_index: CatalogueIndex = kwargs["catalogue_index"]
-    if type != "DELETED":
+    if type == "DELETED":
+        ECHOES.forget((PLURAL, name))
+    elif ECHOES.acts_on((PLURAL, name), body):  # not the echo of its own status write
         enqueue_component(name, kwargs)
     # Our own status writes come back as events: only a spec change (or a deletion) can change
     # anything downstream.

@@ -6,6 +6,12 @@ same time, and again afterwards only if something arrived while it ran. A failed
 retried with backoff. This keeps kopf's event handlers instant and the work proportional to
 objects changed, not to events.
 
+A summary (a tenant's components, a catalogue entry's adoption) is asked for by every change of
+the objects it sums up. Those asks may be delayed (`add(..., delay=...)`): every ask within the
+delay joins one pass, so a tenant whose eleven installations become Ready one after another
+writes its status a few times instead of eleven. A delayed ask never postpones a pass already
+due, and an immediate ask overtakes it. Failed passes are retried the same way.
+
 At start-up kopf delivers one event per stored object, kind by kind: a child's event would
 reconcile its installation again after the installation's own event already had. So the
 operator's queue can hold its first passes until a readiness check says every start-up event
@@ -15,6 +21,8 @@ after a restart each object is then reconciled once, with everything already see
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
@@ -31,6 +39,9 @@ BACKOFF_SECONDS = (1, 2, 5, 10, 30, 60)
 StartupCheck = Callable[[Mapping[str, Any]], bool]
 # How often a held queue asks its start-up check.
 STARTUP_CHECK_SECONDS = 0.2
+# How long a summary (a tenant's status, a catalogue entry's adoption) gathers the changes of
+# the objects it sums up before its pass: at most this much later than without the delay.
+SUMMARY_DELAY_SECONDS = 2.0
 
 
 class WorkQueue:
@@ -47,25 +58,78 @@ class WorkQueue:
         self._pending: OrderedDict[Hashable, Reconcile] = OrderedDict()
         self._active: set[Hashable] = set()
         self._again: dict[Hashable, Reconcile] = {}
+        # Delayed asks: key -> (due, reconcile), and a heap of (due, order, key) to find the
+        # next one due; a heap entry whose due no longer matches the key's is stale.
+        self._delayed: dict[Hashable, tuple[float, Reconcile]] = {}
+        self._due: list[tuple[float, int, Hashable]] = []
+        self._order = itertools.count()
         self._failures: dict[Hashable, int] = {}
         self._context: Mapping[str, Any] = {}
         self._threads: list[threading.Thread] = []
         self._passes = 0
         self._reconcilers: dict[Hashable, Reconcile] = {}
 
-    def add(self, key: Hashable, reconcile: Reconcile, context: Mapping[str, Any]) -> None:
-        """Ask for a pass over key; `context` carries kopf's indexes (the latest wins)."""
+    def add(
+        self,
+        key: Hashable,
+        reconcile: Reconcile,
+        context: Mapping[str, Any],
+        *,
+        delay: float = 0.0,
+    ) -> None:
+        """Ask for a pass over key; `context` carries kopf's indexes (the latest wins). With a
+        delay the pass starts no later than `delay` seconds from now, together with every other
+        ask for key in between."""
         with self._cond:
             if self._first_add is None:
                 self._first_add = time.monotonic()
             self._context = context
             self._reconcilers[key] = reconcile
-            if key in self._active:
-                self._again[key] = reconcile
-            elif key not in self._pending:
-                self._pending[key] = reconcile
+            if delay > 0:
+                self._add_delayed(key, reconcile, delay)
+            else:
+                self._delayed.pop(key, None)
+                self._enqueue(key, reconcile)
             self._start()
             self._cond.notify()
+
+    def _add_delayed(self, key: Hashable, reconcile: Reconcile, delay: float) -> None:
+        if key in self._pending or key in self._again:
+            return  # a pass is due already; it will see this change too
+        if key in self._delayed:
+            due, _ = self._delayed[key]
+            self._delayed[key] = (due, reconcile)
+            return
+        due = time.monotonic() + delay
+        self._delayed[key] = (due, reconcile)
+        heapq.heappush(self._due, (due, next(self._order), key))
+
+    def _enqueue(self, key: Hashable, reconcile: Reconcile) -> None:
+        if key in self._active:
+            self._again[key] = reconcile
+        elif key not in self._pending:
+            self._pending[key] = reconcile
+
+    def _promote_due(self) -> float | None:
+        """Move the delayed asks that are due to the pending ones; when the next is due."""
+        now, promoted = time.monotonic(), False
+        next_due = None
+        while self._due:
+            due, _, key = self._due[0]
+            delayed = self._delayed.get(key)
+            if delayed is None or delayed[0] != due:
+                heapq.heappop(self._due)  # stale: overtaken by an immediate ask
+                continue
+            if due > now:
+                next_due = due
+                break
+            heapq.heappop(self._due)
+            del self._delayed[key]
+            self._enqueue(key, delayed[1])
+            promoted = True
+        if promoted:
+            self._cond.notify_all()  # the other workers may take the rest
+        return next_due
 
     def again(self, key: Hashable) -> None:
         """Ask for another pass over a key seen before, with the latest context (the prober
@@ -86,14 +150,17 @@ class WorkQueue:
             return self._context
 
     def depth(self) -> int:
-        """Keys waiting for a pass."""
+        """Keys waiting for a pass, now or after a delay."""
         with self._cond:
-            return len(self._pending)
+            return len(self._pending) + len(self._delayed)
 
     def idle(self) -> bool:
-        """Nothing pending or running (for tests and the benchmark)."""
+        """Nothing pending, delayed or running (for tests and the benchmark)."""
         with self._cond:
-            return not self._pending and not self._active
+            return self._idle()
+
+    def _idle(self) -> bool:
+        return not self._pending and not self._active and not self._delayed
 
     def hold_at_startup(self, check: StartupCheck, max_seconds: float) -> None:
         """Hold the first passes until `check(context)` is true, at most `max_seconds` after the
@@ -133,12 +200,13 @@ class WorkQueue:
     def _wait_for_work(self) -> None:
         """Block (holding the condition's lock) until a key may be taken."""
         while True:
+            next_due = self._promote_due()
             if not self._settled and not self._startup_done():
                 self._cond.wait(STARTUP_CHECK_SECONDS)
                 continue
             if self._pending:
                 return
-            self._cond.wait()
+            self._cond.wait(None if next_due is None else max(0.0, next_due - time.monotonic()))
 
     def _start(self) -> None:
         while len(self._threads) < self._workers:
@@ -166,9 +234,8 @@ class WorkQueue:
                 self._failures[key] = failures + 1
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
                 log.exception("reconcile of %s failed; retrying in %ss", key, delay)
-                timer = threading.Timer(delay, self.add, (key, reconcile, context))
-                timer.daemon = True
-                timer.start()
+                with self._cond:
+                    self._add_delayed(key, reconcile, delay)
             finally:
                 metrics.RECONCILE_TOTAL.labels(kind).inc()
                 metrics.RECONCILE_DURATION.labels(kind).observe(time.monotonic() - started)
@@ -179,7 +246,7 @@ class WorkQueue:
                     if again is not None and key not in self._pending:
                         self._pending[key] = again
                         self._cond.notify()
-                    if not self._pending and not self._active:
+                    if self._idle():
                         log.info("work queue idle after %d reconcile passes", self._passes)
                         self._passes = 0
 

@@ -13,6 +13,7 @@ from cg_operator.api.constants import FINALIZER, GROUP, LABEL_RETAINED, LABEL_TE
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import DeletionPolicy, MunicipalityTenantSpec
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
+from cg_operator.handlers.echoes import ECHOES
 from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
@@ -30,9 +31,10 @@ log = logging.getLogger(__name__)
 PLURAL = "municipalitytenants"
 
 
-def enqueue_tenant(name: str, kwargs: Mapping[str, Any]) -> None:
-    """Ask for a reconcile pass of one tenant (coalesced with pending ones)."""
-    QUEUE.add((PLURAL, name), _run, kwargs)
+def enqueue_tenant(name: str, kwargs: Mapping[str, Any], *, delay: float = 0.0) -> None:
+    """Ask for a reconcile pass of one tenant (coalesced with pending ones; `delay` gathers
+    the changes of its installations into one pass)."""
+    QUEUE.add((PLURAL, name), _run, kwargs, delay=delay)
 
 
 def _run(key: Hashable, kwargs: Mapping[str, Any]) -> None:
@@ -165,8 +167,10 @@ def _finalize(body: dict[str, Any], observed: Observed) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def tenant_event(*, type: str, name: str, **kwargs: Any) -> None:
-    """A tenant changed: reconcile it."""
+async def tenant_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) -> None:
+    """A tenant changed: reconcile it (not for the echo of its own status write)."""
     FIRST_EVENTS.saw(PLURAL, None, name)
-    if type != "DELETED":
+    if type == "DELETED":
+        ECHOES.forget((PLURAL, name))
+    elif ECHOES.acts_on((PLURAL, name), body):
         enqueue_tenant(name, kwargs)

@@ -14,50 +14,76 @@ import kopf
 from cg_operator.api.constants import GROUP, LABEL_INSTALLATION, LABEL_TENANT, VERSION
 from cg_operator.handlers.catalogue import catalogue_of
 from cg_operator.handlers.component import enqueue_component
+from cg_operator.handlers.echoes import ECHOES, TENANT_CHILD_ECHOES
 from cg_operator.handlers.installation import enqueue_installation
 from cg_operator.handlers.observed import CHILD_KINDS, Observed
+from cg_operator.handlers.queue import SUMMARY_DELAY_SECONDS
 from cg_operator.handlers.rollout import enqueue_rollouts
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
 from cg_operator.handlers.tenant import enqueue_tenant
 
 
 @kopf.on.event(GROUP, VERSION, "componentinstallations")
-async def installation_event(*, type: str, namespace: str | None, name: str, **kwargs: Any) -> None:
-    """An installation changed: reconcile it, its dependents and its tenant's status."""
+async def installation_event(
+    *, type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
+) -> None:
+    """An installation changed: reconcile it (not for the echo of its own status write), its
+    dependents and its tenant's status."""
     assert namespace is not None  # a namespaced kind
     FIRST_EVENTS.saw("componentinstallations", namespace, name)
-    if type != "DELETED":
+    key = ("componentinstallations", namespace, name)
+    if type == "DELETED":
+        ECHOES.forget(key)
+    elif ECHOES.acts_on(key, body):
         enqueue_installation(namespace, name, kwargs)
-    spec = kwargs["body"].get("spec") or {}
+    spec = body.get("spec") or {}
     component = spec.get("component")
     catalogue = catalogue_of(kwargs["catalogue_index"])
     for other, dependent in Observed(kwargs).installations(namespace).items():
         entry = catalogue.get(other)
         if entry is not None and any(r.component == component for r in entry.requires):
             enqueue_installation(namespace, dependent["metadata"]["name"], kwargs)
+    # The tenant's and the catalogue entry's status sum up many installations: gather changes.
     if spec.get("tenant"):
-        enqueue_tenant(spec["tenant"], kwargs)
+        enqueue_tenant(spec["tenant"], kwargs, delay=SUMMARY_DELAY_SECONDS)
     if component:
-        enqueue_component(component, kwargs)  # adoption per version
+        enqueue_component(component, kwargs, delay=SUMMARY_DELAY_SECONDS)  # adoption
         enqueue_rollouts(kwargs, component)  # progress is gated on what installations run
 
 
 @kopf.on.event(GROUP, VERSION, "municipalitytenants", id="tenant_rollouts")
-async def tenant_rollouts_event(**kwargs: Any) -> None:
-    """A tenant changed (labels, approvals, subscriptions): every rollout re-assesses it."""
-    enqueue_rollouts(kwargs)
+async def tenant_rollouts_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) -> None:
+    """A tenant changed (labels, approvals, subscriptions): every rollout re-assesses it. A
+    rollout reads no tenant status, so the echo of a tenant's status write is not a change."""
+    key = ("tenant_rollouts", name)
+    if type == "DELETED":
+        ECHOES.forget(key)
+    if type == "DELETED" or ECHOES.acts_on(key, body):
+        enqueue_rollouts(kwargs)
 
 
 async def _child_event(
-    *, namespace: str | None, name: str, labels: kopf.Labels, resource: kopf.Resource, **kwargs: Any
+    *,
+    type: str,
+    namespace: str | None,
+    name: str,
+    labels: kopf.Labels,
+    resource: kopf.Resource,
+    body: kopf.Body,
+    **kwargs: Any,
 ) -> None:
-    """A child changed or went away: its owner repairs drift and updates its status."""
+    """A child changed or went away: its owner repairs drift and updates its status. A tenant
+    reads none of its children's status, so their status-only changes do not concern it."""
     FIRST_EVENTS.saw(resource.plural, namespace, name)
     installation = labels.get(LABEL_INSTALLATION)
     if installation and namespace:
         enqueue_installation(namespace, installation, kwargs)
     elif labels.get(LABEL_TENANT):
-        enqueue_tenant(labels[LABEL_TENANT], kwargs)
+        key = (resource.plural, namespace, name)
+        if type == "DELETED":
+            TENANT_CHILD_ECHOES.forget(key)
+        if type == "DELETED" or TENANT_CHILD_ECHOES.acts_on(key, body):
+            enqueue_tenant(labels[LABEL_TENANT], kwargs)
 
 
 for _kind in CHILD_KINDS:
