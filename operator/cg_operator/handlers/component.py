@@ -11,7 +11,6 @@ import kopf
 from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.constants import GROUP, VERSION
 from cg_operator.handlers.catalogue import CatalogueIndex, SeenIndex, catalogue_of, latest
-from cg_operator.handlers.echoes import ECHOES
 from cg_operator.handlers.installation import enqueue_installation
 from cg_operator.handlers.observed import Observed
 from cg_operator.handlers.queue import QUEUE
@@ -58,9 +57,7 @@ def component_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) -> 
     """A catalogue entry changed: check it, then everything whose verdict it can change."""
     FIRST_EVENTS.saw(PLURAL, None, name)
     catalogue_index: CatalogueIndex = kwargs["catalogue_index"]
-    if type == "DELETED":
-        ECHOES.forget((PLURAL, name))
-    elif ECHOES.acts_on((PLURAL, name), body):  # not the echo of its own status write
+    if type != "DELETED":
         enqueue_component(name, kwargs)
     # Our own status writes come back as events: only a spec change (or a deletion) can change
     # anything downstream.

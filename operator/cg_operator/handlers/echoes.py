@@ -1,12 +1,16 @@
-"""Tells a status-only change, coming back as a watch event, from a change a pass must act on.
+"""Tells a status-only change, coming back as a watch event, from a change a pass must act on,
+for handlers whose pass reads no status of that object.
 
-Every status the operator writes returns as an event of that object. A pass of the object itself
-would find what the pass that wrote it found, so such an echo asks for no pass of the object;
-the objects that read its status (a tenant's summary, dependents, rollouts) are still asked.
-What a pass acts on is the spec (its generation), labels, annotations, finalizers and deletion.
-The same holds for the children a tenant owns (its namespace, quota, limit range, network
-policies): the tenant repairs their content, never reads their status, and the controller-manager
-updates a quota's usage whenever a pod or claim comes or goes.
+A rollout reads a tenant's labels and spec, never its status, so the echo of a tenant's status
+write asks for no rollout pass. A tenant repairs the content of its own children (namespace,
+quota, limit range, network policies) and never reads their status, which the controller-manager
+updates whenever a pod or claim comes or goes. What a pass acts on is the spec (its generation),
+labels, annotations, finalizers and deletion.
+
+An object's own pass is asked for on every event, echoes included: a pass reads kopf's index,
+which can lag the operator's own last write. A pass that started before its echo arrived may
+compare against the older status, find nothing to write and leave a stale verdict (a dependency
+seen not Ready an instant before it was Ready again); the echo's pass corrects it.
 """
 
 from __future__ import annotations

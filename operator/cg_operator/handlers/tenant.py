@@ -13,7 +13,6 @@ from cg_operator.api.constants import FINALIZER, GROUP, LABEL_RETAINED, LABEL_TE
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import DeletionPolicy, MunicipalityTenantSpec
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
-from cg_operator.handlers.echoes import ECHOES
 from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
@@ -167,10 +166,9 @@ def _finalize(body: dict[str, Any], observed: Observed) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def tenant_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) -> None:
-    """A tenant changed: reconcile it (not for the echo of its own status write)."""
+async def tenant_event(*, type: str, name: str, **kwargs: Any) -> None:
+    """A tenant changed: reconcile it. The echo of its own status write counts too: a pass reads
+    kopf's index, which can lag that write (handlers/echoes.py)."""
     FIRST_EVENTS.saw(PLURAL, None, name)
-    if type == "DELETED":
-        ECHOES.forget((PLURAL, name))
-    elif ECHOES.acts_on((PLURAL, name), body):
+    if type != "DELETED":
         enqueue_tenant(name, kwargs)

@@ -27,14 +27,11 @@ from cg_operator.handlers.tenant import enqueue_tenant
 async def installation_event(
     *, type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
 ) -> None:
-    """An installation changed: reconcile it (not for the echo of its own status write), its
-    dependents and its tenant's status."""
+    """An installation changed: reconcile it (the echo of its own status write too: a pass reads
+    kopf's index, which can lag that write), its dependents and its tenant's status."""
     assert namespace is not None  # a namespaced kind
     FIRST_EVENTS.saw("componentinstallations", namespace, name)
-    key = ("componentinstallations", namespace, name)
-    if type == "DELETED":
-        ECHOES.forget(key)
-    elif ECHOES.acts_on(key, body):
+    if type != "DELETED":
         enqueue_installation(namespace, name, kwargs)
     spec = body.get("spec") or {}
     component = spec.get("component")
