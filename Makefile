@@ -16,7 +16,7 @@ endif
 export KUBECONFIG := $(shell hack/kubeconfig.sh)
 export PATH := $(BIN_DIR):$(PATH)
 
-.PHONY: help venv binaries cluster-up cluster-down kubeconfig run test test-unit test-integration \
+.PHONY: help venv binaries tools cluster-up cluster-down kubeconfig run test test-unit test-integration \
         test-e2e lint crds chart chart-lint verify bench clean
 
 help: ## list the targets
@@ -30,12 +30,15 @@ $(PY): pyproject.toml
 
 venv: $(PY) ## create .venv with the package and its dev tools
 
-binaries: ## build the control plane, kwok and helm from Go modules (cached; cold: ~13 min on 2 cores)
-	hack/build-binaries.sh
+binaries: ## build the tools and the control plane from Go modules (cached; cold: ~17 min on 2 cores)
+	hack/build-binaries.sh all
+
+tools: ## build only helm, prometheus and promtool from Go modules (cached; cold: a few minutes)
+	hack/build-binaries.sh tools
 
 cluster-up: ## start the local control plane unless KUBECONFIG names a cluster
 ifeq ($(EXTERNAL_KUBECONFIG),)
-	hack/build-binaries.sh
+	hack/build-binaries.sh cluster
 	hack/cluster-up.sh
 else
 	@echo "using the cluster in KUBECONFIG=$(EXTERNAL_KUBECONFIG)" >&2
@@ -53,16 +56,16 @@ run: venv cluster-up ## local cluster + CRDs + examples, then the operator in th
 	kubectl apply --server-side -R -f examples/
 	$(VENV)/bin/cg-operator run --liveness http://127.0.0.1:8080/healthz
 
-test: venv cluster-up ## the whole suite: unit, integration (real control plane), e2e (Prometheus)
+test: venv tools cluster-up ## the whole suite: unit, integration (real control plane), e2e (Prometheus)
 	$(PY) -m pytest
 
-test-unit: venv binaries ## unit tests only (no cluster; seconds; helm from `make binaries`)
-	$(PY) -m pytest -m "not integration"
+test-unit: venv ## unit tests only: pure, no cluster, no build, seconds (chart and promtool tests need `make tools`)
+	$(PY) -m pytest -m "not integration and not tools"
 
-test-integration: venv cluster-up ## integration tests only (e2e included)
+test-integration: venv tools cluster-up ## integration tests only (e2e included)
 	$(PY) -m pytest -m integration
 
-test-e2e: venv cluster-up ## e2e only: the operator scraped by a real Prometheus (apt-get install prometheus)
+test-e2e: venv tools cluster-up ## e2e only: the operator scraped by a real Prometheus (built by `make tools`)
 	$(PY) -m pytest -m e2e
 
 lint: venv ## ruff, mypy (strict) and the layer contracts
@@ -79,7 +82,7 @@ chart: venv ## refresh the chart's copies (CRDs, alerts, dashboard) and its valu
 	$(PY) hack/chart_sync_crds.py
 	$(PY) hack/chart_values_doc.py
 
-chart-lint: binaries ## helm lint the chart with the defaults and with every switch on
+chart-lint: tools ## helm lint the chart with the defaults and with every switch on
 	helm lint charts/cg-operator --strict --kube-version 1.36.0
 	helm lint charts/cg-operator --strict --kube-version 1.36.0 -f tests/data/chart/full-values.yaml
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds the local control plane (kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl, etcd, kwok, kwokctl) and helm from their Go modules into
+# Builds the tools the tests run (helm, prometheus, promtool) and the local control plane
+# (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, kwokctl) from
+# their Go modules into
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/cg-operator/bin/<kubernetes version>/
+# Usage: hack/build-binaries.sh [all|tools|cluster]   (default all; `tools` is what the chart and
+# monitoring tests need, a few minutes cold; `cluster` is the control plane, most of the time)
 # Nothing is downloaded but Go modules; nothing is written into the repository.
 # A binary whose stamp matches its pinned version is left alone, so a warm run takes a second.
 # A cold build (empty Go module and build caches) took 12.5 minutes on 2 cores, most of it
@@ -100,14 +103,39 @@ build_simple() {
   mv "$bin_dir/$name.tmp" "$bin_dir/$name"; stamp "$name" "$version"
 }
 
+build_prometheus() {
+  # Release v3.XY.Z is the module version v0.3XY.Z; the web UI's assets are not in the module,
+  # which the tests never open (they use the HTTP API).
+  local release="v3.${PROMETHEUS_VERSION#v0.3}" flags="" pkg=github.com/prometheus/common/version
+  release=${release/v3.0/v3.}
+  flags="-X ${pkg}.Version=${release#v} -X ${pkg}.Branch=HEAD -X ${pkg}.Revision=${PROMETHEUS_VERSION}"
+  build_simple prometheus github.com/prometheus/prometheus "$PROMETHEUS_VERSION" \
+    github.com/prometheus/prometheus/cmd/prometheus "$flags"
+  build_simple promtool github.com/prometheus/prometheus "$PROMETHEUS_VERSION" \
+    github.com/prometheus/prometheus/cmd/promtool "$flags"
+}
+
+build_tools() {
+  build_simple helm helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
+    "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+  build_prometheus
+}
+
+build_cluster() {
+  build_simple etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
+  build_simple kwok sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok \
+    "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
+  build_simple kwokctl sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwokctl \
+    "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
+  build_kubernetes
+}
+
 started=$(date +%s)
 log "binaries go to $bin_dir"
-build_simple etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
-build_simple kwok sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok \
-  "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
-build_simple kwokctl sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwokctl \
-  "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
-build_simple helm helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
-  "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
-build_kubernetes
+case "${1:-all}" in
+  tools) build_tools ;;
+  cluster) build_cluster ;;
+  all) build_tools; build_cluster ;;
+  *) die "usage: $0 [all|tools|cluster]" ;;
+esac
 log "done in $(( $(date +%s) - started ))s; $(du -sh "$bin_dir" | cut -f1) in $bin_dir"

@@ -5,7 +5,6 @@ do the series match the cluster, and does an endpoint that goes down show up and
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import urllib.parse
@@ -22,6 +21,7 @@ from tests.integration.conftest import OperatorProcess, start_operator
 from tests.support.cluster import REPO, Cluster, wait_for
 from tests.support.http_server import Behaviour, LocalServer
 from tests.support.probe_catalogue import COMPONENT, component, tenant
+from tests.support.tools import require_tool
 
 TIMEOUT = 240
 E2E_TENANT = "t-e2e-bunnik"
@@ -43,9 +43,7 @@ class Prometheus:
     """`prometheus` on 127.0.0.1 scraping the operator every second, with the alert rules."""
 
     def __init__(self, workdir: Path, target: str) -> None:
-        binary = shutil.which("prometheus")
-        if binary is None:
-            raise AssertionError("prometheus is not installed: apt-get install prometheus")
+        binary = require_tool("prometheus")
         self.port = _free_port()
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},

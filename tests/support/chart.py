@@ -4,7 +4,6 @@ tests."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.support.tools import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "cg-operator"
@@ -21,16 +22,7 @@ NAMESPACE = "cg-system"
 
 def helm_binary() -> str:
     """helm from the binary cache (hack/build-binaries.sh), else from PATH; fails without."""
-    cache = subprocess.run(
-        [str(REPO / "hack" / "bin-dir.sh")], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    built = Path(cache) / "helm"
-    if built.is_file():
-        return str(built)
-    found = shutil.which("helm")
-    if found is None:
-        pytest.fail(f"no helm in {cache} nor on PATH: run `make binaries` (hack/build-binaries.sh)")
-    return found
+    return require_tool("helm")
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

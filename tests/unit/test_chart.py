@@ -28,6 +28,9 @@ from cg_operator.cli import build_parser, health_config
 from cg_operator.handlers.observed import CHILD_KINDS
 from tests.support.chart import CHART, KUBE_VERSION, NAMESPACE, helm, render, template_args
 
+# Every test here renders or lints the chart with the real helm binary.
+pytestmark = pytest.mark.tools
+
 REPO = Path(__file__).resolve().parents[2]
 FULL_VALUES = REPO / "tests" / "data" / "chart" / "full-values.yaml"
 OWN_PLURALS = ("cgcomponents", "municipalitytenants", "componentinstallations", "componentrollouts")

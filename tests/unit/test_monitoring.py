@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from cg_operator.metrics import REGISTRY, FleetSnapshot, state_families
+from tests.support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "monitoring"
@@ -34,19 +34,9 @@ RATE_INTERVAL = re.compile(r"\$(__rate_interval|\{__rate_interval\})")
 VARIABLE = re.compile(r"\$(\w+|\{\w+\})")
 
 
-def _promtool() -> str:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.fail(
-            "promtool is not on PATH: install it (`apt-get install prometheus`, which ships "
-            "/usr/bin/promtool) to check and unit-test monitoring/alerts.yaml"
-        )
-    return promtool
-
-
 def _run_promtool(*args: str) -> None:
     result = subprocess.run(
-        [_promtool(), *args], cwd=ROOT, capture_output=True, text=True, check=False
+        [require_tool("promtool"), *args], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}{result.stderr}"
 
@@ -136,10 +126,12 @@ def _exported_series() -> dict[str, str]:
     return series
 
 
+@pytest.mark.tools
 def test_rules_pass_promtool_check() -> None:
     _run_promtool("check", "rules", str(ALERTS.relative_to(ROOT)))
 
 
+@pytest.mark.tools
 def test_rules_pass_their_promtool_unit_tests() -> None:
     _run_promtool("test", "rules", str(ALERT_TESTS.relative_to(ROOT)))
 
@@ -196,6 +188,7 @@ def test_dashboard_is_well_formed() -> None:
         assert "label_values(" in json.dumps(variables[name]["query"]), name
 
 
+@pytest.mark.tools
 def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     rules = [
         {
