@@ -196,7 +196,12 @@ def test_deleting_a_tenant_keeps_or_removes_its_namespace(
         assert namespace["metadata"]["labels"]["appstore.commonground.nl/retained"] == "true"
         assert _exists(cluster, "secret", "objecttypen-postgresql", "-n", name)
         assert _exists(cluster, "pvc", "data-objecttypen-postgresql-0", "-n", name)
-        assert not _exists(cluster, "deployment", "objecttypen", "-n", name)
+        # Workloads go with their installation through garbage collection, in the background.
+        wait_for(
+            "the workloads removed",
+            lambda: not _exists(cluster, "deployment", "objecttypen", "-n", name),
+            timeout=TIMEOUT,
+        )
         cluster.kubectl("delete", "namespace", name, "--timeout=120s")
     else:
 
@@ -373,3 +378,130 @@ def test_a_namespace_that_is_not_ours_is_never_taken_over(
     finally:
         _delete_tenant(cluster, name)
     assert _exists(cluster, "namespace", "kube-system")
+
+
+def _ready_condition(cluster: Cluster, name: str) -> dict[str, Any] | None:
+    conditions = (_json(cluster, "mt", name).get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == "Ready"), None)
+
+
+def _tenant_label(cluster: Cluster, namespace: str) -> str | None:
+    labels = _json(cluster, "namespace", namespace)["metadata"].get("labels") or {}
+    return labels.get("appstore.commonground.nl/tenant")
+
+
+def test_two_tenants_racing_for_one_namespace_leave_it_to_exactly_one(
+    cluster: Cluster, operator_with_catalogue: Running, tmp_path: Any
+) -> None:
+    """Both tenants of each pair reach the operator in the same instant (applied while it is
+    stopped, released together by its start-up gate): one gets the namespace, the other is
+    refused naming it, and deleting the loser, even with deletionPolicy Delete, leaves the
+    winner's namespace alone."""
+    pairs = [(f"t-race-{i}-a", f"t-race-{i}-b", f"t-race-{i}") for i in range(4)]
+    operator_with_catalogue.proc.stop()
+    for i, (first, second, shared) in enumerate(pairs):
+        for name in (first, second):
+            contender = tenant(name, f"GM0{500 + i}", f"Race {i}", deletion="Delete")
+            contender["spec"]["namespace"] = shared
+            cluster.apply(contender)
+    operator_with_catalogue.proc = start_operator(cluster, tmp_path / "op.log")
+    try:
+        for first, second, shared in pairs:
+
+            def settled(a: str = first, b: str = second) -> list[dict[str, Any]] | None:
+                found = [_ready_condition(cluster, a), _ready_condition(cluster, b)]
+                return found if all(found) else None
+
+            wait_for(f"{first} and {second} judged", settled, timeout=TIMEOUT)
+            owner = _tenant_label(cluster, shared)
+            assert owner in (first, second)
+            loser = second if owner == first else first
+            wait_for(f"{owner} Ready", lambda o=owner: _ready(cluster, "mt", o), timeout=TIMEOUT)
+            refused = _ready_condition(cluster, loser)
+            assert refused is not None
+            assert refused["status"] == "False"
+            assert refused["reason"] == "InvalidSpec"
+            assert f"namespace {shared!r} belongs to tenant {owner!r}" in refused["message"]
+            assert "spec.namespace" in refused["message"]
+            _delete_tenant(cluster, loser, keep_namespace=True)
+            namespace = _json(cluster, "namespace", shared)
+            assert not namespace["metadata"].get("deletionTimestamp")
+            assert _tenant_label(cluster, shared) == owner
+            assert _ready(cluster, "mt", owner)
+    finally:
+        for first, second, _shared in pairs:
+            _delete_tenant(cluster, first)
+            _delete_tenant(cluster, second)
+
+
+def test_a_forged_status_never_makes_the_operator_delete_another_namespace(
+    cluster: Cluster, operator_with_catalogue: Running, tmp_path: Any
+) -> None:
+    """Anyone who may write a tenant's status could once point status.namespace at any
+    namespace and have the operator delete it with the tenant. The namespace to delete is the
+    tenant's own, by its label, checked on a fresh read."""
+    victim, forger = "t-victim", "t-forger"
+    cluster.apply(tenant(victim, "GM0600", "Victim"))
+    cluster.apply(tenant(forger, "GM0601", "Forger", deletion="Delete"))
+    try:
+        for name in (victim, forger):
+            wait_for(f"{name} Ready", lambda n=name: _ready(cluster, "mt", n), timeout=TIMEOUT)
+        operator_with_catalogue.proc.stop()  # the forged status must be what the operator finds
+        cluster.kubectl(
+            "patch", "mt", forger, "--subresource=status", "--type=merge",
+            "-p", json.dumps({"status": {"namespace": victim}}),
+        )  # fmt: skip
+        cluster.kubectl("delete", "mt", forger, "--wait=false")
+        operator_with_catalogue.proc = start_operator(cluster, tmp_path / "op.log")
+        wait_for(f"{forger} gone", lambda: not _exists(cluster, "mt", forger), timeout=TIMEOUT)
+
+        def forger_namespace_deleted() -> bool:
+            found = cluster.kubectl("get", "namespace", forger, "-o", "json", check=False)
+            return found.returncode != 0 or bool(
+                json.loads(found.stdout)["metadata"].get("deletionTimestamp")
+            )
+
+        wait_for("the forger's own namespace deleted", forger_namespace_deleted, timeout=TIMEOUT)
+        namespace = _json(cluster, "namespace", victim)
+        assert not namespace["metadata"].get("deletionTimestamp")
+        assert _tenant_label(cluster, victim) == victim
+        assert _ready(cluster, "mt", victim)
+    finally:
+        _delete_tenant(cluster, forger)
+        _delete_tenant(cluster, victim)
+
+
+def test_renaming_a_municipality_keeps_its_namespace_and_data(
+    cluster: Cluster, operator_with_catalogue: Running
+) -> None:
+    """The default namespace derives from the name; a rename must not move the municipality to
+    a new namespace with empty databases."""
+    name = "t-rename"
+    renamed = tenant(name, "GM0602", "Oud Naam", {"name": "objecttypen", "offering": "container"})
+    del renamed["spec"]["namespace"]
+    cluster.apply(renamed)
+    given = "gm0602-oud-naam"
+    try:
+        wait_for("tenant Ready", lambda: _ready(cluster, "mt", name), timeout=TIMEOUT)
+        secret = _json(cluster, "secret", "objecttypen-postgresql", "-n", given)
+        renamed["spec"]["municipality"]["name"] = "Nieuwe Naam"
+        cluster.apply(renamed)
+
+        def renamed_and_settled() -> bool:
+            found = _json(cluster, "mt", name)
+            status = found.get("status") or {}
+            return status.get("observedGeneration") == found["metadata"]["generation"] and (
+                _ready(cluster, "mt", name)
+            )
+
+        wait_for("the rename reconciled", renamed_and_settled, timeout=TIMEOUT)
+        assert _json(cluster, "mt", name)["status"]["namespace"] == given
+        assert not _exists(cluster, "namespace", "gm0602-nieuwe-naam")
+        again = _json(cluster, "secret", "objecttypen-postgresql", "-n", given)
+        assert again["metadata"]["uid"] == secret["metadata"]["uid"]
+        installation = _json(cluster, "cgi", "objecttypen", "-n", given)
+        assert installation["spec"]["municipality"]["name"] == "Nieuwe Naam"
+    finally:
+        cluster.kubectl("delete", "mt", name, "--ignore-not-found", "--wait=false")
+        wait_for(f"tenant {name} gone", lambda: not _exists(cluster, "mt", name), timeout=TIMEOUT)
+        cluster.kubectl("delete", "namespace", given, "--ignore-not-found", "--timeout=120s")

@@ -213,7 +213,8 @@ class MunicipalityTenantSpec(Model):
     """The rollout ring, mirrored to the label appstore.commonground.nl/ring: koploper,
     vroege-volger, volger, ..."""
     namespace: DnsLabel | None = None
-    """The tenant namespace; default derived from the code and name, e.g. gm0363-amsterdam."""
+    """The tenant namespace; default derived from the code and name, e.g. gm0363-amsterdam.
+    Once given, it stays the tenant's namespace: renaming the municipality does not move it."""
     quota: Quota | None = None
     """Limits for the namespace."""
     network: Network = Field(default_factory=Network)

@@ -132,6 +132,14 @@ class Observed:
                     out.append(obj)
         return out
 
+    def namespaces_of(self, tenant: str) -> set[str]:
+        """The namespaces labelled as this tenant's (as the watch last saw them)."""
+        return {
+            obj["metadata"]["name"]
+            for obj in self.in_namespace("v1", "Namespace", "")
+            if (obj["metadata"].get("labels") or {}).get(LABEL_TENANT) == tenant
+        }
+
     def installations(self, namespace: str) -> dict[str, dict[str, Any]]:
         """component -> live ComponentInstallation, in one namespace."""
         return {

@@ -33,6 +33,7 @@ from cg_operator.reconcile.rollout import (
     step,
 )
 from cg_operator.reconcile.status import existing_conditions, status_patch
+from cg_operator.reconcile.tenant import assigned_namespace
 from cg_operator.reconcile.validation import Catalogue, parse_spec, rollout_errors
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,12 @@ def _views(rollout: str, component: str, kwargs: Mapping[str, Any]) -> list[Tena
         if subscription is None:
             continue
         labels = {**(seen.body["metadata"].get("labels") or {}), LABEL_RING: spec.ring}
-        live = observed.installations(spec.target_namespace()).get(component)
+        namespace = assigned_namespace(
+            spec,
+            (seen.body.get("status") or {}).get("namespace"),
+            observed.namespaces_of(seen.name),
+        )
+        live = observed.installations(namespace).get(component)
         views.append(
             TenantView(
                 name=seen.name,

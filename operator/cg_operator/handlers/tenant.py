@@ -9,7 +9,7 @@ from typing import Any
 
 import kopf
 
-from cg_operator.api.constants import FINALIZER, GROUP, LABEL_RETAINED, LABEL_TENANT, VERSION
+from cg_operator.api.constants import FINALIZER, GROUP, LABEL_RETAINED, VERSION
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import DeletionPolicy, MunicipalityTenantSpec
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
@@ -23,7 +23,15 @@ from cg_operator.k8s.client import patch_status
 from cg_operator.reconcile.diff import in_sync
 from cg_operator.reconcile.rollout import assignments_for
 from cg_operator.reconcile.status import existing_conditions, status_patch, validation_conditions
-from cg_operator.reconcile.tenant import plan_tenant, summarise, tenant_conditions
+from cg_operator.reconcile.tenant import (
+    ClaimState,
+    TenantPlan,
+    assigned_namespace,
+    namespace_claim,
+    plan_tenant,
+    summarise,
+    tenant_conditions,
+)
 from cg_operator.reconcile.validation import Catalogue, FieldError, parse_spec, tenant_errors
 
 log = logging.getLogger(__name__)
@@ -80,9 +88,13 @@ def _reconcile(
         # Nothing is applied or pruned while the spec is invalid: what runs keeps running.
         _write(body, conditions, {})
         return
-    versions = assignments_for(body["metadata"]["name"], rollouts)
-    plan = plan_tenant(body, spec, catalogue, rollout_versions=versions)
-    conflict = _namespace_conflict(plan.namespace, body["metadata"]["name"], observed)
+    name = body["metadata"]["name"]
+    namespace = assigned_namespace(
+        spec, (body.get("status") or {}).get("namespace"), observed.namespaces_of(name)
+    )
+    versions = assignments_for(name, rollouts)
+    plan = plan_tenant(body, spec, catalogue, rollout_versions=versions, namespace=namespace)
+    conflict = _claim_namespace(plan, name, observed)
     if conflict:
         conditions = validation_conditions(
             conditions,
@@ -99,7 +111,6 @@ def _reconcile(
     if not in_sync(plan.namespace_object, observed.get(Ref.of(plan.namespace_object))):
         objects.apply(plan.namespace_object)
     apply_all([*plan.children, *plan.installations], observed)
-    name = body["metadata"]["name"]
     wanted = {Ref.of(o) for o in [*plan.children, *plan.installations]}
     stale = [
         Ref.of(o) for o in observed.tenant_children(plan.namespace, name) if Ref.of(o) not in wanted
@@ -124,17 +135,22 @@ def _reconcile(
     )
 
 
-def _namespace_conflict(namespace: str, tenant: str, observed: Observed) -> str | None:
-    """A namespace that someone else owns is never taken over (nor, later, deleted)."""
-    ours = observed.get(Ref("v1", "Namespace", "", namespace))
-    if ours is not None:
-        owner = (ours["metadata"].get("labels") or {}).get(LABEL_TENANT)
-        if owner == tenant:
+def _claim_namespace(plan: TenantPlan, tenant: str, observed: Observed) -> str | None:
+    """Claim the tenant's namespace atomically: None when it is ours, else why it is not.
+
+    A namespace the watch has not seen is created, never applied: of two tenants naming one
+    namespace, the API server lets exactly one create it, and the other then reads the
+    winner's label and is refused. (Only the operator's namespaces are watched, so one made by
+    someone else also shows up here as a create that finds it taken.)"""
+    ref = Ref.of(plan.namespace_object)
+    state, reason = namespace_claim(tenant, plan.namespace, observed.get(ref))
+    if state is ClaimState.ABSENT:
+        if objects.create_if_absent(plan.namespace_object):
             return None
-        return f"namespace {namespace!r} belongs to tenant {owner!r}"
-    if objects.get(Ref("v1", "Namespace", "", namespace)) is not None:
-        return f"namespace {namespace!r} exists and is not managed by cg-operator"
-    return None
+        state, reason = namespace_claim(tenant, plan.namespace, objects.get(ref))
+        if state is ClaimState.ABSENT:
+            raise RuntimeError(f"namespace {plan.namespace} vanished while being claimed")
+    return reason if state is ClaimState.TAKEN else None
 
 
 def _write(body: dict[str, Any], conditions: list[Any], extra: dict[str, Any]) -> None:
@@ -145,24 +161,55 @@ def _write(body: dict[str, Any], conditions: list[Any], extra: dict[str, Any]) -
 
 def _finalize(body: dict[str, Any], observed: Observed) -> None:
     """Delete the installations (each keeps or removes its data), then the namespace for
-    deletionPolicy Delete; Retain leaves the namespace and its data, labelled retained."""
+    deletionPolicy Delete; Retain leaves the namespace and its data, labelled retained.
+
+    Only a namespace labelled as this tenant's is touched, checked on a fresh read and deleted
+    with that read's resourceVersion as a precondition: neither a status naming another
+    namespace nor a label changed in between can make the operator delete someone's data."""
     name = body["metadata"]["name"]
-    spec = body.get("spec") or {}
-    namespace = (body.get("status") or {}).get("namespace")
-    if namespace:
-        remaining = [
-            o for o in observed.installations(namespace).values() if o["spec"].get("tenant") == name
-        ]
-        if remaining:
-            prune([Ref.of(o) for o in remaining if not o["metadata"].get("deletionTimestamp")])
-            return  # their deletion events bring us back here
-        ns_ref = Ref("v1", "Namespace", "", namespace)
-        if spec.get("deletionPolicy") == DeletionPolicy.DELETE.value:
-            objects.delete(ns_ref)
-        else:
-            objects.merge_patch(ns_ref, {"metadata": {"labels": {LABEL_RETAINED: "true"}}})
+    namespace = _namespace_for_deletion(body, observed)
+    if namespace is not None and not _release_namespace(namespace, name, body, observed):
+        return  # its installations are still being deleted; their events bring us back here
     finalizers = [f for f in body["metadata"].get("finalizers") or [] if f != FINALIZER]
     objects.merge_patch(Ref.of(body), {"metadata": {"finalizers": finalizers or None}})
+
+
+def _namespace_for_deletion(body: dict[str, Any], observed: Observed) -> str | None:
+    name = body["metadata"]["name"]
+    recorded = (body.get("status") or {}).get("namespace")
+    labelled = observed.namespaces_of(name)
+    spec, _errors = parse_spec(MunicipalityTenantSpec, body.get("spec") or {})
+    if spec is not None:
+        return assigned_namespace(spec, recorded, labelled)
+    return recorded if recorded in labelled else None
+
+
+def _release_namespace(
+    namespace: str, tenant: str, body: dict[str, Any], observed: Observed
+) -> bool:
+    """Prune the tenant's installations, then delete or keep its namespace; False while
+    installations are still going."""
+    ref = Ref("v1", "Namespace", "", namespace)
+    live = objects.get(ref)
+    state, reason = namespace_claim(tenant, namespace, live)
+    if state is not ClaimState.OURS or live is None:
+        if state is ClaimState.TAKEN:
+            log.warning("tenant %s is deleted; %s, so it is left alone", tenant, reason)
+        return True
+    remaining = [
+        o for o in observed.installations(namespace).values() if o["spec"].get("tenant") == tenant
+    ]
+    if remaining:
+        prune([Ref.of(o) for o in remaining if not o["metadata"].get("deletionTimestamp")])
+        return False
+    if (body.get("spec") or {}).get("deletionPolicy") == DeletionPolicy.DELETE.value:
+        meta = live["metadata"]
+        objects.delete(
+            ref, preconditions={"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}
+        )
+    else:
+        objects.merge_patch(ref, {"metadata": {"labels": {LABEL_RETAINED: "true"}}})
+    return True
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)

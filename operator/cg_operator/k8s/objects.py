@@ -48,6 +48,22 @@ def apply(obj: dict[str, Any]) -> dict[str, Any]:
     return dict(result.to_dict())
 
 
+def create_if_absent(obj: dict[str, Any]) -> bool:
+    """Create the object; False when one of that name already exists (HTTP 409). The API
+    server decides, so of two callers racing for one name exactly one gets True."""
+    meta = obj["metadata"]
+    try:
+        resource(obj["apiVersion"], obj["kind"]).create(
+            body=obj, namespace=meta.get("namespace"), field_manager=FIELD_MANAGER
+        )
+    except ApiException as error:
+        if error.status == 409:
+            return False
+        raise
+    log.info("created %s", Ref.of(obj))
+    return True
+
+
 def get(ref: Ref) -> dict[str, Any] | None:
     """The live object, or None when it does not exist."""
     try:
@@ -69,13 +85,16 @@ def list_objects(
     return [dict(item.to_dict()) for item in found.items]
 
 
-def delete(ref: Ref) -> bool:
-    """Delete in the background; True when something was deleted, False when already gone."""
+def delete(ref: Ref, preconditions: dict[str, str] | None = None) -> bool:
+    """Delete in the background; True when something was deleted, False when already gone.
+    `preconditions` (uid, resourceVersion) make the API server refuse (409) the delete when
+    the object changed since it was read."""
+    body: dict[str, Any] = {"propagationPolicy": "Background"}
+    if preconditions:
+        body["preconditions"] = preconditions
     try:
         resource(ref.api_version, ref.kind).delete(
-            name=ref.name,
-            namespace=ref.namespace or None,
-            body={"propagationPolicy": "Background"},
+            name=ref.name, namespace=ref.namespace or None, body=body
         )
     except ApiException as error:
         if error.status == 404:

@@ -5,14 +5,15 @@ Pure: (tenant, catalogue, observed installations) -> desired objects and status.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any, Literal
 
 from cg_operator.api.base import Condition
 from cg_operator.api.conditions import READY, RECONCILING, remove_condition, set_condition
-from cg_operator.api.constants import LABEL_MUNICIPALITY, LABEL_RING
+from cg_operator.api.constants import LABEL_MUNICIPALITY, LABEL_RING, LABEL_TENANT
 from cg_operator.api.tenant import ComponentSummary, MunicipalityTenantSpec, Quota
 from cg_operator.reconcile.children import tenant_labels, with_owner
 from cg_operator.reconcile.validation import Catalogue
@@ -92,15 +93,57 @@ def desired_version(
     return catalogue[component].default_version
 
 
+def assigned_namespace(
+    spec: MunicipalityTenantSpec, recorded: str | None, labelled: Collection[str]
+) -> str:
+    """The tenant's namespace: the one it was given, not one a changed spec would derive.
+
+    The default namespace is derived from the municipality's name, which may change (spelling,
+    mergers). Once a namespace carries the tenant's label and the tenant's status recorded it, it
+    stays the tenant's namespace: a rename never moves a municipality to empty databases. Both
+    must agree, so neither a forged status (pointing at a namespace not labelled for this
+    tenant) nor a label on some other namespace redirects the tenant."""
+    if recorded and recorded in labelled:
+        return recorded
+    return spec.target_namespace()
+
+
+class ClaimState(Enum):
+    """Whether a tenant may use a namespace."""
+
+    OURS = "ours"
+    ABSENT = "absent"
+    TAKEN = "taken"
+
+
+def namespace_claim(
+    tenant: str, namespace: str, live: Mapping[str, Any] | None
+) -> tuple[ClaimState, str]:
+    """(state, reason) of a tenant's claim on a namespace, from the live namespace or None.
+
+    Only a namespace labelled for this tenant is ours: one labelled for another tenant, or not
+    made by the operator at all, is never taken over (nor, later, deleted)."""
+    if live is None:
+        return ClaimState.ABSENT, ""
+    owner = (live.get("metadata", {}).get("labels") or {}).get(LABEL_TENANT)
+    if owner == tenant:
+        return ClaimState.OURS, ""
+    if owner:
+        return ClaimState.TAKEN, f"namespace {namespace!r} belongs to tenant {owner!r}"
+    return ClaimState.TAKEN, f"namespace {namespace!r} exists and is not managed by cg-operator"
+
+
 def plan_tenant(
     tenant: Mapping[str, Any],
     spec: MunicipalityTenantSpec,
     catalogue: Catalogue,
     rollout_versions: Mapping[str, str] | None = None,
+    namespace: str | None = None,
 ) -> TenantPlan:
-    """Desired namespace, quota, network policies, service account and installations."""
+    """Desired namespace, quota, network policies, service account and installations, in
+    `namespace` (the assigned one; default: the one the spec derives)."""
     name = tenant["metadata"]["name"]
-    namespace = spec.target_namespace()
+    namespace = namespace or spec.target_namespace()
     labels = tenant_labels(name)
     namespace_object = render(
         "namespace.yaml.j2", name=namespace, labels=namespace_labels(name, spec)
