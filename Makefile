@@ -16,7 +16,7 @@ endif
 export KUBECONFIG := $(shell hack/kubeconfig.sh)
 export PATH := $(BIN_DIR):$(PATH)
 
-.PHONY: help venv binaries tools cluster-up cluster-down kubeconfig run test test-unit test-integration \
+.PHONY: help venv binaries tools test-real cluster-up cluster-down kubeconfig run test test-unit test-integration \
         test-e2e lint crds chart chart-lint verify bench clean
 
 help: ## list the targets
@@ -53,8 +53,9 @@ kubeconfig: ## print the kubeconfig path that run and test use
 run: venv cluster-up ## local cluster + CRDs + examples, then the operator in the foreground
 	kubectl apply --server-side --force-conflicts -f crds/
 	kubectl wait --for=condition=Established --timeout=60s -f crds/
-	kubectl apply --server-side -R -f examples/
-	$(VENV)/bin/cg-operator run --liveness http://127.0.0.1:8080/healthz
+	kubectl apply --server-side -R -f examples/catalog -f examples/tenants -f examples/rollouts
+	@# The tenants' credentials go into their namespaces once the operator has made them.
+	hack/apply-tenant-secrets.sh & $(VENV)/bin/cg-operator run --liveness http://127.0.0.1:8080/healthz
 
 test: venv tools cluster-up ## the whole suite: unit, integration (real control plane), e2e (Prometheus)
 	$(PY) -m pytest
@@ -64,6 +65,10 @@ test-unit: venv ## unit tests only: pure, no cluster, no build, seconds (chart a
 
 test-integration: venv tools cluster-up ## integration tests only (e2e included)
 	$(PY) -m pytest -m integration
+
+test-real: venv ## real pods on kind (needs Docker or Podman; not run by .ci/run: no engine here)
+	CG_CLUSTER_PROVIDER=kind hack/cluster-up.sh
+	$(PY) -m pytest -o addopts="-ra --strict-markers" tests/real
 
 test-e2e: venv tools cluster-up ## e2e only: the operator scraped by a real Prometheus (built by `make tools`)
 	$(PY) -m pytest -m e2e

@@ -4,6 +4,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=hack/cluster-env.sh
 source "$here/cluster-env.sh"
+# CG_CLUSTER_PROVIDER=kind asks for real pods (Docker or Podman): hack/kind-cluster.sh.
+if [ "${CG_CLUSTER_PROVIDER:-kwok}" = kind ]; then exec "$here/kind-cluster.sh" down; fi
 cluster_dir="$KWOK_WORKDIR/clusters/$CLUSTER_NAME"
 
 # Note the processes first: kwokctl removes the pid files, and kube-apiserver can hang on

@@ -11,6 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 # shellcheck source=hack/cluster-env.sh
 source "$here/cluster-env.sh"
+# CG_CLUSTER_PROVIDER=kind asks for real pods (Docker or Podman): hack/kind-cluster.sh.
+if [ "${CG_CLUSTER_PROVIDER:-kwok}" = kind ]; then exec "$here/kind-cluster.sh" up; fi
 
 log() { printf '[cluster-up %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -102,7 +104,7 @@ reclaimPolicy: Retain
 YAML
   for i in $(seq -w 1 "${CG_LOCAL_VOLUMES:-400}"); do
     printf -- '---\napiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: local-pv-%s\n' "$i"
-    printf 'spec:\n  capacity: {storage: 2Gi}\n  accessModes: [ReadWriteOnce]\n'
+    printf 'spec:\n  capacity: {storage: 20Gi}\n  accessModes: [ReadWriteOnce, ReadWriteMany]\n'
     printf '  storageClassName: local-static\n  hostPath: {path: /tmp/local-pv-%s}\n' "$i"
   done
 } | "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_PATH" apply --server-side -f - >/dev/null

@@ -22,7 +22,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.support.apiserver import OPERATOR_AGENTS, WriteWindow  # noqa: E402
-from tests.support.cluster import Cluster, check_local, find_kubectl, wait_for  # noqa: E402
+from tests.support.cluster import (  # noqa: E402
+    Cluster,
+    apply_examples,
+    apply_tenant_secrets,
+    check_local,
+    find_kubectl,
+    wait_for,
+)
 
 
 def _ready_tenants(cluster: Cluster) -> int:
@@ -68,7 +75,8 @@ def main() -> int:
     time.sleep(3)  # let it start watching, so the clock measures reconciliation, not start-up
     converging = WriteWindow(cluster, OPERATOR_AGENTS)
     started = time.monotonic()
-    cluster.kubectl("apply", "--server-side", "-R", "-f", str(REPO / "examples"))
+    apply_examples(cluster)
+    apply_tenant_secrets(cluster)
     wait_for(
         "every tenant Ready",
         lambda: _ready_tenants(cluster) == tenants or None,

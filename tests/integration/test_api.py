@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import OperatorProcess
-from tests.support.cluster import REPO, Cluster, wait_for
+from tests.support.cluster import EXAMPLE_FOLDERS, REPO, Cluster, apply_examples, wait_for
 
 EXAMPLES = REPO / "examples"
 
@@ -23,9 +23,9 @@ def _documents(folder: Path) -> list[dict[str, object]]:
 
 @pytest.fixture(scope="module")
 def examples_applied(cluster: Cluster, crds: None) -> list[dict[str, object]]:
-    result = cluster.kubectl("apply", "--server-side", "-R", "-f", str(EXAMPLES))
+    result = apply_examples(cluster)
     assert "error" not in result.stderr.lower(), result.stderr
-    return _documents(EXAMPLES)
+    return [doc for folder in EXAMPLE_FOLDERS for doc in _documents(EXAMPLES / folder)]
 
 
 def test_examples_apply_cleanly_and_all_kinds_show_in_the_cg_category(

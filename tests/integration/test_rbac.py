@@ -58,7 +58,8 @@ ROLLOUT = {
 QUOTA = {
     "requestsCpu": "4",
     "requestsMemory": "8Gi",
-    "limitsCpu": "12",
+    # Open Zaak runs four processes (2 web, worker, beat) at a 2-CPU limit each.
+    "limitsCpu": "20",
     "limitsMemory": "16Gi",
     "pods": 40,
     "defaultContainerCpu": "50m",

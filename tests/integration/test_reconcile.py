@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from tests.integration.conftest import OperatorProcess, start_operator
 from tests.support.apiserver import WriteWindow
-from tests.support.cluster import REPO, Cluster, wait_for
+from tests.support.cluster import Cluster, apply_examples, apply_tenant_secrets, wait_for
 
 CONVERGE_TIMEOUT = 420
 
@@ -44,8 +45,9 @@ def converged(
 ) -> Iterator[OperatorProcess]:
     """examples/ applied and every example tenant Ready, with the operator running."""
     proc = start_operator(cluster, tmp_path_factory.mktemp("reconcile") / "operator.log")
-    cluster.kubectl("apply", "--server-side", "-R", "-f", str(REPO / "examples"))
+    apply_examples(cluster)
     try:
+        apply_tenant_secrets(cluster)
         wait_for(
             "every example tenant Ready",
             lambda: _all_tenants_ready(cluster),
@@ -125,6 +127,7 @@ def test_a_container_installation_has_exactly_its_objects(
         ("Service", "objecttypen"),
         ("ConfigMap", "objecttypen-config"),
         ("Secret", "objecttypen-binding"),
+        ("Secret", "objecttypen-secrets"),
         ("StatefulSet", "objecttypen-postgresql"),
         ("Service", "objecttypen-postgresql"),
         ("Secret", "objecttypen-postgresql"),
@@ -147,7 +150,16 @@ def test_a_container_installation_has_exactly_its_objects(
         "name": "objecttypen-postgresql",
         "key": "password",
     }
-    assert all("value" not in e for e in container["env"]), "no inline connection details"
+    assert env["SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "objecttypen-secrets",
+        "key": "SECRET_KEY",
+    }
+    # No inline connection details: a Secret key, or a value composed only of references the
+    # kubelet expands ($(CG_REDIS_HOST)).
+    assert all(
+        "value" not in e or re.fullmatch(r"([^$]|\$\(CG_[A-Z_]+\))*", e["value"])
+        for e in container["env"]
+    ), "no inline connection details"
 
 
 def _binding(cluster: Cluster, namespace: str, component: str) -> dict[str, str]:
@@ -198,7 +210,7 @@ def test_hand_made_drift_is_repaired(cluster: Cluster, converged: OperatorProces
         namespace,
         "--type=merge",
         "-p",
-        '{"data": {"DJANGO_SETTINGS_MODULE": "hacked"}}',
+        '{"data": {"ENVIRONMENT": "hacked"}}',
     )
     cluster.kubectl("scale", "deployment", "open-zaak", "-n", namespace, "--replicas=5")
     wanted = _json(cluster, "cgc", "open-zaak")
@@ -209,7 +221,7 @@ def test_hand_made_drift_is_repaired(cluster: Cluster, converged: OperatorProces
         deployment = _json(cluster, "deployment", "open-zaak", "-n", namespace)
         return (
             any(s["metadata"]["name"] == "open-zaak" for s in services)
-            and config.get("DJANGO_SETTINGS_MODULE") != "hacked"
+            and config.get("ENVIRONMENT") != "hacked"
             and deployment["spec"]["replicas"] != 5
         )
 

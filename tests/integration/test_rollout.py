@@ -41,6 +41,7 @@ def component() -> dict[str, Any]:
             "container": {
                 "image": f"registry.example/rollout-test:{number}",
                 "port": 8000,
+                "user": {"runAsUser": 1000},
                 "probes": {"readiness": "/ready"},
                 "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}},
             },

@@ -139,3 +139,31 @@ def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
         if found["type"] == type_:
             return dict(found)
     return {}
+
+
+EXAMPLE_FOLDERS = ("catalog", "tenants", "rollouts")
+
+
+def apply_examples(cluster: Cluster) -> subprocess.CompletedProcess[str]:
+    """kubectl apply the example catalogue, tenants and rollouts (not their Secrets: see
+    apply_tenant_secrets)."""
+    folders = [arg for f in EXAMPLE_FOLDERS for arg in ("-f", str(REPO / "examples" / f))]
+    return cluster.kubectl("apply", "--server-side", "-R", *folders)
+
+
+def apply_tenant_secrets(cluster: Cluster, timeout: float = 300) -> None:
+    """Apply examples/tenant-secrets/ once the operator has made each tenant namespace, as a
+    municipality would hand over its credentials (hack/apply-tenant-secrets.sh does the same
+    for `make run`)."""
+    for path in sorted((REPO / "examples" / "tenant-secrets").glob("*.yaml")):
+        namespaces = {d["metadata"]["namespace"] for d in yaml.safe_load_all(path.read_text()) if d}
+        for namespace in sorted(namespaces):
+            wait_for(
+                f"namespace {namespace}",
+                lambda n=namespace: (
+                    cluster.kubectl("get", "namespace", n, "-o", "name", check=False).returncode
+                    == 0
+                ),
+                timeout=timeout,
+            )
+        cluster.kubectl("apply", "--server-side", "-f", str(path))

@@ -30,6 +30,7 @@ def component(port: int) -> dict[str, Any]:
                     "container": {
                         "image": "registry.example/probe-test:1.0.0",
                         "port": CONTAINER_PORT,
+                        "user": {"runAsUser": 1000},
                         "probes": {"readiness": "/ready"},
                     },
                 }

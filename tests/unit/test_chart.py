@@ -322,7 +322,8 @@ def test_the_operator_may_do_what_its_code_does(
         assert allows(role, GROUP, f"{plural}/status", "patch"), f"patch {plural}/status"
     # Finalizer and ring label of tenants.
     assert allows(role, GROUP, "municipalitytenants", "patch")
-    # Claims of embedded services: listed by label, labelled retained, deleted.
+    # Claims: shared Data volumes applied, those of embedded services listed by label,
+    # labelled retained, deleted.
     for verb in ("list", "patch", "delete"):
         assert allows(role, "", "persistentvolumeclaims", verb)
     # Reads by name: credentials and passwords, a namespace that may belong to someone else.

@@ -5,6 +5,7 @@ Every rendered object is validated against the Kubernetes 1.36 OpenAPI schema, s
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,26 @@ def test_tenant_plan_renders_valid_guard_rails_and_one_installation_per_subscrip
         }
 
 
+def test_secret_values_and_host_names_reach_the_installation() -> None:
+    ref = {"name": "REGISTERS__0__KLANTINTERACTIE_TOKEN", "secretKeyRef": {"name": "k", "key": "t"}}
+    spec = MunicipalityTenantSpec.model_validate(
+        {
+            "municipality": {"name": "Utrecht", "code": "GM0344"},
+            "components": [
+                {
+                    "name": "kiss",
+                    "offering": "container",
+                    "secretValues": [ref],
+                    "hostnames": ["kiss.utrecht.example"],
+                }
+            ],
+        }
+    )
+    installation = plan_tenant(TENANT, spec, CATALOGUE).installations[0]["spec"]
+    assert installation["secretValues"] == [ref]
+    assert installation["hostnames"] == ["kiss.utrecht.example"]
+
+
 def test_pinned_version_wins_over_the_default() -> None:
     spec = MunicipalityTenantSpec.model_validate(
         {
@@ -117,7 +138,12 @@ def test_container_plan_is_valid_restricted_and_keeps_secrets_out_of_specs() -> 
         assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
         for container in pod["containers"]:
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
-            assert all("valueFrom" in e for e in container["env"]), "connection details by ref"
+            # Connection details by reference: a Secret key, or a value composed only of
+            # references the kubelet expands ($(CG_REDIS_HOST)).
+            assert all(
+                "valueFrom" in e or re.fullmatch(r"([^$]|\$\(CG_[A-Z_]+\))*", e["value"])
+                for e in container["env"]
+            ), "connection details by ref"
     data_secret = next(o for o in result.data if o["metadata"]["name"] == "objecttypen-postgresql")
     assert base64.b64decode(data_secret["data"]["password"]).decode() == "s3cret"
     assert "ownerReferences" not in data_secret["metadata"], "data is never garbage-collected"

@@ -31,6 +31,7 @@ def component(**overrides: Any) -> dict[str, Any]:
                 "container": {
                     "image": "openzaak/open-zaak:1.30.0",
                     "port": 8000,
+                    "user": {"runAsUser": 1000},
                     "probes": {"readiness": "/_healthz/readyz/"},
                 },
             }

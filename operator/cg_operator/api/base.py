@@ -100,3 +100,32 @@ class LocalSecretReference(Model):
 
     name: DnsSubdomain
     """The Secret's name."""
+
+
+class LocalSecretKeyReference(Model):
+    """One key of a Secret in the same namespace as the object that uses it. A namespace cannot
+    be named: a tenant reads only its own Secrets."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            rule(
+                "!has(self.__namespace__)",
+                "a Secret is read only from the tenant's own namespace: namespace is not allowed",
+                ".namespace",
+            )
+        )
+    )
+
+    name: DnsSubdomain
+    """The Secret's name."""
+    key: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")]
+    """The key within it."""
+    namespace: Annotated[str, Field(max_length=NAME_MAX)] | None = None
+    """Not allowed (declared only so that admission refuses it instead of dropping it)."""
+
+    def model_post_init(self, _context: Any) -> None:
+        """The same rule as the CEL one, for objects that reach the operator another way."""
+        if self.namespace is not None:
+            raise ValueError(
+                "a Secret is read only from the tenant's own namespace: namespace is not allowed"
+            )

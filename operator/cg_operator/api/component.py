@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated
 
@@ -158,6 +159,136 @@ class EnvVar(Model):
     """Its value."""
 
 
+class PodUser(Model):
+    """The numeric identity the image's processes run as. Required because the kubelet refuses
+    `runAsNonRoot` for an image whose USER is a name ("cannot verify user is non-root"), and the
+    group owns the data volumes (fsGroup)."""
+
+    run_as_user: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=2147483647,
+            json_schema_extra=rules(rule("self != 0", "runAsUser must not be 0 (root)")),
+        ),
+    ]
+    """The image user's uid, e.g. 1000 for the Maykin images; 0 (root) is refused."""
+    run_as_group: Annotated[int, Field(ge=0, le=2147483647)] | None = None
+    """Its primary gid; unset: the same as runAsUser."""
+    fs_group: Annotated[int, Field(ge=0, le=2147483647)] | None = None
+    """The group that owns mounted volumes; unset: runAsGroup."""
+
+    @property
+    def group(self) -> int:
+        """The effective primary group."""
+        return self.run_as_user if self.run_as_group is None else self.run_as_group
+
+    @property
+    def volume_group(self) -> int:
+        """The effective fsGroup."""
+        return self.group if self.fs_group is None else self.fs_group
+
+
+class SecretAlphabet(StrEnum):
+    """The characters a generated secret is drawn from."""
+
+    ALPHANUMERIC = "Alphanumeric"
+    URL_SAFE = "UrlSafe"
+    HEX = "Hex"
+
+
+class GeneratedSecret(Model):
+    """A secret setting the operator generates once per installation (e.g. Django's
+    SECRET_KEY): kept in the Secret <component>-secrets, never changed by a later pass, a
+    restart or an upgrade, kept or deleted with the data, rotated only on request."""
+
+    name: EnvName
+    """The variable the component reads it from."""
+    length: Annotated[int, Field(ge=32, le=256)] = 50
+    """Its length in characters (32 to 256)."""
+    alphabet: SecretAlphabet = SecretAlphabet.ALPHANUMERIC
+    """The characters it is drawn from."""
+
+
+class TenantSecret(Model):
+    """A secret setting the municipality supplies from a Secret in its own namespace (an OIDC
+    client secret, an API key of a national register); the subscription names the Secret."""
+
+    name: EnvName
+    """The variable the component reads it from."""
+    required: bool = True
+    """Whether the component cannot start without it; a missing required one keeps the
+    installation from deploying."""
+    description: Annotated[str, Field(max_length=256)] = ""
+    """What it is and where a municipality gets it."""
+
+
+class HostSettings(Model):
+    """How the component is told the host names it may answer to (Django's ALLOWED_HOSTS):
+    the operator derives the value, never a person: the Service's in-cluster names plus the
+    public host names the subscription declares. Probes then send the Service name as Host."""
+
+    env: EnvName
+    """The variable, e.g. ALLOWED_HOSTS."""
+    separator: Annotated[str, Field(min_length=1, max_length=4)] = ","
+    """Between two names."""
+
+
+class VolumeType(StrEnum):
+    """What a volume holds."""
+
+    DATA = "Data"
+    SCRATCH = "Scratch"
+
+
+class Volume(Model):
+    """A writable place in the component's containers."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            rule(
+                "self.type == 'Data' || !has(self.size)",
+                "size is only for Data volumes",
+                ".size",
+            )
+        )
+    )
+
+    name: Annotated[
+        str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    ]
+    """A short name; a Data volume's claim is <component>-<name>."""
+    mount_path: Annotated[str, Field(min_length=2, max_length=256, pattern=r"^/[-._a-zA-Z0-9/]*$")]
+    """Where it is mounted (an absolute path), e.g. /app/private-media."""
+    type: VolumeType = VolumeType.DATA
+    """Data: a PersistentVolumeClaim shared by every process of the component (web, workers),
+    kept under deletionPolicy Retain like a database; Scratch: an emptyDir per pod (/tmp)."""
+    size: Quantity | None = None
+    """A Data volume's size; default 1Gi."""
+
+    @model_validator(mode="after")
+    def _size_only_for_data(self) -> Volume:
+        if self.type is VolumeType.SCRATCH and self.size is not None:
+            raise ValueError("size is only for Data volumes")
+        return self
+
+
+class ExecCheck(Model):
+    """A health check run inside a container (for processes without HTTP, such as Celery)."""
+
+    command: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=256)]],
+        Field(min_length=1, max_length=16),
+    ]
+    """The command; exit 0 means healthy, e.g. ["maykin-common", "worker-health-check"]."""
+    period_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    """How often it runs."""
+    timeout_seconds: Annotated[int, Field(ge=1, le=600)] = 10
+    """How long it may take."""
+    failure_threshold: Annotated[int, Field(ge=1, le=100)] = 3
+    """Failures in a row before the container is restarted."""
+
+
 class Worker(Model):
     """An extra process of the same image, run as its own Deployment (e.g. a Celery worker)."""
 
@@ -173,10 +304,89 @@ class Worker(Model):
         default_factory=list
     )
     """Arguments to the command."""
+    health_check: ExecCheck | None = None
+    """The liveness check its maintainers define (e.g. maykin-common's worker-health-check)."""
+
+
+# The keys of a backing service's connection Secret: written by the operator for an embedded
+# service, expected in a tenant's Secret for an external one (those the component uses).
+CONNECTION_KEYS: dict[BackingServiceType, tuple[str, ...]] = {
+    BackingServiceType.POSTGRESQL: ("host", "port", "database", "username", "password"),
+    BackingServiceType.REDIS: ("host", "port", "cache", "url"),
+    BackingServiceType.RABBITMQ: ("host", "port", "username", "password", "vhost", "url"),
+    BackingServiceType.ELASTICSEARCH: ("host", "port", "url"),
+    BackingServiceType.SOLR: ("host", "port", "url"),
+}
+PLACEHOLDER = r"\{([a-z]+)\}"
+
+
+class ServiceEnv(Model):
+    """One variable a component reads a backing service's connection from."""
+
+    name: EnvName
+    """The variable, e.g. KC_DB_URL_HOST."""
+    key: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z]+$")] | None = None
+    """The connection key it carries as is: host, port, database, username, password, url, ..."""
+    value: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    """A value composed of connection keys in braces, e.g. redis://{host}:{port}/1."""
+
+    @model_validator(mode="after")
+    def _key_or_value(self) -> ServiceEnv:
+        if (self.key is None) == (self.value is None):
+            raise ValueError("each env entry needs exactly one of key and value")
+        return self
+
+    def keys_used(self) -> list[str]:
+        """The connection keys this variable reads."""
+        if self.key is not None:
+            return [self.key]
+        return re.findall(PLACEHOLDER, self.value or "")
+
+
+class InitStep(Model):
+    """A step the web pod runs to completion before the web process starts (e.g. database
+    migrations, where the image's own start script does not run them)."""
+
+    name: Annotated[
+        str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    ]
+    """A short name, used as the init container's name."""
+    command: Annotated[
+        list[Annotated[str, Field(max_length=256)]], Field(min_length=1, max_length=16)
+    ]
+    """The command, e.g. ["python", "manage.py", "migrate", "--noinput"]."""
+    args: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=32)] = Field(
+        default_factory=list
+    )
+    """Arguments to the command."""
+
+
+def _connection_keys_cel() -> str:
+    """The CEL twin of BackingService._known_keys for `key` entries. A composed `value`'s
+    placeholders are checked by the operator (InvalidSpec): a regex over every value of every
+    version would exceed the API server's CEL cost budget."""
+    choices = " : ".join(
+        f"self.type == '{t.value}' ? [{', '.join(repr(k) for k in ks)}]"
+        for t, ks in CONNECTION_KEYS.items()
+    )
+    return f"!has(self.env) || self.env.all(e, !has(e.key) || e.key in ({choices} : []))"
 
 
 class BackingService(Model):
     """A stateful service the component needs, provided per tenant (embedded or external)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            rule("!has(self.core) || self.type == 'Solr'", "core is only for Solr", ".core"),
+            rule(
+                _connection_keys_cel(),
+                "env key must be a connection key of the service type (PostgreSQL: host, port, "
+                "database, username, password; Redis: host, port, cache, url; RabbitMQ: host, "
+                "port, username, password, vhost, url; Elasticsearch and Solr: host, port, url)",
+                ".env",
+            ),
+        )
+    )
 
     type: BackingServiceType
     """Which service."""
@@ -185,7 +395,50 @@ class BackingService(Model):
     ] = Field(default_factory=list)
     """Extensions the component needs, e.g. postgis for PostgreSQL."""
     version: Annotated[str, Field(max_length=32)] | None = None
-    """The service's major version the component is tested with, e.g. "17"."""
+    """The service's version the component is tested with: a major for PostgreSQL, Redis and
+    RabbitMQ ("17"); a full version for Elasticsearch and Solr, whose images have no major
+    tags ("8.17.0")."""
+    core: (
+        Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")] | None
+    ) = None
+    """Solr only: a core the component needs at start (e.g. ZAC's `zac`), created by the
+    embedded Solr (solr-precreate) when it starts; an external Solr must have it."""
+    env: Annotated[list[ServiceEnv], Field(max_length=16)] = Field(
+        default_factory=list,
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+            **rules(
+                rule(
+                    "self.all(e, has(e.key) != has(e.value))",
+                    "each env entry needs exactly one of key and value",
+                )
+            ),
+        },
+    )
+    """How the connection reaches the component, when not the common convention (DB_HOST,
+    CACHE_DEFAULT, ...; see the operator's documentation): each variable from one key of the
+    service's connection Secret, or composed of several ("jdbc:postgresql://{host}:{port}/
+    {database}"). An external Secret must hold the keys used."""
+
+    @model_validator(mode="after")
+    def _core_only_for_solr(self) -> BackingService:
+        if self.core is not None and self.type is not BackingServiceType.SOLR:
+            raise ValueError("core is only for Solr")
+        return self
+
+    @model_validator(mode="after")
+    def _known_keys(self) -> BackingService:
+        allowed = CONNECTION_KEYS[self.type]
+        for entry in self.env:
+            used = entry.keys_used()
+            unknown = sorted(set(used) - set(allowed))
+            if unknown:
+                raise ValueError(
+                    f"env {entry.name}: unknown {self.type.value} connection key(s) "
+                    f"{', '.join(unknown)}; allowed: {', '.join(allowed)}"
+                )
+        return self
 
 
 class ResourceList(Model):
@@ -228,6 +481,19 @@ class ContainerSpec(Model):
     """Image reference with an explicit tag or digest, e.g. openzaak/open-zaak:1.30.0."""
     port: Annotated[int, Field(ge=1, le=65535)]
     """The HTTP port the web process listens on."""
+    command: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=16)] = Field(
+        default_factory=list
+    )
+    """The web process's command; empty keeps the image's entrypoint."""
+    args: Annotated[list[Annotated[str, Field(max_length=256)]], Field(max_length=32)] = Field(
+        default_factory=list
+    )
+    """Arguments to the web process's command; empty keeps the image's."""
+    init: Annotated[list[InitStep], Field(max_length=4)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Steps run before the web process, in order (init containers of the same image)."""
     probes: Probes
     """Health paths for the kubelet's probes and the operator's health check."""
     replicas: Annotated[int, Field(ge=0, le=50)] = 1
@@ -249,6 +515,28 @@ class ContainerSpec(Model):
     """Stateful services it needs (PostgreSQL with PostGIS, Redis, ...)."""
     resources: Resources | None = None
     """Requests and limits per container."""
+    user: PodUser
+    """The numeric user, group and volume group the image runs as."""
+    read_only_root_filesystem: bool = False
+    """Run with a read-only root filesystem (where the maintainers' chart allows it); every
+    place the process writes must then be a volume."""
+    volumes: Annotated[list[Volume], Field(max_length=8)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Writable places: media shared by web and workers (Data), /tmp (Scratch)."""
+    generated_secrets: Annotated[list[GeneratedSecret], Field(max_length=16)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Secrets the operator generates once per installation (SECRET_KEY, ...)."""
+    tenant_secrets: Annotated[list[TenantSecret], Field(max_length=16)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Secrets the municipality supplies (subscription secretValues)."""
+    hosts: HostSettings | None = None
+    """How the component learns its allowed host names (e.g. ALLOWED_HOSTS)."""
 
     @model_validator(mode="after")
     def _image_has_tag_or_digest(self) -> ContainerSpec:

@@ -18,7 +18,7 @@ from cg_operator.api.base import (
     rules,
 )
 from cg_operator.api.component import OfferingType
-from cg_operator.api.tenant import BackingServices, DeletionPolicy, Municipality
+from cg_operator.api.tenant import BackingServices, DeletionPolicy, Municipality, SecretValue
 
 
 class ComponentInstallationSpec(Model):
@@ -42,6 +42,15 @@ class ComponentInstallationSpec(Model):
     """The SaaS credentials Secret in this namespace."""
     backing_services: BackingServices | None = None
     """Where PostgreSQL and Redis come from."""
+    secret_values: Annotated[list[SecretValue], Field(max_length=32)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Secret settings from Secrets in this namespace."""
+    hostnames: Annotated[list[Annotated[str, Field(max_length=253)]], Field(max_length=8)] = Field(
+        default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+    """Public host names the component answers to."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     """The tenant's deletionPolicy: whether PVCs and database Secrets go when this does."""
 

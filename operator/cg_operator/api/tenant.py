@@ -13,6 +13,7 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from cg_operator.api.base import (
     NAME_MAX,
     DnsLabel,
+    LocalSecretKeyReference,
     LocalSecretReference,
     Model,
     ObjectStatus,
@@ -25,6 +26,7 @@ from cg_operator.api.base import (
 
 MUNICIPALITY_CODE = r"^GM[0-9]{4}$"
 VALUE_KEY = r"^[A-Za-z_][A-Za-z0-9_]*$"
+HOSTNAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"
 ValueKey = Annotated[str, Field(max_length=128, pattern=VALUE_KEY)]
 
 
@@ -164,6 +166,16 @@ class BackingServices(Model):
     """Solr."""
 
 
+class SecretValue(Model):
+    """A secret setting of a subscription, taken from a key of a Secret in the tenant's
+    namespace (e.g. an OIDC client secret the municipality got from its identity provider)."""
+
+    name: ValueKey
+    """The setting, one of the component's tenantSecrets in the catalogue."""
+    secret_key_ref: LocalSecretKeyReference
+    """The Secret and key holding it."""
+
+
 class Subscription(Model):
     """A component the municipality uses."""
 
@@ -191,6 +203,16 @@ class Subscription(Model):
     """A Secret in the tenant namespace with the SaaS credentials (never inline)."""
     backing_services: BackingServices | None = None
     """Where PostgreSQL and Redis come from; default Embedded."""
+    secret_values: Annotated[list[SecretValue], Field(max_length=32)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Secret settings from Secrets in the tenant namespace (the component's tenantSecrets)."""
+    hostnames: Annotated[
+        list[Annotated[str, Field(max_length=253, pattern=HOSTNAME)]], Field(max_length=8)
+    ] = Field(default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"})
+    """Public host names the component answers to (added to its allowed hosts), e.g.
+    zaken.amsterdam.nl."""
 
 
 class MunicipalityTenantSpec(Model):

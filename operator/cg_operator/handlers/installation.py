@@ -25,6 +25,8 @@ from cg_operator.api.conditions import (
     set_condition,
 )
 from cg_operator.api.constants import (
+    ANNOTATION_ROTATE_SECRETS,
+    ANNOTATION_ROTATED_FOR,
     FINALIZER,
     GROUP,
     LABEL_INSTALLATION,
@@ -49,6 +51,7 @@ from cg_operator.reconcile.installation import (
     InstallationPlan,
     plan_installation,
 )
+from cg_operator.reconcile.pod import generate, generated_secret_name
 from cg_operator.reconcile.status import existing_conditions, status_patch, validation_conditions
 from cg_operator.reconcile.validation import FieldError, parse_spec
 from cg_operator.reconcile.workloads import rollout_state
@@ -56,6 +59,9 @@ from cg_operator.reconcile.workloads import rollout_state
 log = logging.getLogger(__name__)
 PLURAL = "componentinstallations"
 DEPENDENCIES_READY = "DependenciesReady"
+MISSING_SECRET = "MissingSecret"  # noqa: S105 - a condition reason
+# How soon an installation waiting for a tenant's Secret looks again (those are not watched).
+MISSING_RECHECK_SECONDS = 15.0
 
 
 def enqueue_installation(namespace: str, name: str, kwargs: Mapping[str, Any]) -> None:
@@ -80,7 +86,7 @@ def reconcile_installation(namespace: str, name: str, kwargs: Mapping[str, Any])
         _finalize(live, observed)
         return
     _ensure_finalizer(live)
-    _reconcile(live, observed, kwargs["catalogue_index"])
+    _reconcile(live, observed, kwargs)
 
 
 def _ensure_finalizer(live: dict[str, Any]) -> None:
@@ -89,7 +95,8 @@ def _ensure_finalizer(live: dict[str, Any]) -> None:
         objects.merge_patch(Ref.of(live), {"metadata": {"finalizers": [*finalizers, FINALIZER]}})
 
 
-def _reconcile(live: dict[str, Any], observed: Observed, catalogue_index: CatalogueIndex) -> None:
+def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, Any]) -> None:
+    catalogue_index: CatalogueIndex = kwargs["catalogue_index"]
     namespace, generation = live["metadata"]["namespace"], live["metadata"].get("generation")
     spec, errors = parse_spec(ComponentInstallationSpec, live.get("spec") or {})
     catalogue = catalogue_of(catalogue_index)
@@ -117,6 +124,9 @@ def _reconcile(live: dict[str, Any], observed: Observed, catalogue_index: Catalo
         observed.installations(namespace),
         passwords=_passwords(live, spec, component, observed),
         credentials=credentials[0] if credentials else None,
+        generated=_generated(live, spec, component, observed),
+        secret_keys=_secret_keys(namespace, spec),
+        rotation=(live["metadata"].get("annotations") or {}).get(ANNOTATION_ROTATE_SECRETS),
     )
     if plan.errors:
         _write_status(
@@ -132,7 +142,11 @@ def _reconcile(live: dict[str, Any], observed: Observed, catalogue_index: Catalo
         )
         return
     desired = [*plan.data, *plan.children]
-    if not plan.dependencies.ready:
+    if plan.missing:
+        # A Secret the tenant names does not exist yet: nothing watches it, so look again.
+        key = (PLURAL, namespace, live["metadata"]["name"])
+        QUEUE.add(key, _run, kwargs, delay=MISSING_RECHECK_SECONDS)
+    if not plan.dependencies.ready or plan.missing:
         # Deploy nothing that would crash-loop; what already runs keeps running.
         desired = [
             o
@@ -210,6 +224,56 @@ def _passwords(
     return out
 
 
+def _generated(
+    live: dict[str, Any],
+    spec: ComponentInstallationSpec,
+    component: CGComponentSpec,
+    observed: Observed,
+) -> dict[str, str]:
+    """The generated settings of this version: the stored values, and a fresh one for each
+    setting not stored yet. Stored values are never replaced, except all at once when the
+    installation's rotate annotation asks for it (reported in an event). Never logged."""
+    version = component.version(spec.version)
+    wanted = version.container.generated_secrets if version and version.container else []
+    if not wanted:
+        return {}
+    namespace = live["metadata"]["namespace"]
+    name = generated_secret_name(spec.component)
+    stored = observed.get(Ref("v1", "Secret", namespace, name))
+    if stored is not None:
+        data, annotations = stored.get("data") or {}, stored["metadata"].get("annotations") or {}
+    else:
+        data, annotations = objects.read_secret(namespace, name) or ({}, {})
+    request = (live["metadata"].get("annotations") or {}).get(ANNOTATION_ROTATE_SECRETS)
+    if request and request != annotations.get(ANNOTATION_ROTATED_FOR) and stored is not None:
+        # The watch may not have delivered this rotation's own write yet: ask the API server
+        # before rotating, so that one request never rotates twice.
+        data, annotations = objects.read_secret(namespace, name) or ({}, {})
+    values = {k: base64.b64decode(v).decode() for k, v in data.items()}
+    if request and request != annotations.get(ANNOTATION_ROTATED_FOR) and data:
+        values = {}
+        objects.post_event(
+            live,
+            reason="SecretsRotated",
+            message=f"generated settings in Secret {name} replaced, as "
+            f"{ANNOTATION_ROTATE_SECRETS}={request} asked",
+        )
+    return {s.name: values.get(s.name) or generate(s) for s in wanted}
+
+
+def _secret_keys(
+    namespace: str, spec: ComponentInstallationSpec
+) -> dict[str, frozenset[str] | None]:
+    """The keys (never the values) of each Secret the subscription's secretValues name."""
+    out: dict[str, frozenset[str] | None] = {}
+    for value in spec.secret_values:
+        name = value.secret_key_ref.name
+        if name not in out:
+            found = objects.read_secret(namespace, name)
+            out[name] = frozenset(found[0]) if found is not None else None
+    return out
+
+
 def _credentials(
     namespace: str, spec: ComponentInstallationSpec
 ) -> tuple[dict[str, str], dict[str, str]] | None:
@@ -226,9 +290,14 @@ def _inventory(live: dict[str, Any]) -> set[Ref]:
 
 
 def _data_refs(refs: set[Ref]) -> set[Ref]:
-    """Data Secrets of embedded services (named <component>-<service>) among refs."""
-    suffixes = tuple(f"-{t.value.lower()}" for t in FLAVOURS)
-    return {r for r in refs if r.kind == "Secret" and r.name.endswith(suffixes)}
+    """Data among refs: claims of Data volumes, Secrets of embedded services (named
+    <component>-<service>) and of generated settings (<component>-secrets)."""
+    suffixes = (*(f"-{t.value.lower()}" for t in FLAVOURS), "-secrets")
+    return {
+        r
+        for r in refs
+        if r.kind == "PersistentVolumeClaim" or (r.kind == "Secret" and r.name.endswith(suffixes))
+    }
 
 
 def _prune(unwanted: set[Ref], data: set[Ref], spec: ComponentInstallationSpec) -> None:
@@ -269,6 +338,8 @@ def _report(
     )
     if not plan.dependencies.ready:
         ready, why = False, (plan.dependencies.reason, plan.dependencies.message)
+    elif plan.missing:
+        ready, why = False, (MISSING_SECRET, "; ".join(plan.missing))
     conditions = _ready_conditions(conditions, ready, why, generation, at)
     verdict, last_probe = probing.assess(
         (PLURAL, live["metadata"]["namespace"], live["metadata"]["name"]),

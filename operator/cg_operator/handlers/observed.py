@@ -41,6 +41,7 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     ChildKind("", "v1", "serviceaccounts", "v1", "ServiceAccount"),
     ChildKind("", "v1", "configmaps", "v1", "ConfigMap"),
     ChildKind("", "v1", "secrets", "v1", "Secret"),
+    ChildKind("", "v1", "persistentvolumeclaims", "v1", "PersistentVolumeClaim"),
     ChildKind("", "v1", "services", "v1", "Service"),
     ChildKind("apps", "v1", "deployments", "apps/v1", "Deployment"),
     ChildKind("apps", "v1", "statefulsets", "apps/v1", "StatefulSet"),

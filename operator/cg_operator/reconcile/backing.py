@@ -8,9 +8,11 @@ Secret is written by the operator with those keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
-from cg_operator.api.component import BackingService, BackingServiceType
+from cg_operator.api.component import PLACEHOLDER, BackingService, BackingServiceType, ServiceEnv
 
 
 @dataclass(frozen=True)
@@ -22,11 +24,20 @@ class Flavour:
     data_path: str
     storage: str
     readiness: tuple[str, ...]
-    # Environment variable -> key of the service's Secret.
+    # The component's variables when its catalogue entry names none: the convention of the
+    # Maykin apps (open-api-framework's DB_*, CACHE_DEFAULT, CELERY_*).
     env: tuple[tuple[str, str], ...]
     # Keys an external Secret must have.
     keys: tuple[str, ...]
     needs_password: bool = False
+    # The embedded server's requests and limits: explicit, so that a tenant quota on limits
+    # admits it without LimitRange defaults.
+    resources: dict[str, Any] = field(
+        default_factory=lambda: {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"cpu": "500m", "memory": "512Mi"},
+        }
+    )
 
 
 def embedded_image(service: BackingService) -> str:
@@ -42,9 +53,10 @@ def embedded_image(service: BackingService) -> str:
         case BackingServiceType.RABBITMQ:
             return f"rabbitmq:{major or '4'}"
         case BackingServiceType.ELASTICSEARCH:
+            # Docker Hub publishes full versions only: there is no elasticsearch:8.
             return f"elasticsearch:{major or '8.17.0'}"
         case BackingServiceType.SOLR:
-            return f"solr:{major or '9'}"
+            return f"solr:{major or '9.10.1'}"
     raise ValueError(service.type)  # pragma: no cover - exhaustive
 
 
@@ -96,6 +108,11 @@ FLAVOURS: dict[BackingServiceType, Flavour] = {
         readiness=("curl", "-fs", "http://127.0.0.1:9200/_cluster/health?local=true"),
         env=(("ELASTICSEARCH_URL", "url"),),
         keys=("host", "port", "url"),
+        # A 512 MB heap (ES_JAVA_OPTS below) needs about twice that in the container.
+        resources={
+            "requests": {"cpu": "250m", "memory": "1Gi"},
+            "limits": {"cpu": "1", "memory": "1536Mi"},
+        },
     ),
     BackingServiceType.SOLR: Flavour(
         port=8983,
@@ -105,6 +122,11 @@ FLAVOURS: dict[BackingServiceType, Flavour] = {
         readiness=("curl", "-fs", "http://127.0.0.1:8983/solr/admin/info/health"),
         env=(("SOLR_URL", "url"),),
         keys=("host", "port", "url"),
+        # SOLR_HEAP (512m, below) plus the JVM's own memory.
+        resources={
+            "requests": {"cpu": "250m", "memory": "768Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
     ),
 }
 
@@ -136,6 +158,7 @@ def secret_data(
                 "port": port,
                 "username": "app",
                 "password": password or "",
+                "vhost": "/",
                 "url": f"amqp://app:{password}@{host}:{port}/",
             }
         case _:
@@ -143,12 +166,45 @@ def secret_data(
             return {"host": host, "port": port, "url": f"http://{host}:{port}{scheme_path}"}
 
 
-def component_env(service: BackingServiceType, secret: str) -> list[dict[str, object]]:
-    """The component's environment for one service, every value from the given Secret."""
-    return [
-        {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-        for name, key in FLAVOURS[service].env
-    ]
+def env_mapping(service: BackingService) -> list[ServiceEnv]:
+    """The variables a component reads the service from: its catalogue entry's, else the
+    common convention."""
+    if service.env:
+        return list(service.env)
+    return [ServiceEnv(name=name, key=key) for name, key in FLAVOURS[service.type].env]
+
+
+def required_keys(service: BackingService) -> list[str]:
+    """The connection keys an external Secret must hold for this component."""
+    return sorted({key for entry in env_mapping(service) for key in entry.keys_used()})
+
+
+def component_env(service: BackingService, secret: str) -> list[dict[str, object]]:
+    """The component's environment for one service, every value from the given Secret: a key
+    as is, or a value composed of keys through helper variables (CG_<SERVICE>_<KEY>) that the
+    kubelet expands ($(VAR)), so that no connection detail is ever written inline."""
+    prefix = f"CG_{service.type.value.upper()}_"
+    helpers: dict[str, dict[str, object]] = {}
+    out: list[dict[str, object]] = []
+    for entry in env_mapping(service):
+        if entry.key is not None:
+            out.append({"name": entry.name, "valueFrom": _ref(secret, entry.key)})
+            continue
+        for key in entry.keys_used():
+            helpers.setdefault(key, {"name": prefix + key.upper(), "valueFrom": _ref(secret, key)})
+        # Literal "$(" is escaped as "$$(" so that only the helpers are expanded.
+        literal = (entry.value or "").replace("$(", "$$(")
+        out.append(
+            {
+                "name": entry.name,
+                "value": re.sub(PLACEHOLDER, lambda m: f"$({prefix}{m.group(1).upper()})", literal),
+            }
+        )
+    return [*helpers.values(), *out]
+
+
+def _ref(secret: str, key: str) -> dict[str, object]:
+    return {"secretKeyRef": {"name": secret, "key": key}}
 
 
 def server_env(service: BackingServiceType, secret: str) -> list[dict[str, object]]:
@@ -176,5 +232,7 @@ def server_env(service: BackingServiceType, secret: str) -> list[dict[str, objec
                 {"name": "xpack.security.enabled", "value": "false"},
                 {"name": "ES_JAVA_OPTS", "value": "-Xms512m -Xmx512m"},
             ]
+        case BackingServiceType.SOLR:
+            return [{"name": "SOLR_HEAP", "value": "512m"}]
         case _:
             return []

@@ -188,6 +188,10 @@ def plan_tenant(
             cgi_spec["credentialsSecretRef"] = subscription.credentials_secret_ref.wire()
         if subscription.backing_services:
             cgi_spec["backingServices"] = subscription.backing_services.wire()
+        if subscription.secret_values:
+            cgi_spec["secretValues"] = [v.wire() for v in subscription.secret_values]
+        if subscription.hostnames:
+            cgi_spec["hostnames"] = list(subscription.hostnames)
         installations += render(
             "installation.yaml.j2",
             name=subscription.name,
