@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import OperatorProcess, start_operator
-from tests.support.cluster import REPO, Cluster, wait_for
+from tests.support.cluster import REPO, Cluster, apply_examples, apply_tenant_secrets, wait_for
 from tests.support.http_server import Behaviour, LocalServer
 from tests.support.probe_catalogue import COMPONENT, component, tenant
 from tests.support.tools import require_tool
@@ -108,13 +108,14 @@ def fleet(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
     """examples/ plus one SaaS tenant on the local server, and the operator running."""
-    cluster.kubectl("apply", "--server-side", "-R", "-f", str(REPO / "examples"))
+    apply_examples(cluster)
     cluster.apply(component(server.port))
     proc = start_operator(
         cluster,
         tmp_path_factory.mktemp("e2e") / "operator.log",
         args=["--probe-interval=1", "--probe-allow-cidr=127.0.0.0/8"],
     )
+    apply_tenant_secrets(cluster)
     # A tenant new to this operator process, so its writes show in the metrics.
     cluster.apply(tenant(E2E_TENANT, "GM0312", "local-saas"))
     yield proc

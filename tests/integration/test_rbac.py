@@ -240,6 +240,20 @@ def test_the_operator_does_its_work_with_exactly_the_charts_permissions(
         lambda: not _json(cluster, "resourcequota", "-n", "t-rbac-houten").get("items"),
         timeout=TIMEOUT,
     )
+    # A municipality moves to the koplopers: its namespace is relabelled (a patch).
+    moved = tenant(*houten, "open-notificaties", deletion="Retain")
+    moved["spec"]["ring"] = "koploper"
+    cluster.apply(moved)
+    wait_for(
+        "the namespace relabelled",
+        lambda: (
+            (_json(cluster, "namespace", "t-rbac-houten")["metadata"].get("labels") or {}).get(
+                "appstore.commonground.nl/ring"
+            )
+            == "koploper"
+        ),
+        timeout=TIMEOUT,
+    )
     # A rollout's progress is written to its status.
     cluster.apply(ROLLOUT)
     wait_for(
