@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from cg_operator.api.component import CGComponentSpec, CGComponentStatus
+from cg_operator.api.constants import GROUP, VERSION
 from cg_operator.api.installation import ComponentInstallationSpec, ComponentInstallationStatus
 from cg_operator.api.rollout import ComponentRolloutSpec, ComponentRolloutStatus
 from cg_operator.api.tenant import MunicipalityTenantSpec, MunicipalityTenantStatus
@@ -48,12 +49,23 @@ class Kind:
     spec: type[BaseModel]
     status: type[BaseModel]
     description: str
+    # The module that registers this kind's kopf event handler, and
+    # the kwarg name of the kopf index that holds every stored object of the kind ("" when
+    # the kind is indexed as a child, by namespace). The operator's registries derive from
+    # these: the handler modules it loads, the start-up gate's indexes, the queue's kinds.
+    handler_module: str
+    index: str = ""
     columns: tuple[PrinterColumn, ...] = field(default_factory=tuple)
 
     @property
     def singular(self) -> str:
         """Lower-case kind."""
         return self.kind.lower()
+
+    @property
+    def group_version(self) -> str:
+        """apiVersion of the kind."""
+        return f"{GROUP}/{VERSION}"
 
 
 COMPONENT = Kind(
@@ -64,6 +76,8 @@ COMPONENT = Kind(
     spec=CGComponentSpec,
     status=CGComponentStatus,
     description="A Common Ground component in the catalogue: versions, offerings, dependencies.",
+    handler_module="cg_operator.handlers.component",
+    index="catalogue_index",
     columns=(
         PrinterColumn("Display Name", ".spec.displayName"),
         PrinterColumn("Layer", ".spec.layer"),
@@ -83,6 +97,8 @@ TENANT = Kind(
     spec=MunicipalityTenantSpec,
     status=MunicipalityTenantStatus,
     description="A municipality on the platform: namespace, limits, policies, subscriptions.",
+    handler_module="cg_operator.handlers.tenant",
+    index="tenant_index",
     columns=(
         PrinterColumn("Code", ".spec.municipality.code"),
         PrinterColumn("Municipality", ".spec.municipality.name"),
@@ -103,6 +119,8 @@ INSTALLATION = Kind(
     spec=ComponentInstallationSpec,
     status=ComponentInstallationStatus,
     description="One component for one municipality, delivered as containers or a SaaS binding.",
+    # Its event fans out to dependents, tenant and rollouts: it lives with those triggers.
+    handler_module="cg_operator.handlers.triggers",
     columns=(
         PrinterColumn("Component", ".spec.component"),
         PrinterColumn("Offering", ".spec.offering"),
@@ -123,6 +141,8 @@ ROLLOUT = Kind(
     spec=ComponentRolloutSpec,
     status=ComponentRolloutStatus,
     description="Moves a component to a version across tenants in waves, gated on health.",
+    handler_module="cg_operator.handlers.rollout",
+    index="rollout_index",
     columns=(
         PrinterColumn("Component", ".spec.component"),
         PrinterColumn("Version", ".spec.version"),
@@ -135,3 +155,4 @@ ROLLOUT = Kind(
 )
 
 ALL_KINDS: tuple[Kind, ...] = (COMPONENT, TENANT, INSTALLATION, ROLLOUT)
+BY_PLURAL: dict[str, Kind] = {k.plural: k for k in ALL_KINDS}

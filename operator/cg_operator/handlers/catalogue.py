@@ -10,6 +10,7 @@ import kopf
 
 from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.constants import GROUP, VERSION
+from cg_operator.api.kinds import COMPONENT, ROLLOUT, TENANT
 from cg_operator.handlers.monitoring import watch_event
 from cg_operator.handlers.observed import snapshot
 from cg_operator.reconcile.validation import Catalogue, parse_spec
@@ -55,27 +56,27 @@ class Seen:
         return dict(self.body.get("status") or {})
 
 
-@kopf.index(GROUP, VERSION, "cgcomponents")
+@kopf.index(GROUP, VERSION, COMPONENT.plural, id=COMPONENT.index)
 async def catalogue_index(
     name: str, body: kopf.Body, **_: Any
 ) -> dict[str, tuple[Seen, CGComponentSpec | None]]:
     """name -> (latest body, parsed spec or None when the spec does not validate)."""
-    watch_event("cgcomponents")
+    watch_event(COMPONENT.plural)
     parsed, _errors = parse_spec(CGComponentSpec, body.spec)
     return {name: (Seen.of(body), parsed)}
 
 
-@kopf.index(GROUP, VERSION, "municipalitytenants")
+@kopf.index(GROUP, VERSION, TENANT.plural, id=TENANT.index)
 async def tenant_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Seen]:
     """name -> the tenant's latest body (to re-validate it when the catalogue changes)."""
-    watch_event("municipalitytenants")
+    watch_event(TENANT.plural)
     return {name: Seen.of(body)}
 
 
-@kopf.index(GROUP, VERSION, "componentrollouts")
+@kopf.index(GROUP, VERSION, ROLLOUT.plural, id=ROLLOUT.index)
 async def rollout_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Seen]:
     """name -> the rollout's latest body (to re-validate it when the catalogue changes)."""
-    watch_event("componentrollouts")
+    watch_event(ROLLOUT.plural)
     return {name: Seen.of(body)}
 
 

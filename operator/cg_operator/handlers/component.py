@@ -10,6 +10,7 @@ import kopf
 
 from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.constants import GROUP, VERSION
+from cg_operator.api.kinds import COMPONENT
 from cg_operator.handlers.catalogue import CatalogueIndex, SeenIndex, catalogue_of, latest
 from cg_operator.handlers.installation import enqueue_installation
 from cg_operator.handlers.observed import Observed
@@ -21,7 +22,7 @@ from cg_operator.handlers.validate import validate_and_report
 from cg_operator.reconcile.adoption import adoption
 from cg_operator.reconcile.validation import component_errors
 
-PLURAL = "cgcomponents"
+PLURAL = COMPONENT.plural
 
 
 def enqueue_component(name: str, kwargs: Mapping[str, Any], *, delay: float = 0.0) -> None:

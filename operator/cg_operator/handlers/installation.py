@@ -34,6 +34,7 @@ from cg_operator.api.constants import (
     VERSION,
 )
 from cg_operator.api.installation import ComponentInstallationSpec, InventoryEntry
+from cg_operator.api.kinds import INSTALLATION
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import BackingServiceMode, DeletionPolicy
 from cg_operator.handlers import probing
@@ -57,7 +58,7 @@ from cg_operator.reconcile.validation import FieldError, parse_spec
 from cg_operator.reconcile.workloads import rollout_state
 
 log = logging.getLogger(__name__)
-PLURAL = "componentinstallations"
+PLURAL = INSTALLATION.plural
 DEPENDENCIES_READY = "DependenciesReady"
 MISSING_SECRET = "MissingSecret"  # noqa: S105 - a condition reason
 # How soon an installation waiting for a tenant's Secret looks again (those are not watched).

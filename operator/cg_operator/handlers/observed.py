@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import kopf
 
 from cg_operator.api.constants import GROUP, LABEL_INSTALLATION, LABEL_TENANT, VERSION
+from cg_operator.api.kinds import INSTALLATION
 from cg_operator.api.refs import Ref
 from cg_operator.handlers.monitoring import watch_event
 
@@ -49,9 +50,7 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     ChildKind(
         "networking.k8s.io", "v1", "networkpolicies", "networking.k8s.io/v1", "NetworkPolicy"
     ),
-    ChildKind(
-        GROUP, VERSION, "componentinstallations", f"{GROUP}/{VERSION}", "ComponentInstallation"
-    ),
+    ChildKind(GROUP, VERSION, INSTALLATION.plural, INSTALLATION.group_version, INSTALLATION.kind),
 )
 BY_KIND = {(k.api_version, k.kind): k for k in CHILD_KINDS}
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from cg_operator import metrics
+from cg_operator.api.kinds import BY_PLURAL
 
 log = logging.getLogger(__name__)
 
@@ -251,12 +252,7 @@ class WorkQueue:
                         self._passes = 0
 
 
-KINDS = {
-    "cgcomponents": "CGComponent",
-    "municipalitytenants": "MunicipalityTenant",
-    "componentinstallations": "ComponentInstallation",
-    "componentrollouts": "ComponentRollout",
-}
+KINDS = {plural: kind.kind for plural, kind in BY_PLURAL.items()}
 
 
 def _kind_of(key: Hashable) -> str:

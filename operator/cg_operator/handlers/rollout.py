@@ -13,6 +13,7 @@ import kopf
 
 from cg_operator.api.conditions import READY, STALLED, remove_condition, set_condition
 from cg_operator.api.constants import GROUP, LABEL_RING, VERSION
+from cg_operator.api.kinds import ROLLOUT
 from cg_operator.api.refs import Ref
 from cg_operator.api.rollout import ComponentRolloutSpec, TenantProgress, WaveProgress
 from cg_operator.api.tenant import MunicipalityTenantSpec
@@ -37,7 +38,7 @@ from cg_operator.reconcile.tenant import assigned_namespace
 from cg_operator.reconcile.validation import Catalogue, parse_spec, rollout_errors
 
 log = logging.getLogger(__name__)
-PLURAL = "componentrollouts"
+PLURAL = ROLLOUT.plural
 _timers: dict[Hashable, threading.Timer] = {}
 _timers_lock = threading.Lock()
 

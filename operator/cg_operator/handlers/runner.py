@@ -7,21 +7,25 @@ import logging
 
 import kopf
 
+from cg_operator.api.kinds import ALL_KINDS
 from cg_operator.handlers import monitoring, probing, startup_gate
 from cg_operator.handlers.probing import HealthConfig
 from cg_operator.handlers.queue import QUEUE
 
 # Every module that registers handlers; importing one registers its handlers with kopf.
-HANDLER_MODULES: tuple[str, ...] = (
-    "cg_operator.handlers.settings",
-    "cg_operator.handlers.catalogue",
-    "cg_operator.handlers.observed",
-    "cg_operator.handlers.component",
-    "cg_operator.handlers.tenant",
-    "cg_operator.handlers.triggers",
-    "cg_operator.handlers.rollout",
-    "cg_operator.handlers.monitoring",
-    "cg_operator.handlers.probing",
+# Each kind's own module comes from api/kinds.py; the rest serve every kind.
+HANDLER_MODULES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        (
+            "cg_operator.handlers.settings",
+            "cg_operator.handlers.catalogue",
+            "cg_operator.handlers.observed",
+            *(k.handler_module for k in ALL_KINDS),
+            "cg_operator.handlers.triggers",
+            "cg_operator.handlers.monitoring",
+            "cg_operator.handlers.probing",
+        )
+    )
 )
 
 log = logging.getLogger(__name__)

@@ -31,15 +31,14 @@ from typing import Any
 
 from kopf._cogs.aiokits import aiotoggles
 
+from cg_operator.api.kinds import ALL_KINDS
 from cg_operator.handlers.observed import CHILD_KINDS, snapshot
 
 # kopf's index kwargs that hold every stored object of the watched kinds: the children (by
 # namespace, one value per object) and our cluster-scoped kinds (by name).
 INDEXES: tuple[str, ...] = (
     *(k.index_name for k in CHILD_KINDS),
-    "catalogue_index",
-    "tenant_index",
-    "rollout_index",
+    *(k.index for k in ALL_KINDS if k.index),
 )
 
 _EXPECTED = ("make_toggle", "drop_toggle", "drop_toggles", "is_on", "wait_for")

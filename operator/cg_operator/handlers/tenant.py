@@ -10,6 +10,7 @@ from typing import Any
 import kopf
 
 from cg_operator.api.constants import FINALIZER, GROUP, LABEL_RETAINED, VERSION
+from cg_operator.api.kinds import TENANT
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import DeletionPolicy, MunicipalityTenantSpec
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
@@ -35,7 +36,7 @@ from cg_operator.reconcile.tenant import (
 from cg_operator.reconcile.validation import Catalogue, FieldError, parse_spec, tenant_errors
 
 log = logging.getLogger(__name__)
-PLURAL = "municipalitytenants"
+PLURAL = TENANT.plural
 
 
 def enqueue_tenant(name: str, kwargs: Mapping[str, Any], *, delay: float = 0.0) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import kopf
 
 from cg_operator.api.constants import GROUP, LABEL_INSTALLATION, LABEL_TENANT, VERSION
+from cg_operator.api.kinds import INSTALLATION, TENANT
 from cg_operator.handlers.catalogue import catalogue_of
 from cg_operator.handlers.component import enqueue_component
 from cg_operator.handlers.echoes import ECHOES, TENANT_CHILD_ECHOES
@@ -23,14 +24,14 @@ from cg_operator.handlers.startup_gate import FIRST_EVENTS
 from cg_operator.handlers.tenant import enqueue_tenant
 
 
-@kopf.on.event(GROUP, VERSION, "componentinstallations")
+@kopf.on.event(GROUP, VERSION, INSTALLATION.plural)
 async def installation_event(
     *, type: str, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
 ) -> None:
     """An installation changed: reconcile it (the echo of its own status write too: a pass reads
     kopf's index, which can lag that write), its dependents and its tenant's status."""
     assert namespace is not None  # a namespaced kind
-    FIRST_EVENTS.saw("componentinstallations", namespace, name)
+    FIRST_EVENTS.saw(INSTALLATION.plural, namespace, name)
     if type != "DELETED":
         enqueue_installation(namespace, name, kwargs)
     spec = body.get("spec") or {}
@@ -48,7 +49,7 @@ async def installation_event(
         enqueue_rollouts(kwargs, component)  # progress is gated on what installations run
 
 
-@kopf.on.event(GROUP, VERSION, "municipalitytenants", id="tenant_rollouts")
+@kopf.on.event(GROUP, VERSION, TENANT.plural, id="tenant_rollouts")
 async def tenant_rollouts_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) -> None:
     """A tenant changed (labels, approvals, subscriptions): every rollout re-assesses it. A
     rollout reads no tenant status, so the echo of a tenant's status write is not a change."""
