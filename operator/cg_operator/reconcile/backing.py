@@ -2,8 +2,9 @@
 Secrets, and the environment a component reads them from. Pure.
 
 Every connection detail reaches the component through `secretKeyRef`, never inline. An external
-service's Secret (named by the tenant) must hold the keys listed in `keys`; an embedded one's
-Secret is written by the operator with those keys.
+service's Secret (named by the tenant) must hold the keys the component reads (required_keys);
+an embedded one's Secret is written by the operator with every key of its flavour's connection.
+A kind of service is a Flavour: data, no branch on the type anywhere else.
 """
 
 from __future__ import annotations
@@ -16,20 +17,48 @@ from cg_operator.api.component import PLACEHOLDER, BackingService, BackingServic
 
 
 @dataclass(frozen=True)
+class ServerSetting:
+    """One variable of the embedded server itself: from a key of its Secret, or a value."""
+
+    name: str
+    key: str | None = None
+    value: str | None = None
+
+    def wire(self, secret: str) -> dict[str, object]:
+        """The container env entry."""
+        if self.key is not None:
+            return {"name": self.name, "valueFrom": _ref(secret, self.key)}
+        return {"name": self.name, "value": self.value or ""}
+
+
+@dataclass(frozen=True)
 class Flavour:
-    """How one kind of backing service runs embedded and how a component reads it."""
+    """How one kind of backing service runs embedded and how a component reads it: data only,
+    so that a new kind of service is one more entry in FLAVOURS."""
 
     port: int
     uid: int
     data_path: str
     storage: str
     readiness: tuple[str, ...]
+    # The image, `{version}` filled with the service's version or `default_version`; an
+    # extension the component asks for may need another image (PostGIS).
+    image: str
+    default_version: str
+    # The keys of its Secret and how each is composed from host, port, database, username and
+    # password (`{name}` placeholders). An external Secret needs the keys the component
+    # reads (required_keys).
+    connection: tuple[tuple[str, str], ...]
     # The component's variables when its catalogue entry names none: the convention of the
     # Maykin apps (open-api-framework's DB_*, CACHE_DEFAULT, CELERY_*).
     env: tuple[tuple[str, str], ...]
-    # Keys an external Secret must have.
-    keys: tuple[str, ...]
+    extension_images: tuple[tuple[str, str], ...] = ()
     needs_password: bool = False
+    username: str = ""
+    # What the embedded server reads: its own user, password, heap, single-node mode.
+    server: tuple[ServerSetting, ...] = ()
+    # The container's arguments when the component names a core (`{core}`).
+    core_args: tuple[str, ...] = ()
     # The embedded server's requests and limits: explicit, so that a tenant quota on limits
     # admits it without LimitRange defaults.
     resources: dict[str, Any] = field(
@@ -40,25 +69,7 @@ class Flavour:
     )
 
 
-def embedded_image(service: BackingService) -> str:
-    """The embedded image for a service and the extensions the component needs."""
-    major = service.version
-    match service.type:
-        case BackingServiceType.POSTGRESQL if "postgis" in service.extensions:
-            return f"postgis/postgis:{major or '17'}-3.5"
-        case BackingServiceType.POSTGRESQL:
-            return f"postgres:{major or '17'}"
-        case BackingServiceType.REDIS:
-            return f"redis:{major or '7'}"
-        case BackingServiceType.RABBITMQ:
-            return f"rabbitmq:{major or '4'}"
-        case BackingServiceType.ELASTICSEARCH:
-            # Docker Hub publishes full versions only: there is no elasticsearch:8.
-            return f"elasticsearch:{major or '8.17.0'}"
-        case BackingServiceType.SOLR:
-            return f"solr:{major or '9.10.1'}"
-    raise ValueError(service.type)  # pragma: no cover - exhaustive
-
+_HOST_PORT = (("host", "{host}"), ("port", "{port}"))
 
 FLAVOURS: dict[BackingServiceType, Flavour] = {
     BackingServiceType.POSTGRESQL: Flavour(
@@ -67,6 +78,15 @@ FLAVOURS: dict[BackingServiceType, Flavour] = {
         data_path="/var/lib/postgresql/data",
         storage="1Gi",
         readiness=("pg_isready", "-U", "app"),
+        image="postgres:{version}",
+        default_version="17",
+        extension_images=(("postgis", "postgis/postgis:{version}-3.5"),),
+        connection=(
+            *_HOST_PORT,
+            ("database", "{database}"),
+            ("username", "{username}"),
+            ("password", "{password}"),
+        ),
         env=(
             ("DB_HOST", "host"),
             ("DB_PORT", "port"),
@@ -74,8 +94,14 @@ FLAVOURS: dict[BackingServiceType, Flavour] = {
             ("DB_USER", "username"),
             ("DB_PASSWORD", "password"),
         ),
-        keys=("host", "port", "database", "username", "password"),
         needs_password=True,
+        username="app",
+        server=(
+            ServerSetting("POSTGRES_DB", key="database"),
+            ServerSetting("POSTGRES_USER", key="username"),
+            ServerSetting("POSTGRES_PASSWORD", key="password"),
+            ServerSetting("PGDATA", value="/var/lib/postgresql/data/pgdata"),
+        ),
     ),
     BackingServiceType.REDIS: Flavour(
         port=6379,
@@ -83,12 +109,15 @@ FLAVOURS: dict[BackingServiceType, Flavour] = {
         data_path="/data",
         storage="256Mi",
         readiness=("redis-cli", "ping"),
+        image="redis:{version}",
+        default_version="7",
+        # Django's cache takes host:port/db; Celery a URL. Separate databases keep them apart.
+        connection=(*_HOST_PORT, ("cache", "{host}:{port}/0"), ("url", "redis://{host}:{port}/1")),
         env=(
             ("CACHE_DEFAULT", "cache"),
             ("CELERY_BROKER_URL", "url"),
             ("CELERY_RESULT_BACKEND", "url"),
         ),
-        keys=("host", "port", "cache", "url"),
     ),
     BackingServiceType.RABBITMQ: Flavour(
         port=5672,
@@ -96,9 +125,22 @@ FLAVOURS: dict[BackingServiceType, Flavour] = {
         data_path="/var/lib/rabbitmq",
         storage="512Mi",
         readiness=("rabbitmq-diagnostics", "-q", "ping"),
+        image="rabbitmq:{version}",
+        default_version="4",
+        connection=(
+            *_HOST_PORT,
+            ("username", "{username}"),
+            ("password", "{password}"),
+            ("vhost", "/"),
+            ("url", "amqp://{username}:{password}@{host}:{port}/"),
+        ),
         env=(("AMQP_URL", "url"),),
-        keys=("host", "port", "username", "password", "url"),
         needs_password=True,
+        username="app",
+        server=(
+            ServerSetting("RABBITMQ_DEFAULT_USER", key="username"),
+            ServerSetting("RABBITMQ_DEFAULT_PASS", key="password"),
+        ),
     ),
     BackingServiceType.ELASTICSEARCH: Flavour(
         port=9200,
@@ -106,9 +148,17 @@ FLAVOURS: dict[BackingServiceType, Flavour] = {
         data_path="/usr/share/elasticsearch/data",
         storage="2Gi",
         readiness=("curl", "-fs", "http://127.0.0.1:9200/_cluster/health?local=true"),
+        # Docker Hub publishes full versions only: there is no elasticsearch:8.
+        image="elasticsearch:{version}",
+        default_version="8.17.0",
+        connection=(*_HOST_PORT, ("url", "http://{host}:{port}")),
         env=(("ELASTICSEARCH_URL", "url"),),
-        keys=("host", "port", "url"),
-        # A 512 MB heap (ES_JAVA_OPTS below) needs about twice that in the container.
+        server=(
+            ServerSetting("discovery.type", value="single-node"),
+            ServerSetting("xpack.security.enabled", value="false"),
+            ServerSetting("ES_JAVA_OPTS", value="-Xms512m -Xmx512m"),
+        ),
+        # A 512 MB heap (ES_JAVA_OPTS) needs about twice that in the container.
         resources={
             "requests": {"cpu": "250m", "memory": "1Gi"},
             "limits": {"cpu": "1", "memory": "1536Mi"},
@@ -120,9 +170,14 @@ FLAVOURS: dict[BackingServiceType, Flavour] = {
         data_path="/var/solr",
         storage="1Gi",
         readiness=("curl", "-fs", "http://127.0.0.1:8983/solr/admin/info/health"),
+        image="solr:{version}",
+        default_version="9.10.1",
+        connection=(*_HOST_PORT, ("url", "http://{host}:{port}/solr")),
         env=(("SOLR_URL", "url"),),
-        keys=("host", "port", "url"),
-        # SOLR_HEAP (512m, below) plus the JVM's own memory.
+        server=(ServerSetting("SOLR_HEAP", value="512m"),),
+        # The docker-library image's solr-precreate makes the core and starts Solr.
+        core_args=("solr-precreate", "{core}"),
+        # SOLR_HEAP (512m) plus the JVM's own memory.
         resources={
             "requests": {"cpu": "250m", "memory": "768Mi"},
             "limits": {"cpu": "1", "memory": "1Gi"},
@@ -131,39 +186,36 @@ FLAVOURS: dict[BackingServiceType, Flavour] = {
 }
 
 
+def embedded_image(service: BackingService) -> str:
+    """The embedded image for a service and the extensions the component needs."""
+    flavour = FLAVOURS[service.type]
+    template = next(
+        (image for ext, image in flavour.extension_images if ext in service.extensions),
+        flavour.image,
+    )
+    return template.format(version=service.version or flavour.default_version)
+
+
+def embedded_args(service: BackingService) -> list[str]:
+    """The embedded server's arguments (a Solr core to create first)."""
+    if not service.core:
+        return []
+    return [arg.format(core=service.core) for arg in FLAVOURS[service.type].core_args]
+
+
 def secret_data(
     service: BackingServiceType, host: str, database: str, password: str | None
 ) -> dict[str, str]:
     """The connection details an embedded service's Secret holds (plain text, before base64)."""
-    port = str(FLAVOURS[service].port)
-    match service:
-        case BackingServiceType.POSTGRESQL:
-            return {
-                "host": host,
-                "port": port,
-                "database": database,
-                "username": "app",
-                "password": password or "",
-            }
-        case BackingServiceType.REDIS:
-            return {
-                "host": host,
-                "port": port,
-                "cache": f"{host}:{port}/0",
-                "url": f"redis://{host}:{port}/1",
-            }
-        case BackingServiceType.RABBITMQ:
-            return {
-                "host": host,
-                "port": port,
-                "username": "app",
-                "password": password or "",
-                "vhost": "/",
-                "url": f"amqp://app:{password}@{host}:{port}/",
-            }
-        case _:
-            scheme_path = "/solr" if service is BackingServiceType.SOLR else ""
-            return {"host": host, "port": port, "url": f"http://{host}:{port}{scheme_path}"}
+    flavour = FLAVOURS[service]
+    parts = {
+        "host": host,
+        "port": str(flavour.port),
+        "database": database,
+        "username": flavour.username,
+        "password": password or "",
+    }
+    return {key: template.format(**parts) for key, template in flavour.connection}
 
 
 def env_mapping(service: BackingService) -> list[ServiceEnv]:
@@ -209,30 +261,4 @@ def _ref(secret: str, key: str) -> dict[str, object]:
 
 def server_env(service: BackingServiceType, secret: str) -> list[dict[str, object]]:
     """What the embedded server itself needs (its password, database, user) from its Secret."""
-
-    def ref(key: str) -> dict[str, object]:
-        return {"secretKeyRef": {"name": secret, "key": key}}
-
-    match service:
-        case BackingServiceType.POSTGRESQL:
-            return [
-                {"name": "POSTGRES_DB", "valueFrom": ref("database")},
-                {"name": "POSTGRES_USER", "valueFrom": ref("username")},
-                {"name": "POSTGRES_PASSWORD", "valueFrom": ref("password")},
-                {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},
-            ]
-        case BackingServiceType.RABBITMQ:
-            return [
-                {"name": "RABBITMQ_DEFAULT_USER", "valueFrom": ref("username")},
-                {"name": "RABBITMQ_DEFAULT_PASS", "valueFrom": ref("password")},
-            ]
-        case BackingServiceType.ELASTICSEARCH:
-            return [
-                {"name": "discovery.type", "value": "single-node"},
-                {"name": "xpack.security.enabled", "value": "false"},
-                {"name": "ES_JAVA_OPTS", "value": "-Xms512m -Xmx512m"},
-            ]
-        case BackingServiceType.SOLR:
-            return [{"name": "SOLR_HEAP", "value": "512m"}]
-        case _:
-            return []
+    return [setting.wire(secret) for setting in FLAVOURS[service].server]

@@ -35,6 +35,7 @@ from cg_operator.api.tenant import BackingServiceMode, slugify
 from cg_operator.reconcile.backing import (
     FLAVOURS,
     component_env,
+    embedded_args,
     embedded_image,
     secret_data,
     server_env,
@@ -368,8 +369,7 @@ def _backing_services(
             uid=flavour.uid,
             container_name=key,
             image=embedded_image(service),
-            # The docker-library image's solr-precreate makes the core and starts Solr.
-            args=["solr-precreate", service.core] if service.core else [],
+            args=embedded_args(service),
             port_name=key[:15],
             port=flavour.port,
             env=server_env(service.type, server),

@@ -1,0 +1,86 @@
+"""Backing-service flavours are data: every kind of service writes the keys its components read,
+composes them consistently, and picks the image and arguments from the catalogue's wishes."""
+
+from __future__ import annotations
+
+import pytest
+
+from cg_operator.api.component import BackingService, BackingServiceType, ServiceEnv
+from cg_operator.reconcile.backing import (
+    FLAVOURS,
+    component_env,
+    embedded_args,
+    embedded_image,
+    required_keys,
+    secret_data,
+    server_env,
+)
+
+HOST = "open-zaak-postgresql.gm0363-amsterdam.svc.cluster.local"
+
+
+@pytest.mark.parametrize("kind", list(BackingServiceType))
+def test_every_service_kind_has_a_flavour_whose_secret_holds_what_components_read(
+    kind: BackingServiceType,
+) -> None:
+    service = BackingService(type=kind)
+    written = secret_data(kind, HOST, "open_zaak", "s3cret")
+    assert set(required_keys(service)) <= set(written)
+    assert written["host"] == HOST
+    assert written["port"] == str(FLAVOURS[kind].port)
+
+
+def test_composed_connection_values_carry_the_generated_password() -> None:
+    rabbit = secret_data(BackingServiceType.RABBITMQ, "mq", "x", "pw")
+    assert rabbit["url"] == "amqp://app:pw@mq:5672/"
+    redis = secret_data(BackingServiceType.REDIS, "cache", "x", None)
+    # Django's cache and Celery use separate databases.
+    assert (redis["cache"], redis["url"]) == ("cache:6379/0", "redis://cache:6379/1")
+    assert secret_data(BackingServiceType.SOLR, "s", "x", None)["url"] == "http://s:8983/solr"
+
+
+@pytest.mark.parametrize(
+    ("service", "image"),
+    [
+        (BackingService(type=BackingServiceType.POSTGRESQL), "postgres:17"),
+        (BackingService(type=BackingServiceType.POSTGRESQL, version="16"), "postgres:16"),
+        (
+            BackingService(type=BackingServiceType.POSTGRESQL, extensions=["postgis"]),
+            "postgis/postgis:17-3.5",
+        ),
+        (BackingService(type=BackingServiceType.ELASTICSEARCH), "elasticsearch:8.17.0"),
+        (BackingService(type=BackingServiceType.SOLR), "solr:9.10.1"),
+    ],
+)
+def test_the_embedded_image_follows_version_and_extensions(
+    service: BackingService, image: str
+) -> None:
+    assert embedded_image(service) == image
+
+
+def test_only_a_named_solr_core_gets_creation_arguments() -> None:
+    solr = BackingService(type=BackingServiceType.SOLR, core="zac")
+    assert embedded_args(solr) == ["solr-precreate", "zac"]
+    assert embedded_args(BackingService(type=BackingServiceType.SOLR)) == []
+
+
+def test_the_embedded_server_reads_its_credentials_from_its_secret_never_inline() -> None:
+    env = {e["name"]: e for e in server_env(BackingServiceType.POSTGRESQL, "oz-postgresql")}
+    assert env["POSTGRES_PASSWORD"] == {
+        "name": "POSTGRES_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "oz-postgresql", "key": "password"}},
+    }
+    assert "value" not in env["POSTGRES_USER"]
+
+
+def test_a_composed_variable_is_expanded_by_the_kubelet_from_secret_helpers() -> None:
+    service = BackingService(
+        type=BackingServiceType.POSTGRESQL,
+        env=[ServiceEnv(name="SPRING_DATASOURCE_URL", value="jdbc:postgresql://{host}:{port}/x")],
+    )
+    env = component_env(service, "gzac-postgresql")
+    assert env[-1] == {
+        "name": "SPRING_DATASOURCE_URL",
+        "value": "jdbc:postgresql://$(CG_POSTGRESQL_HOST):$(CG_POSTGRESQL_PORT)/x",
+    }
+    assert {e["name"] for e in env[:-1]} == {"CG_POSTGRESQL_HOST", "CG_POSTGRESQL_PORT"}
