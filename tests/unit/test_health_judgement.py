@@ -12,10 +12,11 @@ from cg_operator.api.component import CGComponentSpec, OfferingType
 from cg_operator.api.conditions import find
 from cg_operator.api.installation import ProbeReason, ProbeResult
 from cg_operator.api.tenant import ComponentSummary
+from cg_operator.reconcile.delivery import DELIVERIES, delivery_for
+from cg_operator.reconcile.delivery.base import HealthRequest
 from cg_operator.reconcile.health import (
     ContainerProbeMode,
     credentials_expiry,
-    health_target,
     judge,
     probe_record,
     resolve_mode,
@@ -46,6 +47,10 @@ def result(reason: ProbeReason = ProbeReason.SUCCEEDED, at: datetime = NOW) -> P
     )
 
 
+def test_every_offering_type_has_a_delivery_of_that_type() -> None:
+    assert {t: d.type for t, d in DELIVERIES.items()} == {t: t for t in OfferingType}
+
+
 def test_auto_is_direct_in_the_cluster_and_off_outside() -> None:
     assert resolve_mode(ContainerProbeMode.AUTO, in_cluster=True) is ContainerProbeMode.DIRECT
     assert resolve_mode(ContainerProbeMode.AUTO, in_cluster=False) is ContainerProbeMode.OFF
@@ -54,16 +59,16 @@ def test_auto_is_direct_in_the_cluster_and_off_outside() -> None:
 
 def container_target(mode: ContainerProbeMode) -> tuple[object, str]:
     open_zaak = catalogue_entry("open-zaak")
-    return health_target(
-        delivery=OfferingType.CONTAINER,
-        endpoint="http://open-zaak.gm0363-amsterdam.svc.cluster.local/",
-        offering=open_zaak.offerings[0],
-        component=open_zaak,
-        version=open_zaak.default_version,
-        service="open-zaak",
-        namespace="gm0363-amsterdam",
-        service_port=80,
-        mode=mode,
+    return delivery_for(OfferingType.CONTAINER).health_target(
+        HealthRequest(
+            endpoint="http://open-zaak.gm0363-amsterdam.svc.cluster.local/",
+            offering=open_zaak.offerings[0],
+            component=open_zaak,
+            version=open_zaak.default_version,
+            service="open-zaak",
+            namespace="gm0363-amsterdam",
+            mode=mode,
+        )
     )
 
 
@@ -88,16 +93,16 @@ def test_a_saas_endpoint_is_probed_on_its_health_path_within_its_allowed_hosts()
     inwoner = catalogue_entry("open-inwoner")
     offering = next(o for o in inwoner.offerings if o.saas is not None)
     assert offering.saas is not None
-    target, why = health_target(
-        delivery=OfferingType.SAAS,
-        endpoint="https://utrecht.openinwoner.portaalwerk.example/",
-        offering=offering,
-        component=inwoner,
-        version=inwoner.default_version,
-        service="open-inwoner",
-        namespace="gm0344-utrecht",
-        service_port=80,
-        mode=ContainerProbeMode.OFF,
+    target, why = delivery_for(OfferingType.SAAS).health_target(
+        HealthRequest(
+            endpoint="https://utrecht.openinwoner.portaalwerk.example/",
+            offering=offering,
+            component=inwoner,
+            version=inwoner.default_version,
+            service="open-inwoner",
+            namespace="gm0344-utrecht",
+            mode=ContainerProbeMode.OFF,
+        )
     )
     assert why == ""
     assert target is not None
@@ -128,7 +133,7 @@ def test_the_healthy_condition(
     expected: tuple[str, str],
 ) -> None:
     verdict = judge(
-        delivery=delivery,
+        has_workloads=delivery_for(delivery).has_workloads,
         workloads_available=available,
         workloads_message="1/2 replicas ready",
         probe=probe,
@@ -143,7 +148,7 @@ def test_health_is_unknown_until_the_desired_version_runs() -> None:
     """An install or upgrade in progress is not an outage, and a rollout must not read health
     from before its change."""
     verdict = judge(
-        delivery=OfferingType.CONTAINER,
+        has_workloads=True,
         workloads_available=False,
         workloads_message="0/1 replicas ready",
         probe=result(),

@@ -11,19 +11,10 @@ import base64
 import logging
 import secrets
 from collections.abc import Hashable, Mapping
-from datetime import datetime
 from typing import Any
 
 from cg_operator.api.base import Condition
-from cg_operator.api.component import CGComponentSpec, OfferingType
-from cg_operator.api.conditions import (
-    READY,
-    RECONCILING,
-    STALLED,
-    find,
-    remove_condition,
-    set_condition,
-)
+from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.constants import (
     ANNOTATION_ROTATE_SECRETS,
     ANNOTATION_ROTATED_FOR,
@@ -46,21 +37,22 @@ from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
 from cg_operator.reconcile.backing import FLAVOURS
-from cg_operator.reconcile.health import HEALTHY, credentials_expiry
-from cg_operator.reconcile.installation import (
-    WORKLOAD_KINDS,
-    InstallationPlan,
-    plan_installation,
+from cg_operator.reconcile.health import credentials_expiry
+from cg_operator.reconcile.installation import InstallationPlan, plan_installation
+from cg_operator.reconcile.installation_summary import (
+    deployable,
+    readiness,
+    summarize,
+    transition_events,
+    workloads_state,
 )
 from cg_operator.reconcile.pod import generate, generated_secret_name
+from cg_operator.reconcile.retention import Disposal, dispose
 from cg_operator.reconcile.status import existing_conditions, status_patch, validation_conditions
 from cg_operator.reconcile.validation import FieldError, parse_spec
-from cg_operator.reconcile.workloads import rollout_state
 
 log = logging.getLogger(__name__)
 PLURAL = INSTALLATION.plural
-DEPENDENCIES_READY = "DependenciesReady"
-MISSING_SECRET = "MissingSecret"  # noqa: S105 - a condition reason
 # How soon an installation waiting for a tenant's Secret looks again (those are not watched).
 MISSING_RECHECK_SECONDS = 15.0
 
@@ -142,18 +134,11 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
             {"delivery": plan.delivery.value},
         )
         return
-    desired = [*plan.data, *plan.children]
     if plan.missing:
         # A Secret the tenant names does not exist yet: nothing watches it, so look again.
         key = (PLURAL, namespace, live["metadata"]["name"])
         QUEUE.add(key, _run, kwargs, delay=MISSING_RECHECK_SECONDS)
-    if not plan.dependencies.ready or plan.missing:
-        # Deploy nothing that would crash-loop; what already runs keeps running.
-        desired = [
-            o
-            for o in desired
-            if o["kind"] not in WORKLOAD_KINDS or observed.get(Ref.of(o)) is not None
-        ]
+    desired = deployable([*plan.data, *plan.children], plan, observed.get)
     binding = Ref("v1", "Secret", namespace, plan.binding_secret)
     had_binding = observed.get(binding) is not None
     new_servers = [
@@ -167,9 +152,8 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
             reason="BindingRotated",
             message=f"connection details in Secret {plan.binding_secret} changed",
         )
-    wanted = {Ref.of(o) for o in desired}
-    previous = _inventory(live)
-    _prune(previous - wanted, {Ref.of(o) for o in plan.data} | _data_refs(previous), spec)
+    unwanted = _inventory(live) - {Ref.of(o) for o in desired}
+    _apply_disposal(dispose(unwanted, spec.deletion_policy))
     _report(
         live,
         spec=spec,
@@ -290,24 +274,11 @@ def _inventory(live: dict[str, Any]) -> set[Ref]:
     return {Ref(e["apiVersion"], e["kind"], namespace, e["name"]) for e in entries}
 
 
-def _data_refs(refs: set[Ref]) -> set[Ref]:
-    """Data among refs: claims of Data volumes, Secrets of embedded services (named
-    <component>-<service>) and of generated settings (<component>-secrets)."""
-    suffixes = (*(f"-{t.value.lower()}" for t in FLAVOURS), "-secrets")
-    return {
-        r
-        for r in refs
-        if r.kind == "PersistentVolumeClaim" or (r.kind == "Secret" and r.name.endswith(suffixes))
-    }
-
-
-def _prune(unwanted: set[Ref], data: set[Ref], spec: ComponentInstallationSpec) -> None:
-    """Delete what is no longer wanted; data only under deletionPolicy Delete, else mark it."""
-    for ref in sorted(unwanted):
-        if ref in data and spec.deletion_policy is DeletionPolicy.RETAIN:
-            objects.merge_patch(ref, {"metadata": {"labels": {LABEL_RETAINED: "true"}}})
-        else:
-            prune([ref])
+def _apply_disposal(disposal: Disposal) -> None:
+    """Delete what goes; label what is kept as retained."""
+    for ref in disposal.retain:
+        objects.merge_patch(ref, {"metadata": {"labels": {LABEL_RETAINED: "true"}}})
+    prune(disposal.delete)
 
 
 def _report(
@@ -326,22 +297,7 @@ def _report(
     generation = live["metadata"].get("generation")
     at = now()
     status = live.get("status") or {}
-    conditions = remove_condition(existing_conditions(status), STALLED)
-    ready, why = _readiness(plan, desired, observed, wrote)
-    conditions = set_condition(
-        conditions,
-        type_=DEPENDENCIES_READY,
-        status="True" if plan.dependencies.ready else "False",
-        reason=plan.dependencies.reason,
-        message=plan.dependencies.message,
-        generation=generation,
-        now=at,
-    )
-    if not plan.dependencies.ready:
-        ready, why = False, (plan.dependencies.reason, plan.dependencies.message)
-    elif plan.missing:
-        ready, why = False, (MISSING_SECRET, "; ".join(plan.missing))
-    conditions = _ready_conditions(conditions, ready, why, generation, at)
+    workloads = workloads_state(desired, observed.get)
     verdict, last_probe = probing.assess(
         (PLURAL, live["metadata"]["namespace"], live["metadata"]["name"]),
         live=live,
@@ -349,21 +305,19 @@ def _report(
         component=component,
         delivery=plan.delivery,
         endpoint=plan.endpoint,
-        workloads=_workloads(desired, observed),
+        workloads=workloads,
         now=at,
     )
-    conditions = set_condition(
-        conditions,
-        type_=HEALTHY,
-        status=verdict.status,
-        reason=verdict.reason,
-        message=verdict.message,
+    ready = readiness(plan, wrote=wrote, workloads=workloads)
+    conditions = summarize(
+        existing_conditions(status),
+        plan=plan,
+        ready=ready,
+        health=verdict,
         generation=generation,
         now=at,
     )
-    observed_version = status.get("observedVersion")
-    if ready:
-        observed_version = spec.version
+    observed_version = spec.version if ready.ready else status.get("observedVersion")
     extra = {
         "delivery": plan.delivery.value,
         "endpoint": plan.endpoint,
@@ -377,96 +331,11 @@ def _report(
     }
     if observed_version:
         extra["observedVersion"] = observed_version
-    _events(live, conditions, observed_version, plan)
-    _write_status(live, conditions, extra)
-
-
-def _workloads(desired: list[dict[str, Any]], observed: Observed) -> tuple[bool, str]:
-    """Whether every workload is available, and if not, why."""
-    for obj in desired:
-        if obj["kind"] in WORKLOAD_KINDS:
-            available, reason = rollout_state(observed.get(Ref.of(obj)))
-            if not available:
-                return False, reason
-    return True, "every workload is available"
-
-
-def _readiness(
-    plan: InstallationPlan, desired: list[dict[str, Any]], observed: Observed, wrote: bool
-) -> tuple[bool, tuple[str, str]]:
-    if wrote:
-        return False, ("Progressing", "applied changes; waiting for them to take effect")
-    if plan.delivery is OfferingType.SAAS:
-        return True, ("BindingReady", f"bound to {plan.endpoint}")
-    available, reason = _workloads(desired, observed)
-    if not available:
-        return False, ("Progressing", reason)
-    return True, ("Available", reason)
-
-
-def _ready_conditions(
-    conditions: list[Condition],
-    ready: bool,
-    why: tuple[str, str],
-    generation: int | None,
-    at: datetime,
-) -> list[Condition]:
-    reason, message = why
-    conditions = set_condition(
-        conditions,
-        type_=READY,
-        status="True" if ready else "False",
-        reason=reason,
-        message=message,
-        generation=generation,
-        now=at,
-    )
-    if ready or reason == "MissingDependency":
-        return remove_condition(conditions, RECONCILING)
-    return set_condition(
-        conditions,
-        type_=RECONCILING,
-        status="True",
-        reason=reason,
-        message=message,
-        generation=generation,
-        now=at,
-    )
-
-
-def _events(
-    live: dict[str, Any],
-    conditions: list[Condition],
-    version: str | None,
-    plan: InstallationPlan,
-) -> None:
-    """Domain events on transitions only: installed, upgraded, dependency missing."""
-    status = live.get("status") or {}
-    before = {c.get("type"): c for c in status.get("conditions") or []}
-    ready, was_ready = find(conditions, READY), before.get(READY, {})
-    if ready and ready.status == "True" and was_ready.get("status") != "True":
-        previous = status.get("observedVersion")
-        if previous and previous != version:
-            objects.post_event(live, reason="Upgraded", message=f"upgraded {previous} -> {version}")
-        elif not previous:
-            objects.post_event(
-                live,
-                reason="Installed",
-                message=f"{live['spec']['component']} {version} is Ready ({plan.delivery.value})",
-            )
-    healthy, was = find(conditions, HEALTHY), before.get(HEALTHY, {})
-    if healthy and healthy.status == "False" and was.get("status") != "False":
-        objects.post_event(live, reason="Unhealthy", message=healthy.message, warning=True)
-    elif healthy and healthy.status == "True" and was.get("status") == "False":
-        objects.post_event(live, reason="Recovered", message=healthy.message)
-    deps = find(conditions, DEPENDENCIES_READY)
-    # Waiting for a dependency is normal while a tenant comes up; a missing one needs a person.
-    if (
-        deps
-        and deps.reason == "MissingDependency"
-        and before.get(DEPENDENCIES_READY, {}).get("reason") != deps.reason
+    for event in transition_events(
+        status, conditions, component=spec.component, version=observed_version, plan=plan
     ):
-        objects.post_event(live, reason=deps.reason, message=deps.message, warning=True)
+        objects.post_event(live, reason=event.reason, message=event.message, warning=event.warning)
+    _write_status(live, conditions, extra)
 
 
 def _write_status(live: dict[str, Any], conditions: list[Condition], extra: dict[str, Any]) -> None:
@@ -494,11 +363,11 @@ def _finalize(live: dict[str, Any], observed: Observed) -> None:
             f"appstore.commonground.nl/installation={name}",
         )
     ]
-    for ref in [*data, *claims]:
-        if policy == DeletionPolicy.DELETE.value:
-            objects.delete(ref)
-        else:
-            objects.merge_patch(ref, {"metadata": {"labels": {LABEL_RETAINED: "true"}}})
+    disposal = dispose([*data, *claims], policy, known_data=[*data, *claims])
+    for ref in disposal.retain:
+        objects.merge_patch(ref, {"metadata": {"labels": {LABEL_RETAINED: "true"}}})
+    for ref in disposal.delete:
+        objects.delete(ref)
     probing.forget((PLURAL, namespace, name))
     finalizers = [f for f in live["metadata"].get("finalizers") or [] if f != FINALIZER]
     objects.merge_patch(Ref.of(live), {"metadata": {"finalizers": finalizers or None}})

@@ -15,16 +15,16 @@ from cg_operator.api.installation import ComponentInstallationSpec, ProbeResult
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.health.prober import Prober, ProberSettings, Target
 from cg_operator.k8s.client import in_cluster, service_proxy_get
+from cg_operator.reconcile.delivery import delivery_for
+from cg_operator.reconcile.delivery.base import HealthRequest
 from cg_operator.reconcile.health import (
     ContainerProbeMode,
     HealthTarget,
     Verdict,
-    health_target,
     judge,
     probe_record,
     resolve_mode,
 )
-from cg_operator.reconcile.installation import SERVICE_PORT
 
 
 @dataclass
@@ -128,17 +128,17 @@ def assess(
     skipped, result, record = "probes are disabled (--probe-interval 0)", None, recorded
     target = None
     if CONFIG.enabled:
-        target, skipped = health_target(
-            delivery=delivery,
-            endpoint=endpoint,
-            offering=component.offering(spec.offering),
-            component=component,
-            version=spec.version,
-            service=spec.component,
-            namespace=namespace,
-            service_port=SERVICE_PORT,
-            mode=resolve_mode(CONFIG.container_mode, in_cluster()),
-            cluster_domain=CONFIG.cluster_domain,
+        target, skipped = delivery_for(delivery).health_target(
+            HealthRequest(
+                endpoint=endpoint,
+                offering=component.offering(spec.offering),
+                component=component,
+                version=spec.version,
+                service=spec.component,
+                namespace=namespace,
+                mode=resolve_mode(CONFIG.container_mode, in_cluster()),
+                cluster_domain=CONFIG.cluster_domain,
+            )
         )
         record = None
     if target is None:
@@ -149,7 +149,7 @@ def assess(
         )
         record = probe_record(recorded, result, now, timedelta(seconds=CONFIG.prober.refresh))
     verdict = judge(
-        delivery=delivery,
+        has_workloads=delivery_for(delivery).has_workloads,
         workloads_available=workloads[0],
         workloads_message=workloads[1],
         probe=result,

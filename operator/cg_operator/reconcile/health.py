@@ -1,10 +1,11 @@
 """How an installation's health is judged and recorded (pure).
 
-Container delivery: the workloads must be available, and the readiness path must answer 2xx
-through the component's Service when the operator can reach it; when it cannot (it runs outside
-the cluster and is not told to go through the API server), the probe is reported as skipped
-with the reason, and health rests on workload availability alone. SaaS delivery: the endpoint's
-health path must answer 2xx. Before the first probe the condition is Unknown.
+A delivery with workloads of its own (containers): they must be available, and the readiness
+path must answer 2xx when the operator can reach it; when it cannot (it runs outside the cluster
+and is not told to go through the API server), the probe is reported as skipped with the reason,
+and health rests on workload availability alone. Without workloads (SaaS): the endpoint's
+health path must answer 2xx. Before the first probe the condition is Unknown. What to probe is
+each delivery's own (reconcile/delivery/).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
-from urllib.parse import urljoin
 
-from cg_operator.api.component import CGComponentSpec, Offering, OfferingType
+from cg_operator.api.component import OfferingType
 from cg_operator.api.constants import ANNOTATION_EXPIRES
 from cg_operator.api.installation import ProbeResult
 
@@ -65,62 +65,25 @@ def resolve_mode(mode: ContainerProbeMode, in_cluster: bool) -> ContainerProbeMo
     return mode
 
 
-def health_target(
-    *,
-    delivery: OfferingType,
-    endpoint: str,
-    offering: Offering | None,
-    component: CGComponentSpec,
-    version: str,
-    service: str,
-    namespace: str,
-    service_port: int,
-    mode: ContainerProbeMode,
-    cluster_domain: str = "cluster.local",
-) -> tuple[HealthTarget | None, str]:
-    """What to probe, or (None, why the HTTP probe is skipped). `mode` is already resolved."""
-    if delivery is OfferingType.SAAS:
-        assert offering is not None
-        assert offering.saas is not None
-        url = urljoin(endpoint, offering.saas.health_path.lstrip("/"))
-        return HealthTarget(url, delivery, tuple(offering.saas.allowed_hosts)), ""
-    if mode is ContainerProbeMode.OFF:
-        return None, (
-            "the operator runs outside the cluster and cannot reach Services "
-            "(--container-probe=proxy probes through the API server)"
-        )
-    found = component.version(version)
-    if found is None or found.container is None:
-        return None, "no container definition for this version"
-    probes = found.container.probes
-    if probes.port is not None and probes.port != found.container.port:
-        return None, f"the readiness port {probes.port} is not exposed by the Service"
-    path = probes.readiness
-    if mode is ContainerProbeMode.PROXY:
-        url = f"/api/v1/namespaces/{namespace}/services/{service}:{service_port}/proxy{path}"
-        return HealthTarget(url, delivery, None, service, namespace, service_port, path), ""
-    url = f"http://{service}.{namespace}.svc.{cluster_domain}:{service_port}{path}"
-    return HealthTarget(url, delivery), ""
-
-
 def judge(
     *,
-    delivery: OfferingType,
+    has_workloads: bool,
     workloads_available: bool,
     workloads_message: str,
     probe: ProbeResult | None,
     skipped: str,
     progressing: bool = False,
 ) -> Verdict:
-    """The Healthy condition from workload availability (Container) and the latest probe.
+    """The Healthy condition from workload availability (when the delivery runs workloads of
+    its own) and the latest probe.
     `progressing`: the desired version has not run yet (first install or an upgrade): health
     is Unknown until it does, so a rollout never reads health from before its change."""
-    if delivery is OfferingType.CONTAINER and not workloads_available:
+    if has_workloads and not workloads_available:
         if progressing:
             return Verdict("Unknown", "Progressing", workloads_message)
         return Verdict("False", "WorkloadUnavailable", workloads_message)
     if skipped:
-        if delivery is OfferingType.CONTAINER:
+        if has_workloads:
             return Verdict(
                 "True",
                 "WorkloadAvailable",

@@ -29,9 +29,12 @@ ALPHABETS = {
 }
 
 
+GENERATED_SECRET_SUFFIX = "-secrets"  # noqa: S105 - a name suffix
+
+
 def generated_secret_name(component: str) -> str:
     """The Secret holding an installation's generated settings (SECRET_KEY, ...)."""
-    return f"{component}-secrets"
+    return f"{component}{GENERATED_SECRET_SUFFIX}"
 
 
 def generate(secret: GeneratedSecret) -> str:

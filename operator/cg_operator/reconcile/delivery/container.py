@@ -1,0 +1,390 @@
+"""Container delivery: the component's processes in the municipality's namespace, its
+embedded backing services, its data, and the binding its dependents read. Pure.
+
+Ready means every workload is available; Healthy adds the readiness path through its Service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cg_operator.api.component import (
+    CGComponentSpec,
+    ComponentVersion,
+    ContainerSpec,
+    Offering,
+    OfferingType,
+)
+from cg_operator.api.constants import (
+    ANNOTATION_CONFIG_HASH,
+    ANNOTATION_ROTATED_FOR,
+    LABEL_COMPONENT_ROLE,
+    LABEL_INSTANCE,
+    LABEL_NAME,
+    LABEL_VERSION,
+)
+from cg_operator.api.installation import ComponentInstallationSpec
+from cg_operator.api.tenant import BackingServiceMode
+from cg_operator.reconcile.backing import (
+    FLAVOURS,
+    component_env,
+    embedded_args,
+    embedded_image,
+    secret_data,
+    server_env,
+)
+from cg_operator.reconcile.children import installation_labels, with_owner
+from cg_operator.reconcile.delivery.base import (
+    SERVICE_PORT,
+    HealthRequest,
+    InstallationPlan,
+    PlanRequest,
+    Readiness,
+    b64,
+    binding_data,
+    binding_secret_name,
+)
+from cg_operator.reconcile.health import ContainerProbeMode, HealthTarget
+from cg_operator.reconcile.pod import (
+    exec_probes,
+    generated_secret_name,
+    host_settings,
+    http_probes,
+    missing_secrets,
+    secret_env,
+    tenant_secret_errors,
+    volumes_for,
+)
+from cg_operator.reconcile.tenant import WORKLOAD_SERVICE_ACCOUNT
+from cg_operator.render.environment import render
+
+# (role, command, args, port, replicas, probes) of one Deployment.
+Process = tuple[str, list[str], list[str], int | None, int, list[dict[str, Any]]]
+
+
+class ContainerDelivery:
+    """The component runs in the municipality's namespace."""
+
+    type = OfferingType.CONTAINER
+    has_workloads = True
+
+    def plan(self, request: PlanRequest) -> InstallationPlan:
+        """Deployments, Service, config, embedded services, data and the binding Secret.
+        Nothing is planned while the subscription's secret references are invalid."""
+        spec, version = request.spec, request.version
+        container = version.container
+        assert container is not None
+        name, namespace = spec.component, request.namespace
+        binding = binding_secret_name(name)
+        errors = tenant_secret_errors(container, spec)
+        if errors:
+            return InstallationPlan(self.type, [], [], request.dependencies, "", binding, errors)
+        host = f"{name}.{namespace}.svc.{request.cluster_domain}"
+        endpoint = f"http://{host}/"
+        labels = installation_labels(spec.tenant, request.installation["metadata"]["name"])
+        data, service_env = _backing_services(
+            request.installation,
+            spec=spec,
+            version=version,
+            labels=labels,
+            passwords=request.passwords,
+            cluster_domain=request.cluster_domain,
+        )
+        env = [
+            *dependency_env(request.component, request.installations),
+            *service_env,
+            *secret_env(container, spec),
+        ]
+        data += _container_data(
+            request.installation,
+            spec=spec,
+            container=container,
+            labels=labels,
+            generated=request.generated,
+            rotation=request.rotation,
+        )
+        children = _container_children(
+            request.installation,
+            spec=spec,
+            offering=request.offering,
+            container=container,
+            labels=labels,
+            env=env,
+            endpoint=endpoint,
+            host=host,
+            config_extra=host_settings(container, spec, namespace, request.cluster_domain),
+        )
+        return InstallationPlan(
+            self.type,
+            children,
+            data,
+            request.dependencies,
+            endpoint,
+            binding,
+            missing=missing_secrets(container, spec, request.secret_keys or {}),
+        )
+
+    def readiness(self, plan: InstallationPlan, workloads: tuple[bool, str]) -> Readiness:
+        """Ready when every Deployment and StatefulSet is available."""
+        available, message = workloads
+        return Readiness(available, "Available" if available else "Progressing", message)
+
+    def health_target(self, request: HealthRequest) -> tuple[HealthTarget | None, str]:
+        """The readiness path through the Service: directly, or through the API server's proxy
+        when the operator runs outside the cluster."""
+        if request.mode is ContainerProbeMode.OFF:
+            return None, (
+                "the operator runs outside the cluster and cannot reach Services "
+                "(--container-probe=proxy probes through the API server)"
+            )
+        found = request.component.version(request.version)
+        if found is None or found.container is None:
+            return None, "no container definition for this version"
+        probes = found.container.probes
+        if probes.port is not None and probes.port != found.container.port:
+            return None, f"the readiness port {probes.port} is not exposed by the Service"
+        path, service, namespace = probes.readiness, request.service, request.namespace
+        port = request.service_port
+        if request.mode is ContainerProbeMode.PROXY:
+            url = f"/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy{path}"
+            return HealthTarget(url, self.type, None, service, namespace, port, path), ""
+        url = f"http://{service}.{namespace}.svc.{request.cluster_domain}:{port}{path}"
+        return HealthTarget(url, self.type), ""
+
+
+def env_key(component: str) -> str:
+    """open-zaak -> OPEN_ZAAK."""
+    return component.upper().replace("-", "_")
+
+
+def dependency_env(
+    component: CGComponentSpec, installations: Mapping[str, Mapping[str, Any] | None]
+) -> list[dict[str, Any]]:
+    """Env vars from each dependency's binding Secret (optional ones only when subscribed)."""
+    out: list[dict[str, Any]] = []
+    for requirement in component.requires:
+        if installations.get(requirement.component) is None:
+            continue
+        secret = f"{requirement.component}-binding"
+        pairs = [(e.name, e.key) for e in requirement.env] or [
+            (f"{env_key(requirement.component)}_URL", "uri")
+        ]
+        out += [
+            {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+            for name, key in pairs
+        ]
+    return out
+
+
+def _backing_services(
+    installation: Mapping[str, Any],
+    *,
+    spec: ComponentInstallationSpec,
+    version: ComponentVersion,
+    labels: dict[str, str],
+    passwords: Mapping[str, str],
+    cluster_domain: str,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(data Secrets of embedded services and their StatefulSets/Services, the component's env)."""
+    assert version.container is not None
+    name = spec.component
+    namespace = installation["metadata"]["namespace"]
+    data_objects: list[dict[str, Any]] = []
+    owned: list[dict[str, Any]] = []
+    env: list[dict[str, Any]] = []
+    bindings = spec.backing_services
+    for service in version.container.backing_services:
+        flavour = FLAVOURS[service.type]
+        key = service.type.value.lower()
+        chosen = getattr(bindings, key, None) if bindings else None
+        if chosen is not None and chosen.mode is BackingServiceMode.EXTERNAL:
+            env += component_env(service, chosen.secret_ref.name)
+            continue
+        server = f"{name}-{key}"
+        host = f"{server}.{namespace}.svc.{cluster_domain}"
+        password = passwords.get(server) if flavour.needs_password else None
+        secret_values = secret_data(service.type, host, name.replace("-", "_"), password)
+        server_labels = {
+            **labels,
+            LABEL_NAME: key,
+            LABEL_INSTANCE: server,
+            LABEL_COMPONENT_ROLE: "backing-service",
+        }
+        data_objects += render(
+            "secret.yaml.j2",
+            name=server,
+            namespace=namespace,
+            labels=server_labels,
+            secret_type="Opaque",  # noqa: S106 - a Secret type, not a password
+            data={k: b64(v) for k, v in secret_values.items()},
+        )
+        selector = {LABEL_INSTANCE: server}
+        owned += render(
+            "statefulset.yaml.j2",
+            name=server,
+            namespace=namespace,
+            labels=server_labels,
+            selector=selector,
+            service_account=WORKLOAD_SERVICE_ACCOUNT,
+            uid=flavour.uid,
+            container_name=key,
+            image=embedded_image(service),
+            args=embedded_args(service),
+            port_name=key[:15],
+            port=flavour.port,
+            env=server_env(service.type, server),
+            resources=flavour.resources,
+            readiness_command=list(flavour.readiness),
+            data_path=flavour.data_path,
+            storage=flavour.storage,
+        )
+        owned += render(
+            "service.yaml.j2",
+            name=server,
+            namespace=namespace,
+            labels=server_labels,
+            external_name="",
+            selector=selector,
+            port_name=key[:15],
+            port=flavour.port,
+            target_port=key[:15],
+        )
+        env += component_env(service, server)
+    return data_objects + with_owner(owned, installation), env
+
+
+def _container_data(
+    installation: Mapping[str, Any],
+    *,
+    spec: ComponentInstallationSpec,
+    container: ContainerSpec,
+    labels: dict[str, str],
+    generated: Mapping[str, str] | None,
+    rotation: str | None,
+) -> list[dict[str, Any]]:
+    """What a container installation keeps like a database: the claims of its Data volumes
+    and the Secret with its generated settings."""
+    namespace = installation["metadata"]["namespace"]
+    out = []
+    for claim, size, access in volumes_for(spec.component, container).claims:
+        out += render(
+            "pvc.yaml.j2",
+            name=claim,
+            namespace=namespace,
+            labels=labels,
+            size=size,
+            access_mode=access,
+        )
+    if container.generated_secrets:
+        values = generated or {}
+        out += render(
+            "secret.yaml.j2",
+            name=generated_secret_name(spec.component),
+            namespace=namespace,
+            labels=labels,
+            secret_type="Opaque",  # noqa: S106 - a Secret type, not a password
+            data={s.name: b64(values.get(s.name, "")) for s in container.generated_secrets},
+            annotations={ANNOTATION_ROTATED_FOR: rotation} if rotation else {},
+        )
+    return out
+
+
+def _resources(container: ContainerSpec) -> dict[str, Any]:
+    if container.resources is None:
+        return {}
+    return container.resources.wire()
+
+
+def _container_children(
+    installation: Mapping[str, Any],
+    *,
+    spec: ComponentInstallationSpec,
+    offering: Offering,
+    container: ContainerSpec,
+    labels: dict[str, str],
+    env: list[dict[str, Any]],
+    endpoint: str,
+    host: str,
+    config_extra: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    name = spec.component
+    namespace = installation["metadata"]["namespace"]
+    # What the operator derives (allowed hosts) wins over what a person typed.
+    config = {e.name: e.value for e in container.env} | dict(spec.values) | dict(config_extra)
+    config_name = f"{name}-config"
+    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    app_labels = {**labels, LABEL_NAME: name, LABEL_VERSION: spec.version[:63]}
+    # The Service's short name is among the allowed hosts; probes send it as Host.
+    probes = http_probes(container, name if container.hosts else None)
+    volumes = volumes_for(name, container)
+    objects = render(
+        "configmap.yaml.j2",
+        name=config_name,
+        namespace=namespace,
+        labels=labels,
+        data=config,
+    )
+    processes: list[Process] = [
+        ("web", container.command, container.args, container.port, container.replicas, probes)
+    ]
+    processes += [
+        (w.name, w.command, w.args, None, 1, exec_probes(w.health_check)) for w in container.workers
+    ]
+    for role, command, args, port, replicas, process_probes in processes:
+        deployment = name if role == "web" else f"{name}-{role}"
+        selector = {LABEL_INSTANCE: deployment}
+        objects += render(
+            "deployment.yaml.j2",
+            name=deployment,
+            namespace=namespace,
+            labels={**app_labels, LABEL_INSTANCE: deployment, LABEL_COMPONENT_ROLE: role},
+            selector=selector,
+            replicas=replicas,
+            pod_annotations={ANNOTATION_CONFIG_HASH: config_hash},
+            service_account=WORKLOAD_SERVICE_ACCOUNT,
+            container_name=role,
+            image=container.image,
+            command=list(command),
+            args=list(args),
+            port=port,
+            env=env,
+            config_map=config_name,
+            resources=_resources(container),
+            probes=process_probes,
+            user=container.user,
+            read_only_root_filesystem=container.read_only_root_filesystem,
+            volumes=volumes.volumes,
+            volume_mounts=volumes.mounts,
+            init=[s.wire() for s in container.init] if role == "web" else [],
+        )
+        if role == "web" and replicas > 1:
+            objects += render(
+                "pdb.yaml.j2",
+                name=deployment,
+                namespace=namespace,
+                labels=labels,
+                selector=selector,
+            )
+    objects += render(
+        "service.yaml.j2",
+        name=name,
+        namespace=namespace,
+        labels=labels,
+        external_name="",
+        selector={LABEL_INSTANCE: name},
+        port_name="http",
+        port=SERVICE_PORT,
+        target_port="http",
+    )
+    objects += render(
+        "secret.yaml.j2",
+        name=binding_secret_name(name),
+        namespace=namespace,
+        labels=labels,
+        secret_type="servicebinding.io/" + name,
+        data=binding_data(name, offering, endpoint, host, SERVICE_PORT),
+    )
+    return with_owner(objects, installation)

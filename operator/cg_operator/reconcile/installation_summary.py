@@ -1,0 +1,148 @@
+"""What an installation's pass concludes, decided once and purely (as helm-controller's
+`summarize`): which children may be deployed now, whether it is Ready and why, its conditions,
+and the events its transitions deserve. The handler gathers, calls these and writes once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal, NamedTuple
+
+from cg_operator.api.base import Condition
+from cg_operator.api.conditions import (
+    READY,
+    RECONCILING,
+    STALLED,
+    find,
+    remove_condition,
+    set_condition,
+)
+from cg_operator.api.refs import Ref
+from cg_operator.reconcile.delivery import delivery_for
+from cg_operator.reconcile.delivery.base import WORKLOAD_KINDS, InstallationPlan, Readiness
+from cg_operator.reconcile.health import HEALTHY, Verdict
+from cg_operator.reconcile.workloads import rollout_state
+
+DEPENDENCIES_READY = "DependenciesReady"
+MISSING_SECRET = "MissingSecret"  # noqa: S105 - a condition reason
+MISSING_DEPENDENCY = "MissingDependency"
+Status = Literal["True", "False", "Unknown"]
+Lookup = Callable[[Ref], Mapping[str, Any] | None]
+
+
+class Event(NamedTuple):
+    """A Kubernetes event to post on the installation."""
+
+    reason: str
+    message: str
+    warning: bool = False
+
+
+def held(plan: InstallationPlan) -> bool:
+    """Whether new workloads wait: a dependency is not Ready or a tenant's Secret is missing.
+    Deploying them would only crash-loop; what already runs keeps running."""
+    return not plan.dependencies.ready or bool(plan.missing)
+
+
+def deployable(
+    desired: Sequence[dict[str, Any]], plan: InstallationPlan, lookup: Lookup
+) -> list[dict[str, Any]]:
+    """The desired objects to apply now: all of them, or while held, all but new workloads."""
+    if not held(plan):
+        return list(desired)
+    return [o for o in desired if o["kind"] not in WORKLOAD_KINDS or lookup(Ref.of(o)) is not None]
+
+
+def workloads_state(desired: Sequence[dict[str, Any]], lookup: Lookup) -> tuple[bool, str]:
+    """Whether every desired workload is available, and if not, the first reason why."""
+    for obj in desired:
+        if obj["kind"] in WORKLOAD_KINDS:
+            available, reason = rollout_state(lookup(Ref.of(obj)))
+            if not available:
+                return False, reason
+    return True, "every workload is available"
+
+
+def readiness(plan: InstallationPlan, *, wrote: bool, workloads: tuple[bool, str]) -> Readiness:
+    """The Ready verdict, first reason wins: a dependency, a missing Secret, changes just
+    applied, then what the delivery says."""
+    deps = plan.dependencies
+    if not deps.ready:
+        return Readiness(False, deps.reason, deps.message)
+    if plan.missing:
+        return Readiness(False, MISSING_SECRET, "; ".join(plan.missing))
+    if wrote:
+        return Readiness(False, "Progressing", "applied changes; waiting for them to take effect")
+    return delivery_for(plan.delivery).readiness(plan, workloads)
+
+
+def summarize(
+    conditions: Sequence[Condition],
+    *,
+    plan: InstallationPlan,
+    ready: Readiness,
+    health: Verdict,
+    generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    """Every condition of a reconciled installation: DependenciesReady, Ready, Reconciling
+    (while it works towards Ready, not while a person must act) and Healthy."""
+    deps = plan.dependencies
+    wanted: list[tuple[str, Status, str, str]] = [
+        (DEPENDENCIES_READY, "True" if deps.ready else "False", deps.reason, deps.message),
+        (READY, "True" if ready.ready else "False", ready.reason, ready.message),
+        (HEALTHY, health.status, health.reason, health.message),
+    ]
+    out = remove_condition(conditions, STALLED)
+    if not ready.ready and ready.reason != MISSING_DEPENDENCY:
+        wanted.append((RECONCILING, "True", ready.reason, ready.message))
+    else:
+        out = remove_condition(out, RECONCILING)
+    for type_, status, reason, message in wanted:
+        out = set_condition(
+            out,
+            type_=type_,
+            status=status,
+            reason=reason,
+            message=message,
+            generation=generation,
+            now=now,
+        )
+    return out
+
+
+def transition_events(
+    before: Mapping[str, Any],
+    conditions: Sequence[Condition],
+    *,
+    component: str,
+    version: str | None,
+    plan: InstallationPlan,
+) -> list[Event]:
+    """Events on transitions only (`before` is the stored status): installed, upgraded,
+    unhealthy, recovered, and a dependency that is missing (waiting for one is normal while a
+    tenant comes up; a missing one needs a person)."""
+    events = []
+    was = {c.get("type"): c for c in before.get("conditions") or []}
+    ready = find(conditions, READY)
+    if ready and ready.status == "True" and was.get(READY, {}).get("status") != "True":
+        previous = before.get("observedVersion")
+        if previous and previous != version:
+            events.append(Event("Upgraded", f"upgraded {previous} -> {version}"))
+        elif not previous:
+            events.append(
+                Event("Installed", f"{component} {version} is Ready ({plan.delivery.value})")
+            )
+    healthy, was_healthy = find(conditions, HEALTHY), was.get(HEALTHY, {}).get("status")
+    if healthy and healthy.status == "False" and was_healthy != "False":
+        events.append(Event("Unhealthy", healthy.message, warning=True))
+    elif healthy and healthy.status == "True" and was_healthy == "False":
+        events.append(Event("Recovered", healthy.message))
+    deps = find(conditions, DEPENDENCIES_READY)
+    if (
+        deps
+        and deps.reason == MISSING_DEPENDENCY
+        and was.get(DEPENDENCIES_READY, {}).get("reason") != deps.reason
+    ):
+        events.append(Event(deps.reason, deps.message, warning=True))
+    return events
