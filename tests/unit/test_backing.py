@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from cg_operator.api.component import BackingService, BackingServiceType, ServiceEnv
+from cg_operator.api.component import (
+    CONNECTION_KEYS,
+    BackingService,
+    BackingServiceType,
+    ServiceEnv,
+)
 from cg_operator.reconcile.backing import (
     FLAVOURS,
     component_env,
@@ -84,3 +89,11 @@ def test_a_composed_variable_is_expanded_by_the_kubelet_from_secret_helpers() ->
         "value": "jdbc:postgresql://$(CG_POSTGRESQL_HOST):$(CG_POSTGRESQL_PORT)/x",
     }
     assert {e["name"] for e in env[:-1]} == {"CG_POSTGRESQL_HOST", "CG_POSTGRESQL_PORT"}
+
+
+@pytest.mark.parametrize("kind", list(BackingServiceType))
+def test_the_keys_admission_accepts_are_the_keys_the_operator_writes(
+    kind: BackingServiceType,
+) -> None:
+    # api/ states the keys for the schema; the flavour writes them: the two must agree.
+    assert tuple(key for key, _ in FLAVOURS[kind].connection) == CONNECTION_KEYS[kind]

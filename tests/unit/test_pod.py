@@ -263,6 +263,23 @@ def test_workers_get_their_maintainers_exec_check_and_the_root_filesystem_as_ask
     assert worker["securityContext"]["readOnlyRootFilesystem"] is True
 
 
+def test_each_process_gets_its_own_resources_or_else_the_containers() -> None:
+    web = {"requests": {"cpu": "250m", "memory": "768Mi"}, "limits": {"cpu": "2"}}
+    beat = {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"cpu": "250m"}}
+    entry = component(
+        resources=web,
+        workers=[
+            {"name": "worker", "command": ["/celery_worker.sh"]},
+            {"name": "beat", "command": ["/celery_beat.sh"], "resources": beat},
+        ],
+    )
+    found = {
+        name: d["spec"]["template"]["spec"]["containers"][0]["resources"]
+        for name, d in deployments(plan(entry)).items()
+    }
+    assert found == {"app": web, "app-worker": web, "app-beat": beat}
+
+
 def test_backing_service_variables_are_in_the_names_the_component_reads() -> None:
     service = BackingService.model_validate(
         {

@@ -306,6 +306,9 @@ class Worker(Model):
     """Arguments to the command."""
     health_check: ExecCheck | None = None
     """The liveness check its maintainers define (e.g. maykin-common's worker-health-check)."""
+    resources: Resources | None = None
+    """Requests and limits of this process; unset takes the container's. A beat needs far less
+    than the web process, and a quota counts every process's limits."""
 
 
 # The keys of a backing service's connection Secret: written by the operator for an embedded

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from cg_operator.api.component import (
     CGComponentSpec,
@@ -17,6 +17,7 @@ from cg_operator.api.component import (
     ContainerSpec,
     Offering,
     OfferingType,
+    Resources,
 )
 from cg_operator.api.constants import (
     ANNOTATION_CONFIG_HASH,
@@ -61,8 +62,17 @@ from cg_operator.reconcile.pod import (
 from cg_operator.reconcile.tenant import WORKLOAD_SERVICE_ACCOUNT
 from cg_operator.render.environment import render
 
-# (role, command, args, port, replicas, probes) of one Deployment.
-Process = tuple[str, list[str], list[str], int | None, int, list[dict[str, Any]]]
+
+class Process(NamedTuple):
+    """One Deployment of the component: the web process or a worker."""
+
+    role: str
+    command: list[str]
+    args: list[str]
+    port: int | None
+    replicas: int
+    probes: list[dict[str, Any]]
+    resources: Resources | None
 
 
 class ContainerDelivery:
@@ -292,10 +302,8 @@ def _container_data(
     return out
 
 
-def _resources(container: ContainerSpec) -> dict[str, Any]:
-    if container.resources is None:
-        return {}
-    return container.resources.wire()
+def _resources(resources: Resources | None) -> dict[str, Any]:
+    return resources.wire() if resources is not None else {}
 
 
 def _container_children(
@@ -327,13 +335,30 @@ def _container_children(
         labels=labels,
         data=config,
     )
-    processes: list[Process] = [
-        ("web", container.command, container.args, container.port, container.replicas, probes)
+    processes = [
+        Process(
+            "web",
+            container.command,
+            container.args,
+            container.port,
+            container.replicas,
+            probes,
+            container.resources,
+        )
     ]
     processes += [
-        (w.name, w.command, w.args, None, 1, exec_probes(w.health_check)) for w in container.workers
+        Process(
+            w.name,
+            w.command,
+            w.args,
+            None,
+            1,
+            exec_probes(w.health_check),
+            w.resources or container.resources,
+        )
+        for w in container.workers
     ]
-    for role, command, args, port, replicas, process_probes in processes:
+    for role, command, args, port, replicas, process_probes, resources in processes:
         deployment = name if role == "web" else f"{name}-{role}"
         selector = {LABEL_INSTANCE: deployment}
         objects += render(
@@ -352,7 +377,7 @@ def _container_children(
             port=port,
             env=env,
             config_map=config_name,
-            resources=_resources(container),
+            resources=_resources(resources),
             probes=process_probes,
             user=container.user,
             read_only_root_filesystem=container.read_only_root_filesystem,
