@@ -232,6 +232,40 @@ def test_hand_made_drift_is_repaired(cluster: Cluster, converged: OperatorProces
     )
 
 
+def test_a_value_removed_from_a_subscription_leaves_every_child_it_reached(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    """Removal is drift too: the key leaves the installation's spec and the ConfigMap (and so
+    the pods' environment), not only the tenant."""
+    tenant, namespace = "gm0363-amsterdam", "gm0363-amsterdam"
+    components = _json(cluster, "mt", tenant)["spec"]["components"]
+    index = next(i for i, c in enumerate(components) if c["name"] == "open-zaak")
+    path = f"/spec/components/{index}/values/SITE_DOMAIN"
+
+    def site_domain() -> tuple[Any, Any]:
+        cgi = _json(cluster, "cgi", "open-zaak", "-n", namespace)
+        config = _json(cluster, "configmap", "open-zaak-config", "-n", namespace)["data"]
+        return cgi["spec"].get("values", {}).get("SITE_DOMAIN"), config.get("SITE_DOMAIN")
+
+    assert site_domain() == ("zaken.amsterdam.example", "zaken.amsterdam.example")
+    removal = json.dumps([{"op": "remove", "path": path}])
+    cluster.kubectl("patch", "mt", tenant, "--type=json", "-p", removal)
+    try:
+        wait_for(
+            "SITE_DOMAIN to leave the installation and its ConfigMap",
+            lambda: site_domain() == (None, None),
+            timeout=60,
+        )
+    finally:
+        restore = json.dumps([{"op": "add", "path": path, "value": "zaken.amsterdam.example"}])
+        cluster.kubectl("patch", "mt", tenant, "--type=json", "-p", restore)
+    wait_for(
+        "SITE_DOMAIN to come back",
+        lambda: site_domain() == ("zaken.amsterdam.example", "zaken.amsterdam.example"),
+        timeout=60,
+    )
+
+
 def test_the_catalogue_shows_adoption_per_version(
     cluster: Cluster, converged: OperatorProcess
 ) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from cg_operator.reconcile.diff import difference, in_sync
+from cg_operator.api.constants import ANNOTATION_APPLIED
+from cg_operator.reconcile.diff import difference, in_sync, stamped
 from cg_operator.reconcile.quantity import parse_quantity
 
 DESIRED = {
@@ -83,3 +86,37 @@ def test_quantities(text: str, value: str) -> None:
 def test_not_a_quantity() -> None:
     assert parse_quantity("abc") is None
     assert parse_quantity("1Xi") is None
+
+
+def config(**data: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "open-zaak-config", "namespace": "gm0363-amsterdam"},
+        "data": data,
+    }
+
+
+def test_a_field_the_operator_stopped_setting_is_drift_until_applied_again() -> None:
+    live = stamped(config(A="1", B="2"))
+    # A subset comparison alone sees nothing wrong: A=1 is still there.
+    assert difference(config(A="1"), live) is None
+    assert difference(stamped(config(A="1")), live) == f".metadata.annotations.{ANNOTATION_APPLIED}"
+
+
+def test_an_unchanged_wish_keeps_its_stamp_so_idle_and_restart_write_nothing() -> None:
+    assert stamped(config(A="1", B="2")) == stamped(config(B="2", A="1"))
+    assert difference(stamped(config(A="1")), stamped(config(A="1"))) is None
+
+
+def test_a_secrets_stamp_carries_nothing_derived_from_its_values() -> None:
+    def secret(password: str) -> dict[str, Any]:
+        return {**config(), "kind": "Secret", "data": {"password": password}}
+
+    one, other = stamped(secret("czNjcmV0")), stamped(secret("b3RoZXI="))
+    stamp = one["metadata"]["annotations"][ANNOTATION_APPLIED]
+    assert stamp == other["metadata"]["annotations"][ANNOTATION_APPLIED]
+    # A changed value is still drift: the comparison sees it.
+    assert difference(other, one) == ".data.password"
+    without_key = stamped({**config(), "kind": "Secret", "data": {}})
+    assert without_key["metadata"]["annotations"][ANNOTATION_APPLIED] != stamp

@@ -30,6 +30,9 @@ LABEL_INSTALLATION: Final = f"{GROUP}/installation"
 # Set on data (PVCs, database Secrets) left behind on purpose by deletionPolicy Retain.
 LABEL_RETAINED: Final = f"{GROUP}/retained"
 ANNOTATION_CONFIG_HASH: Final = f"{GROUP}/config-hash"
+# On every child: a hash of what the operator last applied, so that a field it stopped setting
+# is noticed (a subset comparison cannot see a removal) and removed by the next apply.
+ANNOTATION_APPLIED: Final = f"{GROUP}/applied"
 ANNOTATION_EXPIRES: Final = f"{GROUP}/expires"
 """On a SaaS credentials Secret: when the credentials expire (RFC 3339), for the expiry alert."""
 ANNOTATION_ROTATE_SECRETS: Final = f"{GROUP}/rotate-secrets"

@@ -12,7 +12,7 @@ from typing import Any
 from cg_operator.api.refs import Ref
 from cg_operator.handlers.observed import Observed
 from cg_operator.k8s import objects
-from cg_operator.reconcile.diff import difference
+from cg_operator.reconcile.diff import difference, stamped
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +25,11 @@ def needs_replace(desired: dict[str, Any], live: dict[str, Any] | None) -> bool:
 
 
 def apply_all(desired: Iterable[dict[str, Any]], observed: Observed) -> list[Ref]:
-    """Apply every object that is missing or differs from what runs; the refs it wrote."""
+    """Apply every object that is missing, differs from what runs, or whose wanted state
+    changed since it was last applied (see reconcile/diff.py); the refs it wrote."""
     written = []
-    for obj in desired:
+    for wanted in desired:
+        obj = stamped(wanted)
         ref = Ref.of(obj)
         live = observed.get(ref)
         drift = difference(obj, live)

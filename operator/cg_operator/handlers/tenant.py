@@ -21,7 +21,7 @@ from cg_operator.handlers.sync import apply_all, prune
 from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
-from cg_operator.reconcile.diff import in_sync
+from cg_operator.reconcile.diff import stamped
 from cg_operator.reconcile.rollout import assignments_for
 from cg_operator.reconcile.status import existing_conditions, status_patch, validation_conditions
 from cg_operator.reconcile.tenant import (
@@ -109,9 +109,7 @@ def _reconcile(
     labels = body["metadata"].get("labels") or {}
     if any(labels.get(k) != v for k, v in plan.labels.items()):
         objects.merge_patch(Ref.of(body), {"metadata": {"labels": plan.labels}})
-    if not in_sync(plan.namespace_object, observed.get(Ref.of(plan.namespace_object))):
-        objects.apply(plan.namespace_object)
-    apply_all([*plan.children, *plan.installations], observed)
+    apply_all([plan.namespace_object, *plan.children, *plan.installations], observed)
     wanted = {Ref.of(o) for o in [*plan.children, *plan.installations]}
     stale = [
         Ref.of(o) for o in observed.tenant_children(plan.namespace, name) if Ref.of(o) not in wanted
@@ -146,7 +144,7 @@ def _claim_namespace(plan: TenantPlan, tenant: str, observed: Observed) -> str |
     ref = Ref.of(plan.namespace_object)
     state, reason = namespace_claim(tenant, plan.namespace, observed.get(ref))
     if state is ClaimState.ABSENT:
-        if objects.create_if_absent(plan.namespace_object):
+        if objects.create_if_absent(stamped(plan.namespace_object)):
             return None
         state, reason = namespace_claim(tenant, plan.namespace, objects.get(ref))
         if state is ClaimState.ABSENT:

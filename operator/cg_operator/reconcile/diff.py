@@ -3,16 +3,42 @@
 With server-side apply the operator owns only the fields it sets, so "in sync" means: every
 field of the desired object is present in the live object with an equal value. The API server's
 defaults (extra fields) and canonical forms (quantities, ints as strings) do not count as drift.
+
+A subset comparison cannot see a field the operator stopped setting (a value removed from a
+subscription stays in the ConfigMap). So every desired object is `stamped` with a hash of
+itself: when what the operator wants changes in any way, removals included, the stamp differs
+from the live one and the object is applied again, and server-side apply drops the fields the
+operator no longer sets. Unchanged wishes keep the same stamp: no write when idle or restarted.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
+from cg_operator.api.constants import ANNOTATION_APPLIED
 from cg_operator.reconcile.quantity import parse_quantity
 
 _IGNORED_TOP = {"status"}
+
+
+def stamped(desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The desired object with ANNOTATION_APPLIED set to a hash of it. A Secret's values are
+    left out of the hash (only its keys count): an annotation must not carry anything derived
+    from a secret, and a changed value is seen by the comparison itself."""
+    hashed = {k: v for k, v in desired.items() if k != "status"}
+    for field in ("data", "stringData"):
+        if desired.get("kind") == "Secret" and isinstance(desired.get(field), Mapping):
+            hashed[field] = sorted(desired[field])
+    digest = hashlib.sha256(json.dumps(hashed, sort_keys=True, default=str).encode())
+    metadata = dict(desired.get("metadata") or {})
+    metadata["annotations"] = {
+        **(metadata.get("annotations") or {}),
+        ANNOTATION_APPLIED: digest.hexdigest()[:16],
+    }
+    return {**desired, "metadata": metadata}
 
 
 def in_sync(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> bool:
