@@ -266,6 +266,45 @@ def test_a_value_removed_from_a_subscription_leaves_every_child_it_reached(
     )
 
 
+def test_an_installation_outside_its_tenants_namespace_deploys_nothing(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    """A hand-written installation in a namespace no tenant owns is refused, naming
+    spec.tenant, and nothing is deployed or copied there."""
+    copied = _json(cluster, "cgi", "open-zaak", "-n", "gm0363-amsterdam")
+    cluster.kubectl("create", "namespace", "team-x")
+    try:
+        cluster.kubectl(
+            "create",
+            "secret",
+            "generic",
+            "db-creds",
+            "-n",
+            "team-x",
+            "--from-literal=password=not-for-a-binding",
+        )
+        stray = {
+            "apiVersion": copied["apiVersion"],
+            "kind": copied["kind"],
+            "metadata": {"name": "open-zaak", "namespace": "team-x"},
+            "spec": copied["spec"],
+        }
+        cluster.kubectl("apply", "-f", "-", input_text=json.dumps(stray))
+
+        def refused() -> dict[str, Any] | None:
+            ready = _condition(_json(cluster, "cgi", "open-zaak", "-n", "team-x"), "Ready")
+            return ready if ready.get("status") == "False" else None
+
+        ready = wait_for("the stray installation to be refused", refused, timeout=60)
+        assert ready["reason"] == "InvalidSpec"
+        assert "spec.tenant" in ready["message"]
+        assert "not tenant 'gm0363-amsterdam'" in ready["message"]
+        children = _json(cluster, "deploy,svc,configmap,secret", "-n", "team-x")["items"]
+        assert {c["metadata"]["name"] for c in children} <= {"db-creds", "kube-root-ca.crt"}
+    finally:
+        cluster.kubectl("delete", "namespace", "team-x", "--wait=false")
+
+
 def test_the_catalogue_shows_adoption_per_version(
     cluster: Cluster, converged: OperatorProcess
 ) -> None:

@@ -16,7 +16,7 @@ import yaml
 from cg_operator.api.component import CGComponentSpec, host_allowed
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.api.tenant import MunicipalityTenantSpec
-from cg_operator.reconcile.installation import plan_installation
+from cg_operator.reconcile.installation import plan_installation, tenancy_errors
 from cg_operator.reconcile.tenant import plan_tenant
 
 REPO = Path(__file__).resolve().parents[2]
@@ -246,3 +246,24 @@ def test_an_endpoint_outside_the_allowed_hosts_is_invalid() -> None:
 )
 def test_host_allowlist(host: str, allowed: list[str], ok: bool) -> None:
     assert host_allowed(host, allowed) is ok
+
+
+def test_an_installation_is_reconciled_only_in_its_tenants_namespace() -> None:
+    ours = tenancy_errors(
+        "gm0363-amsterdam",
+        "gm0363-amsterdam",
+        tenant_exists=True,
+        namespace_tenant="gm0363-amsterdam",
+    )
+    assert ours == []
+    [elsewhere] = tenancy_errors(
+        "gm0363-amsterdam", "kube-system", tenant_exists=True, namespace_tenant=None
+    )
+    assert elsewhere.field == "spec.tenant"
+    assert "'kube-system' is not tenant 'gm0363-amsterdam'" in elsewhere.message
+    [other] = tenancy_errors(
+        "gm0363-amsterdam", "gm0599-rotterdam", tenant_exists=True, namespace_tenant="gm0599"
+    )
+    assert other.field == "spec.tenant"
+    [missing] = tenancy_errors("ghost", "team-x", tenant_exists=False, namespace_tenant=None)
+    assert missing.message == "no MunicipalityTenant named 'ghost'"

@@ -22,10 +22,11 @@ from cg_operator.api.constants import (
     GROUP,
     LABEL_INSTALLATION,
     LABEL_RETAINED,
+    LABEL_TENANT,
     VERSION,
 )
 from cg_operator.api.installation import ComponentInstallationSpec, InventoryEntry
-from cg_operator.api.kinds import INSTALLATION
+from cg_operator.api.kinds import INSTALLATION, TENANT
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import BackingServiceMode, DeletionPolicy
 from cg_operator.handlers import probing
@@ -38,7 +39,11 @@ from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
 from cg_operator.reconcile.backing import FLAVOURS
 from cg_operator.reconcile.health import credentials_expiry
-from cg_operator.reconcile.installation import InstallationPlan, plan_installation
+from cg_operator.reconcile.installation import (
+    InstallationPlan,
+    plan_installation,
+    tenancy_errors,
+)
 from cg_operator.reconcile.installation_summary import (
     deployable,
     readiness,
@@ -55,6 +60,8 @@ log = logging.getLogger(__name__)
 PLURAL = INSTALLATION.plural
 # How soon an installation waiting for a tenant's Secret looks again (those are not watched).
 MISSING_RECHECK_SECONDS = 15.0
+# How soon an installation refused for its namespace looks again.
+TENANCY_RECHECK_SECONDS = 60.0
 
 
 def enqueue_installation(namespace: str, name: str, kwargs: Mapping[str, Any]) -> None:
@@ -93,7 +100,9 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
     namespace, generation = live["metadata"]["namespace"], live["metadata"].get("generation")
     spec, errors = parse_spec(ComponentInstallationSpec, live.get("spec") or {})
     catalogue = catalogue_of(catalogue_index)
-    if spec is not None and spec.component not in catalogue:
+    if spec is not None and not errors:
+        errors = _tenancy(live, spec.tenant, observed, kwargs)
+    if spec is not None and not errors and spec.component not in catalogue:
         errors = [FieldError("spec.component", f"no CGComponent named {spec.component!r}")]
     if spec is None or errors:
         _write_status(
@@ -164,6 +173,30 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
         observed=observed,
         wrote=bool(written),
     )
+
+
+def _tenancy(
+    live: dict[str, Any], tenant: str, observed: Observed, kwargs: Mapping[str, Any]
+) -> list[FieldError]:
+    """Refuse an installation outside its tenant's namespace. The indexes decide when they
+    agree; a refusal is confirmed on fresh reads (a new tenant's namespace may not have reached
+    the watch yet) and looked at again later, since nothing else would wake it."""
+    namespace = live["metadata"]["namespace"]
+    exists = tenant in kwargs["tenant_index"]
+    if exists and namespace in observed.namespaces_of(tenant):
+        return []
+    live_tenant = objects.get(Ref(TENANT.group_version, TENANT.kind, "", tenant))
+    live_namespace = objects.get(Ref("v1", "Namespace", "", namespace)) or {"metadata": {}}
+    errors = tenancy_errors(
+        tenant,
+        namespace,
+        tenant_exists=live_tenant is not None,
+        namespace_tenant=(live_namespace["metadata"].get("labels") or {}).get(LABEL_TENANT),
+    )
+    if errors:
+        key = (PLURAL, namespace, live["metadata"]["name"])
+        QUEUE.add(key, _run, kwargs, delay=TENANCY_RECHECK_SECONDS)
+    return errors
 
 
 def _reclaim(

@@ -31,6 +31,7 @@ __all__ = [
     "InstallationPlan",
     "check_dependencies",
     "plan_installation",
+    "tenancy_errors",
 ]
 
 
@@ -65,6 +66,26 @@ def _ready(live: Mapping[str, Any]) -> bool:
         if condition.get("type") == READY:
             return bool(condition.get("status") == "True")
     return False
+
+
+def tenancy_errors(
+    tenant: str, namespace: str, *, tenant_exists: bool, namespace_tenant: str | None
+) -> list[FieldError]:
+    """An installation is reconciled only in its tenant's own namespace: the tenant must exist
+    and the namespace must carry that tenant's label (which only the operator sets). Else a
+    hand-written installation could deploy into any namespace and copy its Secrets into a
+    binding. `namespace_tenant`: the namespace's tenant label, None when it has none."""
+    if not tenant_exists:
+        return [FieldError("spec.tenant", f"no MunicipalityTenant named {tenant!r}")]
+    if namespace_tenant != tenant:
+        return [
+            FieldError(
+                "spec.tenant",
+                f"namespace {namespace!r} is not tenant {tenant!r}'s: installations are "
+                "reconciled only in their tenant's namespace",
+            )
+        ]
+    return []
 
 
 def plan_installation(
