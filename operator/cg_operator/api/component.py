@@ -30,6 +30,17 @@ IMAGE = (
 )
 HOST = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 Host = Annotated[str, Field(min_length=1, max_length=253, pattern=HOST)]
+# A supplier's public host: at least two labels (no single-label cluster names such as
+# `kubernetes` or `localhost`), and a wildcard stands for subdomains of a registrable domain,
+# never of a whole top-level domain (`*.example.nl`, not `*.nl`).
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+PUBLIC_HOST = rf"^(\*\.)?{_LABEL}(\.{_LABEL})+$"
+PublicHost = Annotated[str, Field(min_length=1, max_length=253, pattern=PUBLIC_HOST)]
+# Names that resolve inside a cluster or a site, never to a supplier's hosted instance.
+INTERNAL_SUFFIXES = (".svc", ".cluster.local", ".local", ".internal", ".localhost", ".svc.cluster")
+INTERNAL_HOST_CEL = (
+    "self.all(h, " + " && ".join(f"!h.endsWith('{suffix}')" for suffix in INTERNAL_SUFFIXES) + ")"
+)
 
 
 # CEL twins of the model validators below, checked by the API server at admission; the
@@ -579,22 +590,55 @@ class SaaSAuthType(StrEnum):
 class SaaSAuth(Model):
     """The credentials a subscription has to reference (never inline)."""
 
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            rule(
+                "self.type != 'OAuth2ClientCredentials' || has(self.tokenUrl)",
+                "tokenUrl is required for OAuth2ClientCredentials",
+                ".tokenUrl",
+            )
+        )
+    )
+
     type: SaaSAuthType = SaaSAuthType.NONE
     """The scheme; anything but None needs the subscription's credentialsSecretRef."""
     token_url: Annotated[str, Field(max_length=512, pattern=r"^https://")] | None = None
     """OAuth2 token endpoint (https), for OAuth2ClientCredentials."""
+
+    @model_validator(mode="after")
+    def _token_url_for_oauth2(self) -> SaaSAuth:
+        """The same rule as the CEL one."""
+        if self.type is SaaSAuthType.OAUTH2_CLIENT_CREDENTIALS and self.token_url is None:
+            raise ValueError("tokenUrl is required for OAuth2ClientCredentials")
+        return self
 
 
 class SaaSSpec(Model):
     """A supplier-hosted instance per municipality."""
 
     endpoint_template: Annotated[
-        str, Field(min_length=1, max_length=512, pattern=r"^https?://[^\s]+$")
+        # No user:password@ in the authority: credentials belong in credentialsSecretRef.
+        str, Field(min_length=1, max_length=512, pattern=r"^https?://[^\s/@]+(/[^\s]*)?$")
     ]
     """The API root per municipality; {code} (gm0363), {CODE} (GM0363) and {slug} (amsterdam)
     are filled in, e.g. https://{slug}.openzaak.example.nl/."""
-    allowed_hosts: Annotated[list[Host], Field(min_length=1, max_length=16)]
-    """Hosts the endpoint may resolve to (a leading *. allows subdomains); the SSRF guard."""
+    allowed_hosts: Annotated[
+        list[PublicHost],
+        Field(
+            min_length=1,
+            max_length=16,
+            json_schema_extra=rules(
+                rule(
+                    INTERNAL_HOST_CEL,
+                    "cluster-internal names are not allowed ("
+                    + ", ".join(INTERNAL_SUFFIXES)
+                    + "): a SaaS binding must point at the supplier",
+                )
+            ),
+        ),
+    ]
+    """Public hosts the endpoint may resolve to (a leading *. allows subdomains of a
+    registrable domain); the SSRF guard. Cluster-internal names are refused."""
     health_path: HttpPath = "/"
     """Path below the endpoint that answers 2xx when the service is healthy."""
     auth: SaaSAuth = Field(default_factory=SaaSAuth)
@@ -606,6 +650,14 @@ class SaaSSpec(Model):
         """Whether `host` is allowed: exact match, or a subdomain (one or more labels deep) of
         a `*.` pattern."""
         return host_allowed(host, self.allowed_hosts)
+
+    @model_validator(mode="after")
+    def _no_internal_hosts(self) -> SaaSSpec:
+        """The same rule as the CEL one on allowedHosts."""
+        internal = [h for h in self.allowed_hosts if h.endswith(INTERNAL_SUFFIXES)]
+        if internal:
+            raise ValueError(f"allowedHosts: cluster-internal names are not allowed: {internal}")
+        return self
 
 
 def host_allowed(host: str, allowed: list[str]) -> bool:

@@ -7,9 +7,11 @@ reported as Ready=False with reason InvalidSpec and a message naming the field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 from pydantic import BaseModel, ValidationError
 
@@ -59,9 +61,44 @@ def parse_spec(model: type[M], spec: Mapping[str, Any]) -> tuple[M | None, list[
         return None, errors
 
 
-def component_errors(name: str, spec: CGComponentSpec, catalogue: Catalogue) -> list[FieldError]:
-    """Requirements must name existing components and must not form a cycle."""
+ENDPOINT_PLACEHOLDERS = {"code": "gm0000", "CODE": "GM0000", "slug": "gemeente"}
+
+
+def saas_errors(spec: CGComponentSpec) -> list[FieldError]:
+    """Each SaaS endpoint template uses only the known placeholders, and for any municipality
+    its host is one of the offering's own allowedHosts."""
     errors = []
+    for index, offering in enumerate(spec.offerings):
+        if offering.saas is None:
+            continue
+        field = f"spec.offerings[{index}].saas.endpointTemplate"
+        template = offering.saas.endpoint_template
+        unknown = sorted(set(re.findall(r"\{([^}]*)\}", template)) - set(ENDPOINT_PLACEHOLDERS))
+        if unknown:
+            known = ", ".join(f"{{{p}}}" for p in ENDPOINT_PLACEHOLDERS)
+            errors.append(
+                FieldError(field, f"unknown placeholder {{{unknown[0]}}}; allowed: {known}")
+            )
+            continue
+        url = template
+        for placeholder, sample in ENDPOINT_PLACEHOLDERS.items():
+            url = url.replace(f"{{{placeholder}}}", sample)
+        host = urlparse(url).hostname or ""
+        if not offering.saas.allows(host):
+            errors.append(
+                FieldError(
+                    field,
+                    f"its host {host!r} is not in the offering's allowedHosts "
+                    f"({', '.join(offering.saas.allowed_hosts)})",
+                )
+            )
+    return errors
+
+
+def component_errors(name: str, spec: CGComponentSpec, catalogue: Catalogue) -> list[FieldError]:
+    """Requirements must name existing components and must not form a cycle; SaaS endpoints
+    must stay within their allowed hosts."""
+    errors = saas_errors(spec)
     for index, requirement in enumerate(spec.requires):
         field = f"spec.requires[{index}].component"
         if requirement.component == name:
