@@ -217,7 +217,8 @@ def test_a_tenant_secret_reference_cannot_name_another_namespace() -> None:
 
 def test_allowed_hosts_are_derived_and_probes_send_an_allowed_host() -> None:
     live = installation(hostnames=["zaken.amsterdam.nl"], values={"ALLOWED_HOSTS": "evil.example"})
-    result = plan(live=live)
+    # Even a catalogue that lets a tenant give ALLOWED_HOSTS gets the derived list.
+    result = plan(component(settings=[{"name": "ALLOWED_HOSTS"}]), live=live)
     config = next(o for o in result.children if o["kind"] == "ConfigMap")
     hosts = config["data"]["ALLOWED_HOSTS"].split(",")
     assert hosts == allowed_hosts("app", NAMESPACE, "cluster.local", ["zaken.amsterdam.nl"])
@@ -228,6 +229,22 @@ def test_allowed_hosts_are_derived_and_probes_send_an_allowed_host() -> None:
         headers = web[kind]["httpGet"]["httpHeaders"]
         assert headers == [{"name": "Host", "value": "app"}]
         assert headers[0]["value"] in hosts
+
+
+def test_values_are_limited_to_declared_settings_and_never_override_the_catalogue() -> None:
+    entry = component(
+        settings=[{"name": "SITE_DOMAIN"}, {"name": "LOG_LEVEL"}],
+        env=[{"name": "LOG_LEVEL", "value": "INFO"}],
+    )
+    live = installation(values={"SITE_DOMAIN": "zaken.amsterdam.nl", "LOG_LEVEL": "DEBUG"})
+    config = next(o for o in plan(entry, live=live).children if o["kind"] == "ConfigMap")
+    assert config["data"]["SITE_DOMAIN"] == "zaken.amsterdam.nl"
+    assert config["data"]["LOG_LEVEL"] == "INFO", "the catalogue wins"
+    refused = plan(entry, live=installation(values={"UWSGI_MASTER": "0"}))
+    assert refused.children == []
+    [error] = refused.errors
+    assert error.field == "spec.values.UWSGI_MASTER"
+    assert "its settings: LOG_LEVEL, SITE_DOMAIN" in error.message
 
 
 def test_a_component_without_host_checks_gets_no_host_header() -> None:

@@ -170,6 +170,15 @@ class EnvVar(Model):
     """Its value."""
 
 
+class Setting(Model):
+    """A non-secret setting a municipality may give in its subscription's values."""
+
+    name: EnvName
+    """The variable, e.g. SITE_DOMAIN."""
+    description: LongText = ""
+    """What it does, for the municipality choosing it."""
+
+
 class PodUser(Model):
     """The numeric identity the image's processes run as. Required because the kubelet refuses
     `runAsNonRoot` for an image whose USER is a name ("cannot verify user is non-root"), and the
@@ -521,7 +530,12 @@ class ContainerSpec(Model):
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
-    """Plain settings every installation gets."""
+    """Plain settings every installation gets. They win over a subscription's values."""
+    settings: Annotated[list[Setting], Field(max_length=LIST_MAX)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """The settings a subscription's values may give; any other key is refused."""
     backing_services: Annotated[list[BackingService], Field(max_length=8)] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},

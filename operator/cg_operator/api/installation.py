@@ -18,7 +18,13 @@ from cg_operator.api.base import (
     rules,
 )
 from cg_operator.api.component import OfferingType
-from cg_operator.api.tenant import BackingServices, DeletionPolicy, Municipality, SecretValue
+from cg_operator.api.tenant import (
+    BackingServices,
+    DeletionPolicy,
+    Municipality,
+    SecretValue,
+    Values,
+)
 
 
 class ComponentInstallationSpec(Model):
@@ -34,9 +40,7 @@ class ComponentInstallationSpec(Model):
     """The offering that delivers it."""
     version: VersionString
     """The version to run."""
-    values: Annotated[dict[str, Annotated[str, Field(max_length=4096)]], Field(max_length=64)] = (
-        Field(default_factory=dict)
-    )
+    values: Values = Field(default_factory=dict)
     """Non-secret settings, passed as environment."""
     credentials_secret_ref: LocalSecretReference | None = None
     """The SaaS credentials Secret in this namespace."""

@@ -28,6 +28,48 @@ MUNICIPALITY_CODE = r"^GM[0-9]{4}$"
 VALUE_KEY = r"^[A-Za-z_][A-Za-z0-9_]*$"
 HOSTNAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"
 ValueKey = Annotated[str, Field(max_length=128, pattern=VALUE_KEY)]
+# Variables that make an interpreter, loader or HTTP client run or load what they name: a
+# tenant editor who may set them could run code in containers that hold database and SaaS
+# secrets. Refused in values at admission (RE2 and Python read this pattern alike).
+FORBIDDEN_VALUE_KEY = (
+    r"^(LD_[A-Za-z0-9_]*|PYTHON[A-Za-z0-9_]*|PERL5[A-Za-z0-9_]*|RUBYOPT|RUBYLIB|NODE_OPTIONS"
+    r"|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|JAVA_OPTS|CATALINA_OPTS|BROWSER"
+    r"|DJANGO_SETTINGS_MODULE|BASH_ENV|ENV|PATH|HOME|GCONV_PATH|SSL_CERT_FILE|SSL_CERT_DIR"
+    r"|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|HTTPS?_PROXY|https?_proxy|ALL_PROXY|all_proxy"
+    r"|NO_PROXY|no_proxy)$"
+)
+
+
+def _no_forbidden_keys(values: dict[str, str]) -> dict[str, str]:
+    forbidden = sorted(k for k in values if re.match(FORBIDDEN_VALUE_KEY, k))
+    if forbidden:
+        raise ValueError(
+            f"values may not set {', '.join(forbidden)}: interpreter, loader and proxy "
+            "variables are refused"
+        )
+    return values
+
+
+Values = Annotated[
+    dict[ValueKey, Annotated[str, Field(max_length=4096)]],
+    Field(
+        max_length=64,
+        json_schema_extra=rules(
+            rule(
+                "self.all(k, k.matches('" + VALUE_KEY + "'))",
+                "values keys must be environment variable names ([A-Za-z_][A-Za-z0-9_]*)",
+            ),
+            rule(
+                "self.all(k, !k.matches('" + FORBIDDEN_VALUE_KEY + "'))",
+                "values may not set interpreter, loader or proxy variables (LD_*, PYTHON*, "
+                "JAVA_TOOL_OPTIONS, NODE_OPTIONS, DJANGO_SETTINGS_MODULE, PATH, *_PROXY, ...)",
+            ),
+        ),
+    ),
+    AfterValidator(_no_forbidden_keys),
+]
+"""Non-secret settings for one component, passed as environment: only those its catalogue
+entry declares (`container.settings`), never over the catalogue's own."""
 
 
 class UpgradePolicy(StrEnum):
@@ -185,20 +227,9 @@ class Subscription(Model):
     """Which of the component's offerings (Container or SaaS) delivers it."""
     version: VersionString | None = None
     """Pin this version; unset follows rollouts, else the catalogue's defaultVersion."""
-    values: Annotated[
-        dict[ValueKey, Annotated[str, Field(max_length=4096)]], Field(max_length=64)
-    ] = Field(
-        default_factory=dict,
-        json_schema_extra={
-            **rules(
-                rule(
-                    "self.all(k, k.matches('" + VALUE_KEY + "'))",
-                    "values keys must be environment variable names ([A-Za-z_][A-Za-z0-9_]*)",
-                )
-            ),
-        },
-    )
-    """Non-secret settings for this municipality, passed to the component as environment."""
+    values: Values = Field(default_factory=dict)
+    """Non-secret settings for this municipality, passed to the component as environment:
+    only the settings its catalogue entry declares."""
     credentials_secret_ref: LocalSecretReference | None = None
     """A Secret in the tenant namespace with the SaaS credentials (never inline)."""
     backing_services: BackingServices | None = None

@@ -60,6 +60,7 @@ from cg_operator.reconcile.pod import (
     volumes_for,
 )
 from cg_operator.reconcile.tenant import WORKLOAD_SERVICE_ACCOUNT
+from cg_operator.reconcile.validation import FieldError
 from cg_operator.render.environment import render
 
 
@@ -73,6 +74,20 @@ class Process(NamedTuple):
     replicas: int
     probes: list[dict[str, Any]]
     resources: Resources | None
+
+
+def setting_errors(container: ContainerSpec, spec: ComponentInstallationSpec) -> list[FieldError]:
+    """Every key of the subscription's values must be a setting this version declares."""
+    declared = {s.name for s in container.settings}
+    allowed = ", ".join(sorted(declared)) or "none"
+    return [
+        FieldError(
+            f"spec.values.{key}",
+            f"not a setting {spec.component} {spec.version} takes (its settings: {allowed})",
+        )
+        for key in sorted(spec.values)
+        if key not in declared
+    ]
 
 
 class ContainerDelivery:
@@ -89,7 +104,7 @@ class ContainerDelivery:
         assert container is not None
         name, namespace = spec.component, request.namespace
         binding = binding_secret_name(name)
-        errors = tenant_secret_errors(container, spec)
+        errors = [*setting_errors(container, spec), *tenant_secret_errors(container, spec)]
         if errors:
             return InstallationPlan(self.type, [], [], request.dependencies, "", binding, errors)
         host = f"{name}.{namespace}.svc.{request.cluster_domain}"
@@ -320,8 +335,9 @@ def _container_children(
 ) -> list[dict[str, Any]]:
     name = spec.component
     namespace = installation["metadata"]["namespace"]
-    # What the operator derives (allowed hosts) wins over what a person typed.
-    config = {e.name: e.value for e in container.env} | dict(spec.values) | dict(config_extra)
+    # The catalogue's settings win over a subscription's values, and what the operator derives
+    # (allowed hosts) over both: a tenant editor never overrides how the image is run.
+    config = dict(spec.values) | {e.name: e.value for e in container.env} | dict(config_extra)
     config_name = f"{name}-config"
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     app_labels = {**labels, LABEL_NAME: name, LABEL_VERSION: spec.version[:63]}
