@@ -113,7 +113,9 @@ def test_namespace_has_its_guard_rails(cluster: Cluster, converged: OperatorProc
 
 def _children(cluster: Cluster, namespace: str, installation: str) -> set[tuple[str, str]]:
     selector = f"appstore.commonground.nl/installation={installation}"
-    kinds = "deployments,statefulsets,services,configmaps,secrets,poddisruptionbudgets"
+    kinds = (
+        "deployments,statefulsets,services,configmaps,secrets,poddisruptionbudgets,networkpolicies"
+    )
     items = _json(cluster, kinds, "-n", namespace, "-l", selector)["items"]
     return {(i["kind"], i["metadata"]["name"]) for i in items}
 
@@ -131,9 +133,11 @@ def test_a_container_installation_has_exactly_its_objects(
         ("StatefulSet", "objecttypen-postgresql"),
         ("Service", "objecttypen-postgresql"),
         ("Secret", "objecttypen-postgresql"),
+        ("NetworkPolicy", "objecttypen-postgresql"),
         ("StatefulSet", "objecttypen-redis"),
         ("Service", "objecttypen-redis"),
         ("Secret", "objecttypen-redis"),
+        ("NetworkPolicy", "objecttypen-redis"),
     }
     cgi = _json(cluster, "cgi", "objecttypen", "-n", "gm0363-amsterdam")
     inventory = {(e["kind"], e["name"]) for e in cgi["status"]["inventory"]}

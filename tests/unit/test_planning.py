@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from cg_operator.api.component import CGComponentSpec, host_allowed
+from cg_operator.api.constants import LABEL_COMPONENT_ROLE
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.api.tenant import MunicipalityTenantSpec
 from cg_operator.reconcile.installation import plan_installation, tenancy_errors
@@ -95,6 +96,54 @@ def test_tenant_plan_renders_valid_guard_rails_and_one_installation_per_subscrip
         assert cgi["spec"]["version"] in {
             v.version for v in CATALOGUE[cgi["spec"]["component"]].versions
         }
+
+
+def policies(children: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o["spec"] for o in children if o["kind"] == "NetworkPolicy"}
+
+
+def test_the_ingress_namespaces_reach_only_web_processes_on_their_http_port() -> None:
+    spec = MunicipalityTenantSpec.model_validate(
+        yaml.safe_load((REPO / "examples/tenants/gm0363-amsterdam.yaml").read_text())["spec"]
+    )
+    found = policies(plan_tenant(TENANT, spec, CATALOGUE).children)
+    ingress = found["allow-ingress-from-namespaces"]
+    assert ingress["podSelector"] == {"matchLabels": {LABEL_COMPONENT_ROLE: "web"}}
+    assert ingress["ingress"][0]["ports"] == [{"port": "http"}]
+    # The tenant's own pods reach each other, but not the embedded backing services.
+    same = found["allow-same-namespace"]["podSelector"]["matchExpressions"]
+    assert same == [
+        {"key": LABEL_COMPONENT_ROLE, "operator": "NotIn", "values": ["backing-service"]}
+    ]
+
+
+def test_an_open_egress_cidr_never_reaches_cloud_metadata() -> None:
+    spec = MunicipalityTenantSpec.model_validate(
+        {
+            "municipality": {"name": "Amsterdam", "code": "GM0363"},
+            "network": {"egressCIDRs": ["0.0.0.0/0", "203.0.113.0/24"]},
+            "components": [],
+        }
+    )
+    egress = policies(plan_tenant(TENANT, spec, CATALOGUE).children)["allow-egress-cidrs"]
+    open_all, supplier = egress["egress"][0]["to"]
+    assert "169.254.169.254/32" in open_all["ipBlock"]["except"]
+    assert "168.63.129.16/32" in open_all["ipBlock"]["except"]
+    assert supplier == {"ipBlock": {"cidr": "203.0.113.0/24"}}
+
+
+def test_an_embedded_backing_service_answers_only_its_own_component() -> None:
+    result = plan(installation("objecttypen"))
+    found = policies([*result.data, *result.children])
+    database = found["objecttypen-postgresql"]
+    assert database["podSelector"] == {
+        "matchLabels": {"app.kubernetes.io/instance": "objecttypen-postgresql"}
+    }
+    [rule] = database["ingress"]
+    assert rule["from"][0]["podSelector"]["matchLabels"] == {
+        "appstore.commonground.nl/installation": "objecttypen"
+    }
+    assert rule["ports"] == [{"port": "postgresql"}]
 
 
 def test_secret_values_and_host_names_reach_the_installation() -> None:

@@ -29,6 +29,18 @@ LOOPBACK_ALLOWED = ProbePolicy.parse(["127.0.0.0/8", "169.254.0.0/16"])
         ("0.0.0.0", "unspecified"),  # noqa: S104 - an address under test, not a bind
         ("224.0.0.1", "multicast"),
         ("100.64.0.1", "carrier-grade NAT"),
+        # Other clouds' metadata and platform endpoints.
+        ("169.254.170.2", "metadata"),
+        ("169.254.170.23", "metadata"),
+        ("fd00:ec2::23", "metadata"),
+        ("100.100.100.200", "metadata"),
+        ("168.63.129.16", "metadata"),
+        # IPv6 forms that reach an internal IPv4 address: 6to4, NAT64, Teredo.
+        ("2002:a9fe:a9fe::1", "metadata"),
+        ("2002:0a00:0001::1", "private"),
+        ("64:ff9b::7f00:1", "loopback"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "private"),
+        ("fec0::1", "site-local"),
     ],
 )
 def test_internal_addresses_are_refused_by_default(address: str, why: str) -> None:
@@ -37,7 +49,9 @@ def test_internal_addresses_are_refused_by_default(address: str, why: str) -> No
     assert why in refusal
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "145.222.1.1", "2a00:1450:400e::200e"])
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "145.222.1.1", "2a00:1450:400e::200e", "2002:0808:0808::1"]
+)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert address_refusal(ipaddress.ip_address(address), NO_EXTRAS) is None
 

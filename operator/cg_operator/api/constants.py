@@ -39,3 +39,17 @@ ANNOTATION_ROTATE_SECRETS: Final = f"{GROUP}/rotate-secrets"
 """On a ComponentInstallation: a new value (any, e.g. a date) replaces its generated settings."""
 ANNOTATION_ROTATED_FOR: Final = f"{GROUP}/rotated-for"
 """On the generated-settings Secret: the rotate-secrets value it was last generated for."""
+
+# Cloud instance metadata and platform endpoints: AWS/GCP/OpenStack (169.254.169.254, IPv6
+# fd00:ec2::254), AWS ECS task credentials (169.254.170.2), EKS Pod Identity (169.254.170.23,
+# fd00:ec2::23), Alibaba Cloud (100.100.100.200) and the Azure wire server (168.63.129.16).
+# Never probed, and cut out of every egress CIDR a tenant opens.
+METADATA_ADDRESSES: Final = (
+    "169.254.169.254",
+    "169.254.170.2",
+    "169.254.170.23",
+    "100.100.100.200",
+    "168.63.129.16",
+    "fd00:ec2::254",
+    "fd00:ec2::23",
+)

@@ -19,12 +19,14 @@ from typing import Any
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from cg_operator.api.constants import METADATA_ADDRESSES as METADATA
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-METADATA_ADDRESSES = frozenset(
-    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
-)
+METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in METADATA)
+# IPv6 forms that carry an IPv4 address a packet may end up at: NAT64 (64:ff9b::/96).
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,10 @@ def address_refusal(address: IPAddress, policy: ProbePolicy) -> str | None:
     are refused even inside an allowed network."""
     if address in METADATA_ADDRESSES:
         return f"{address} is a cloud metadata address"
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address_refusal(address.ipv4_mapped, policy)
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        # Judged as the IPv4 address it carries: 6to4 and NAT64 reach it, mapped forms are it.
+        return address_refusal(embedded, policy)
     if any(address in network for network in policy.allowed_networks):
         return None
     for flag, what in (
@@ -61,11 +65,27 @@ def address_refusal(address: IPAddress, policy: ProbePolicy) -> str | None:
         ("is_multicast", "multicast"),
         ("is_private", "private"),
         ("is_reserved", "reserved"),
+        ("is_site_local", "site-local"),
     ):
-        if getattr(address, flag):
+        if getattr(address, flag, False):
             return f"{address} is a {what} address (allow it with --probe-allow-cidr)"
     if address in ipaddress.ip_network("100.64.0.0/10"):
         return f"{address} is a shared (carrier-grade NAT) address"
+    return None
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address maps to or tunnels to (mapped, 6to4, Teredo, NAT64)."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 

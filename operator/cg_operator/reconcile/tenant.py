@@ -5,7 +5,8 @@ Pure: (tenant, catalogue, observed installations) -> desired objects and status.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import ipaddress
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -13,7 +14,13 @@ from typing import Any, Literal
 
 from cg_operator.api.base import Condition
 from cg_operator.api.conditions import READY, RECONCILING, remove_condition, set_condition
-from cg_operator.api.constants import LABEL_MUNICIPALITY, LABEL_RING, LABEL_TENANT
+from cg_operator.api.constants import (
+    LABEL_COMPONENT_ROLE,
+    LABEL_MUNICIPALITY,
+    LABEL_RING,
+    LABEL_TENANT,
+    METADATA_ADDRESSES,
+)
 from cg_operator.api.tenant import ComponentSummary, MunicipalityTenantSpec, Quota
 from cg_operator.reconcile.children import tenant_labels, with_owner
 from cg_operator.reconcile.validation import Catalogue
@@ -133,6 +140,23 @@ def namespace_claim(
     return ClaimState.TAKEN, f"namespace {namespace!r} exists and is not managed by cg-operator"
 
 
+def egress_blocks(cidrs: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """Each egress CIDR with the cloud metadata addresses inside it cut out (`except`): a
+    tenant opening 0.0.0.0/0 for its suppliers must not reach the node's credentials."""
+    out = []
+    for cidr in cidrs:
+        network = ipaddress.ip_network(cidr, strict=False)
+        excluded = [
+            f"{address}/{address.max_prefixlen}"
+            for address in map(ipaddress.ip_address, METADATA_ADDRESSES)
+            if address.version == network.version
+            and address in network
+            and network.prefixlen < address.max_prefixlen
+        ]
+        out.append((cidr, excluded))
+    return out
+
+
 def plan_tenant(
     tenant: Mapping[str, Any],
     spec: MunicipalityTenantSpec,
@@ -161,7 +185,8 @@ def plan_tenant(
             namespace=namespace,
             labels=labels,
             ingress_namespaces=list(spec.network.ingress_from_namespaces),
-            egress_cidrs=list(spec.network.egress_cidrs),
+            egress_cidrs=egress_blocks(spec.network.egress_cidrs),
+            role_label=LABEL_COMPONENT_ROLE,
         ),
         *render(
             "serviceaccount.yaml.j2",

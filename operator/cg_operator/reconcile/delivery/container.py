@@ -23,6 +23,7 @@ from cg_operator.api.constants import (
     ANNOTATION_CONFIG_HASH,
     ANNOTATION_ROTATED_FOR,
     LABEL_COMPONENT_ROLE,
+    LABEL_INSTALLATION,
     LABEL_INSTANCE,
     LABEL_NAME,
     LABEL_VERSION,
@@ -110,7 +111,7 @@ class ContainerDelivery:
         host = f"{name}.{namespace}.svc.{request.cluster_domain}"
         endpoint = f"http://{host}/"
         labels = installation_labels(spec.tenant, request.installation["metadata"]["name"])
-        data, service_env = _backing_services(
+        data, servers, service_env = _backing_services(
             request.installation,
             spec=spec,
             version=version,
@@ -131,7 +132,7 @@ class ContainerDelivery:
             generated=request.generated,
             rotation=request.rotation,
         )
-        children = _container_children(
+        children = servers + _container_children(
             request.installation,
             spec=spec,
             offering=request.offering,
@@ -212,8 +213,9 @@ def _backing_services(
     labels: dict[str, str],
     passwords: Mapping[str, str],
     cluster_domain: str,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(data Secrets of embedded services and their StatefulSets/Services, the component's env)."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the data Secrets of embedded services, their StatefulSets, Services and policies, the
+    component's env)."""
     assert version.container is not None
     name = spec.component
     namespace = installation["metadata"]["namespace"]
@@ -267,6 +269,16 @@ def _backing_services(
             storage=flavour.storage,
         )
         owned += render(
+            "networkpolicy-backing.yaml.j2",
+            name=server,
+            namespace=namespace,
+            labels=server_labels,
+            selector=selector,
+            clients={LABEL_INSTALLATION: installation["metadata"]["name"]},
+            role_label=LABEL_COMPONENT_ROLE,
+            port_name=key[:15],
+        )
+        owned += render(
             "service.yaml.j2",
             name=server,
             namespace=namespace,
@@ -278,7 +290,7 @@ def _backing_services(
             target_port=key[:15],
         )
         env += component_env(service, server)
-    return data_objects + with_owner(owned, installation), env
+    return data_objects, with_owner(owned, installation), env
 
 
 def _container_data(
