@@ -168,6 +168,7 @@ def crd(kind: Kind) -> JsonSchema:
             "status": status,
         },
         "required": ["spec"],
+        "x-kubernetes-validations": [{"rule": kind.name_rule[0], "message": kind.name_rule[1]}],
     }
     version: JsonSchema = {
         "name": VERSION,

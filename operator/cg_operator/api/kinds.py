@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
+from cg_operator.api.base import DNS_LABEL
 from cg_operator.api.component import CGComponentSpec, CGComponentStatus
 from cg_operator.api.constants import GROUP, VERSION
 from cg_operator.api.installation import ComponentInstallationSpec, ComponentInstallationStatus
@@ -13,6 +14,7 @@ from cg_operator.api.rollout import ComponentRolloutSpec, ComponentRolloutStatus
 from cg_operator.api.tenant import MunicipalityTenantSpec, MunicipalityTenantStatus
 
 CATEGORY = "cg"
+DNS_1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,12 @@ class Kind:
     handler_module: str
     index: str = ""
     columns: tuple[PrinterColumn, ...] = field(default_factory=tuple)
+    # What metadata.name must be, checked at admission: every name here becomes a label value
+    # (at most 63 characters) or the name of a namespace, Service or Deployment.
+    name_rule: tuple[str, str] = (
+        "size(self.metadata.name) <= 63 && self.metadata.name.matches('" + DNS_LABEL + "')",
+        "metadata.name must be a DNS label of at most 63 characters: it becomes a label value",
+    )
 
     @property
     def singular(self) -> str:
@@ -77,6 +85,12 @@ COMPONENT = Kind(
     status=CGComponentStatus,
     description="A Common Ground component in the catalogue: versions, offerings, dependencies.",
     handler_module="cg_operator.handlers.component",
+    # A component's name is its Service's name: an RFC 1035 label, starting with a letter.
+    name_rule=(
+        "size(self.metadata.name) <= 63 && self.metadata.name.matches('" + DNS_1035_LABEL + "')",
+        "metadata.name must be at most 63 lower-case letters, digits and '-', starting with a "
+        "letter: it names the component's Service",
+    ),
     index="catalogue_index",
     columns=(
         PrinterColumn("Display Name", ".spec.displayName"),
