@@ -335,3 +335,12 @@ def test_a_solr_core_the_component_needs_is_created_by_the_embedded_solr() -> No
     assert solr["spec"]["template"]["spec"]["containers"][0]["args"] == ["solr-precreate", "zac"]
     with pytest.raises(ValidationError, match="core is only for Solr"):
         BackingService.model_validate({"type": "PostgreSQL", "core": "zac"})
+
+
+def test_a_version_with_build_metadata_still_makes_valid_labels() -> None:
+    wire = component().model_dump(by_alias=True, exclude_none=True)
+    wire["versions"][0]["version"] = wire["defaultVersion"] = "1.0.0+build.1"
+    entry = CGComponentSpec.model_validate(wire)
+    result = plan(entry, live=installation(version="1.0.0+build.1"))
+    labels = deployments(result)["app"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/version"] == "1.0.0_build.1"

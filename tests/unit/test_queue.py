@@ -200,3 +200,38 @@ def test_many_keys_due_at_once_are_shared_by_the_workers() -> None:
         queue.add(f"tenant-{i}", reconcile, {}, delay=0.1)
     wait_for("the four passes", queue.idle, timeout=10, interval=0.01)
     assert most[0] == 4, "every worker took one of the keys that fell due together"
+
+
+def test_every_failed_pass_is_reported_with_the_count_in_a_row_and_a_success_resets_it() -> None:
+    queue = WorkQueue(workers=1)
+    heard: list[tuple[Hashable, int, str]] = []
+    outcomes = [RuntimeError("one"), RuntimeError("two"), None, RuntimeError("three")]
+
+    def flaky(_key: Hashable, _context: Mapping[str, Any]) -> None:
+        outcome = outcomes.pop(0) if outcomes else None
+        if outcome is not None:
+            raise outcome
+
+    queue.set_failure_reporter(lambda key, count, error: heard.append((key, count, str(error))))
+    queue.add("c", flaky, {})
+    wait_for("two failures and a success", lambda: len(outcomes) == 1, timeout=10, interval=0.05)
+    queue.add("c", flaky, {})
+    wait_for("the third failure", lambda: len(heard) == 3, timeout=10, interval=0.05)
+    assert heard == [("c", 1, "one"), ("c", 2, "two"), ("c", 1, "three")]
+
+
+def test_a_reporter_that_fails_never_stops_the_queue() -> None:
+    queue = WorkQueue(workers=1)
+    attempts: list[int] = []
+
+    def failing(_key: Hashable, _context: Mapping[str, Any]) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("first pass fails")
+
+    def broken_reporter(_key: Hashable, _count: int, _error: Exception) -> None:
+        raise ConnectionError("the API server is away")
+
+    queue.set_failure_reporter(broken_reporter)
+    queue.add("d", failing, {})
+    wait_for("the retry despite the reporter", lambda: len(attempts) >= 2, timeout=5)

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 Reconcile = Callable[[Hashable, Mapping[str, Any]], None]
 BACKOFF_SECONDS = (1, 2, 5, 10, 30, 60)
 StartupCheck = Callable[[Mapping[str, Any]], bool]
+# Told of every failed pass: (key, failed passes in a row, the error).
+FailureReporter = Callable[[Hashable, int, Exception], None]
 # How often a held queue asks its start-up check.
 STARTUP_CHECK_SECONDS = 0.2
 # How long a summary (a tenant's status, a catalogue entry's adoption) gathers the changes of
@@ -69,6 +71,11 @@ class WorkQueue:
         self._threads: list[threading.Thread] = []
         self._passes = 0
         self._reconcilers: dict[Hashable, Reconcile] = {}
+        self._report_failure: FailureReporter | None = None
+
+    def set_failure_reporter(self, report: FailureReporter | None) -> None:
+        """Who hears of failed passes (the operator surfaces repeated ones on the object)."""
+        self._report_failure = report
 
     def add(
         self,
@@ -217,6 +224,10 @@ class WorkQueue:
             self._threads.append(thread)
             thread.start()
 
+    def _tell_failure(self, key: Hashable, failures: int, error: Exception) -> None:
+        if self._report_failure is not None:
+            _never_raises(self._report_failure, key, failures, error)
+
     def _work(self) -> None:
         while True:
             with self._cond:
@@ -229,12 +240,13 @@ class WorkQueue:
             try:
                 reconcile(key, context)
                 self._failures.pop(key, None)
-            except Exception:  # a pass must never kill its worker
+            except Exception as error:  # a pass must never kill its worker
                 metrics.RECONCILE_ERRORS.labels(kind).inc()
                 failures = self._failures.get(key, 0)
                 self._failures[key] = failures + 1
                 delay = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS) - 1)]
                 log.exception("reconcile of %s failed; retrying in %ss", key, delay)
+                self._tell_failure(key, failures + 1, error)
                 with self._cond:
                     self._add_delayed(key, reconcile, delay)
             finally:
@@ -253,6 +265,13 @@ class WorkQueue:
 
 
 KINDS = {plural: kind.kind for plural, kind in BY_PLURAL.items()}
+
+
+def _never_raises(report: FailureReporter, key: Hashable, failures: int, error: Exception) -> None:
+    try:
+        report(key, failures, error)
+    except Exception:  # reporting must not turn one failure into a dead worker
+        log.exception("could not report the failure of %s", key)
 
 
 def _kind_of(key: Hashable) -> str:

@@ -8,7 +8,7 @@ import logging
 import kopf
 
 from cg_operator.api.kinds import ALL_KINDS
-from cg_operator.handlers import monitoring, probing, startup_gate
+from cg_operator.handlers import failures, monitoring, probing, startup_gate
 from cg_operator.handlers.probing import HealthConfig
 from cg_operator.handlers.queue import QUEUE
 
@@ -58,6 +58,7 @@ def run_operator(
     startup_gate.install()  # kopf's index gate, linear in objects (see the module)
     # Reconcile each object once after a (re)start: hold until every stored object's event is in.
     QUEUE.hold_at_startup(startup_gate.FIRST_EVENTS.complete, STARTUP_HOLD_MAX_SECONDS)
+    QUEUE.set_failure_reporter(failures.report_failure)
     scope = ", ".join(namespaces) if namespaces else "the whole cluster"
     log.info("cg-operator starting; watching %s", scope)
     kopf.run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,14 @@ from cg_operator.api.constants import (
 def tenant_labels(tenant: str) -> dict[str, str]:
     """Labels on everything made for a tenant."""
     return {LABEL_MANAGED_BY: MANAGED_BY, LABEL_PART_OF: "cg-appstore", LABEL_TENANT: tenant}
+
+
+def label_value(text: str) -> str:
+    """Text as a valid label value: characters a label may not hold become '_', at most 63,
+    starting and ending alphanumeric (a version such as 1.0.0+build.1 would otherwise make
+    every apply of the Deployment fail)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", text)[:63]
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
 
 
 def installation_labels(tenant: str, installation: str) -> dict[str, str]:

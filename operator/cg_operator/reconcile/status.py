@@ -77,6 +77,31 @@ def validation_conditions(
     return conditions
 
 
+REASON_RECONCILE_ERROR = "ReconcileError"
+# Failed passes in a row before an object is reported stalled: a conflict or a timeout that
+# the next pass overcomes is not news; the same failure three times (after 1 + 2 s of backoff)
+# is a poison object a person has to look at.
+STALL_AFTER_FAILURES = 3
+
+
+def failure_conditions(
+    conditions: list[Condition], message: str, *, generation: int | None, now: datetime
+) -> list[Condition]:
+    """Ready=False and Stalled=True, reason ReconcileError: passes keep failing (and are retried
+    with backoff); the message says why. The next successful pass replaces both."""
+    for type_ in (READY, STALLED):
+        conditions = set_condition(
+            conditions,
+            type_=type_,
+            status="False" if type_ == READY else "True",
+            reason=REASON_RECONCILE_ERROR,
+            message=message,
+            generation=generation,
+            now=now,
+        )
+    return conditions
+
+
 def status_patch(
     current: Mapping[str, Any] | None,
     conditions: list[Condition],

@@ -11,6 +11,8 @@ parser when PyYAML has it; the Python parser is the fallback and gives the same 
 
 from __future__ import annotations
 
+import json
+import re
 from functools import cache
 from typing import Any
 
@@ -21,10 +23,27 @@ import yaml
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# A character outside the Basic Multilingual Plane is a JSON surrogate pair (\ud83c\udfdb),
+# which YAML refuses; YAML's own escape for it is \U0001f3db. Only pairs whose backslash is not
+# itself escaped are rewritten.
+_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
+def _astral(match: re.Match[str]) -> str:
+    high, low = int(match.group(2), 16), int(match.group(3), 16)
+    return f"{match.group(1)}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
+
+
+def yaml_json(value: Any) -> str:
+    """`tojson` for YAML: JSON (ASCII, keys sorted) whose escapes YAML reads back exactly,
+    emoji and other characters beyond U+FFFF included."""
+    return _SURROGATE_PAIR.sub(_astral, json.dumps(value, sort_keys=True))
+
+
 @cache
 def environment() -> jinja2.Environment:
     """The one Jinja2 environment, loading templates from this package."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("cg_operator.render", "templates"),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # noqa: S701 - YAML, not HTML; values are JSON-encoded with tojson
@@ -33,6 +52,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,  # templates ship in the package; never stat them per render
     )
+    env.filters["tojson"] = yaml_json
+    return env
 
 
 def render(template: str, **context: Any) -> list[dict[str, Any]]:

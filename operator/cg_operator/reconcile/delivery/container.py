@@ -38,7 +38,7 @@ from cg_operator.reconcile.backing import (
     secret_data,
     server_env,
 )
-from cg_operator.reconcile.children import installation_labels, with_owner
+from cg_operator.reconcile.children import installation_labels, label_value, with_owner
 from cg_operator.reconcile.delivery.base import (
     SERVICE_PORT,
     HealthRequest,
@@ -352,7 +352,7 @@ def _container_children(
     config = dict(spec.values) | {e.name: e.value for e in container.env} | dict(config_extra)
     config_name = f"{name}-config"
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-    app_labels = {**labels, LABEL_NAME: name, LABEL_VERSION: spec.version[:63]}
+    app_labels = {**labels, LABEL_NAME: name, LABEL_VERSION: label_value(spec.version)}
     # The Service's short name is among the allowed hosts; probes send it as Host.
     probes = http_probes(container, name if container.hosts else None)
     volumes = volumes_for(name, container)
