@@ -49,17 +49,7 @@ def validation_conditions(
     """
     if errors:
         message = "invalid spec: " + summary(errors)
-        for type_ in (READY, STALLED):
-            conditions = set_condition(
-                conditions,
-                type_=type_,
-                status="False" if type_ == READY else "True",
-                reason=REASON_INVALID_SPEC,
-                message=message,
-                generation=generation,
-                now=now,
-            )
-        return conditions
+        return stalled(conditions, REASON_INVALID_SPEC, message, generation=generation, now=now)
     conditions = remove_condition(conditions, STALLED)
     if ready_when_valid:
         return set_condition(
@@ -89,12 +79,24 @@ def failure_conditions(
 ) -> list[Condition]:
     """Ready=False and Stalled=True, reason ReconcileError: passes keep failing (and are retried
     with backoff); the message says why. The next successful pass replaces both."""
+    return stalled(conditions, REASON_RECONCILE_ERROR, message, generation=generation, now=now)
+
+
+def stalled(
+    conditions: list[Condition],
+    reason: str,
+    message: str,
+    *,
+    generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    """Ready=False and Stalled=True, both with this reason and message."""
     for type_ in (READY, STALLED):
         conditions = set_condition(
             conditions,
             type_=type_,
             status="False" if type_ == READY else "True",
-            reason=REASON_RECONCILE_ERROR,
+            reason=reason,
             message=message,
             generation=generation,
             now=now,
