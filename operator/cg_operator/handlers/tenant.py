@@ -22,6 +22,7 @@ from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
 from cg_operator.reconcile.diff import stamped
+from cg_operator.reconcile.naming import collision_errors
 from cg_operator.reconcile.rollout import assignments_for
 from cg_operator.reconcile.status import existing_conditions, status_patch, validation_conditions
 from cg_operator.reconcile.tenant import (
@@ -77,7 +78,7 @@ def _reconcile(
     generation = body["metadata"].get("generation")
     spec, errors = parse_spec(MunicipalityTenantSpec, body.get("spec") or {})
     if spec is not None:
-        errors = tenant_errors(spec, catalogue)
+        errors = [*tenant_errors(spec, catalogue), *collision_errors(spec, catalogue)]
     conditions = validation_conditions(
         existing_conditions(body.get("status")),
         errors,
