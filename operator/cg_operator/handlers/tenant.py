@@ -95,7 +95,18 @@ def _reconcile(
         spec, (body.get("status") or {}).get("namespace"), observed.namespaces_of(name)
     )
     versions = assignments_for(name, rollouts)
-    plan = plan_tenant(body, spec, catalogue, rollout_versions=versions, namespace=namespace)
+    current = {
+        component: str(live["spec"].get("version") or "")
+        for component, live in observed.installations(namespace).items()
+    }
+    plan = plan_tenant(
+        body,
+        spec,
+        catalogue,
+        rollout_versions=versions,
+        namespace=namespace,
+        current_versions=current,
+    )
     conflict = _claim_namespace(plan, name, observed)
     if conflict:
         conditions = validation_conditions(

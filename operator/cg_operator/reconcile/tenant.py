@@ -6,6 +6,7 @@ Pure: (tenant, catalogue, observed installations) -> desired objects and status.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +14,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from cg_operator.api.base import Condition
+from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.conditions import READY, RECONCILING, remove_condition, set_condition
 from cg_operator.api.constants import (
     LABEL_COMPONENT_ROLE,
@@ -21,7 +23,12 @@ from cg_operator.api.constants import (
     LABEL_TENANT,
     METADATA_ADDRESSES,
 )
-from cg_operator.api.tenant import ComponentSummary, MunicipalityTenantSpec, Quota
+from cg_operator.api.tenant import (
+    ComponentSummary,
+    MunicipalityTenantSpec,
+    Quota,
+    UpgradePolicy,
+)
 from cg_operator.reconcile.children import tenant_labels, with_owner
 from cg_operator.reconcile.validation import Catalogue
 from cg_operator.render.environment import render
@@ -91,13 +98,45 @@ def desired_version(
     component: str,
     catalogue: Catalogue,
     rollout_versions: Mapping[str, str],
+    *,
+    policy: UpgradePolicy = UpgradePolicy.AUTO,
+    current: str | None = None,
 ) -> str:
-    """The subscription's pin, else the version a rollout moved this tenant to, else default."""
+    """The version a subscription runs. Its own pin wins, then the version a rollout moved
+    this tenant to (rollouts respect Pin and Approve themselves). Otherwise a new subscription
+    starts on the catalogue's default, and one that runs (`current`) keeps running unless the
+    default moves it: only under upgradePolicy Auto, and never backwards. So changing the
+    catalogue's defaultVersion, or deleting a finished rollout, never moves a Pin or Approve
+    tenant and never downgrades anyone."""
     if subscription_version:
         return subscription_version
     if component in rollout_versions:
         return rollout_versions[component]
-    return catalogue[component].default_version
+    entry = catalogue[component]
+    default = entry.default_version
+    if not current or entry.version(current) is None:
+        return default
+    if policy is not UpgradePolicy.AUTO or is_older(default, current, entry):
+        return current
+    return default
+
+
+def is_older(version: str, than: str, component: CGComponentSpec) -> bool:
+    """Whether `version` comes before `than`: by their numbers where both start with numbers
+    (1.9.0 < 1.10.0), else by their order in the catalogue entry's versions list."""
+    left, right = _numbers(version), _numbers(than)
+    if left and right and left != right:
+        return left < right
+    order = [v.version for v in component.versions]
+    if version in order and than in order:
+        return order.index(version) < order.index(than)
+    return False
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    """The leading dotted numbers of a version: 1.29.1 -> (1, 29, 1); release-1.0.x -> ()."""
+    found = re.match(r"^v?(\d+(?:\.\d+)*)", version)
+    return tuple(int(n) for n in found.group(1).split(".")) if found else ()
 
 
 def assigned_namespace(
@@ -163,9 +202,12 @@ def plan_tenant(
     catalogue: Catalogue,
     rollout_versions: Mapping[str, str] | None = None,
     namespace: str | None = None,
+    *,
+    current_versions: Mapping[str, str] | None = None,
 ) -> TenantPlan:
     """Desired namespace, quota, network policies, service account and installations, in
-    `namespace` (the assigned one; default: the one the spec derives)."""
+    `namespace` (the assigned one; default: the one the spec derives). `current_versions`:
+    component -> the version its installation is set to now (see desired_version)."""
     name = tenant["metadata"]["name"]
     namespace = namespace or spec.target_namespace()
     labels = tenant_labels(name)
@@ -198,7 +240,12 @@ def plan_tenant(
     installations = []
     for subscription in spec.components:
         version = desired_version(
-            subscription.version, subscription.name, catalogue, rollout_versions or {}
+            subscription.version,
+            subscription.name,
+            catalogue,
+            rollout_versions or {},
+            policy=spec.upgrade_policy,
+            current=(current_versions or {}).get(subscription.name),
         )
         cgi_spec = {
             "tenant": name,
