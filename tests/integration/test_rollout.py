@@ -290,7 +290,13 @@ def test_a_rollout_completes_in_wave_order_within_max_parallel_and_bake_times(
     assert reasons.count("WaveCompleted") == 3
     # The approving tenant joins once it approves.
     cluster.apply(
-        tenant(APPROVER, "volger", 499, upgradePolicy="Approve", approvedRollouts=["rt-next"])
+        tenant(
+            APPROVER,
+            "volger",
+            499,
+            upgradePolicy="Approve",
+            approvedRollouts=[{"name": "rt-next", "component": COMPONENT, "version": NEXT}],
+        )
     )
     wait_for(
         "the approver on the new version",

@@ -12,7 +12,7 @@ import pytest
 
 from cg_operator.api.base import Condition
 from cg_operator.api.rollout import ComponentRolloutSpec, TenantProgress, WaveProgress
-from cg_operator.api.tenant import UpgradePolicy
+from cg_operator.api.tenant import ApprovedRollout, UpgradePolicy
 from cg_operator.reconcile.rollout import (
     InstallationView,
     RolloutStep,
@@ -402,3 +402,12 @@ def test_a_tenant_is_moved_only_once_installed_so_its_previous_version_is_known(
     states = {t.name: (t.state, t.from_version) for t in result.tenants}
     assert states == {"t00": ("Updating", OLD), "t01": ("Pending", "")}
     assert result.assignments == {"t00": NEW}
+
+
+def test_an_approval_covers_one_rollout_of_one_component_to_one_version() -> None:
+    approval = ApprovedRollout(name="oz-130", component="open-zaak", version="1.30.0")
+    assert approval.approves("oz-130", "open-zaak", "1.30.0")
+    # Deleted and created again under the same name with another target: not approved.
+    assert not approval.approves("oz-130", "open-zaak", "1.31.0")
+    assert not approval.approves("oz-130", "open-notificaties", "1.30.0")
+    assert not approval.approves("oz-131", "open-zaak", "1.30.0")

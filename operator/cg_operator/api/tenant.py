@@ -208,6 +208,22 @@ class BackingServices(Model):
     """Solr."""
 
 
+class ApprovedRollout(Model):
+    """A tenant's approval of one rollout: of that component to that version, so that a rollout
+    deleted and created again under the same name with another target is not approved."""
+
+    name: DnsLabel
+    """The ComponentRollout."""
+    component: DnsLabel
+    """The component it moves."""
+    version: VersionString
+    """The version it moves to."""
+
+    def approves(self, name: str, component: str, version: str) -> bool:
+        """Whether this approval covers a rollout with this name, component and target."""
+        return (self.name, self.component, self.version) == (name, component, version)
+
+
 class SecretValue(Model):
     """A secret setting of a subscription, taken from a key of a Secret in the tenant's
     namespace (e.g. an OIDC client secret the municipality got from its identity provider)."""
@@ -274,10 +290,12 @@ class MunicipalityTenantSpec(Model):
     """Network rules on top of a default deny."""
     upgrade_policy: UpgradePolicy = UpgradePolicy.AUTO
     """Auto follows rollouts, Approve waits for the tenant's approval, Pin never moves."""
-    approved_rollouts: Annotated[list[DnsLabel], Field(max_length=32)] = Field(
-        default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"}
+    approved_rollouts: Annotated[list[ApprovedRollout], Field(max_length=32)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
-    """ComponentRollouts this tenant approves (upgradePolicy Approve): their waves may move it."""
+    """Rollouts this tenant approves (upgradePolicy Approve), each by name, component and target
+    version: only a rollout matching all three may move it."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     """Retain keeps data (PVCs, database Secrets) when things are removed; Delete removes it."""
     components: Annotated[list[Subscription], Field(max_length=64)] = Field(

@@ -111,7 +111,7 @@ def reconcile_rollout(indexed: Seen, kwargs: Mapping[str, Any]) -> None:
         conditions=conditions,
         waves=[WaveProgress.model_validate(w) for w in seen.status.get("waves") or []],
         tenants=[TenantProgress.model_validate(t) for t in seen.status.get("tenants") or []],
-        views=_views(seen.name, spec.component, kwargs),
+        views=_views(seen.name, spec.component, spec.version, kwargs),
         now=now(),
     )
     _write(
@@ -152,7 +152,9 @@ def _conflict(seen: Seen, spec: ComponentRolloutSpec, index: SeenIndex) -> str |
     return None
 
 
-def _views(rollout: str, component: str, kwargs: Mapping[str, Any]) -> list[TenantView]:
+def _views(
+    rollout: str, component: str, version: str, kwargs: Mapping[str, Any]
+) -> list[TenantView]:
     """Every valid tenant subscribed to `component`, with its installation as observed."""
     observed = Observed(kwargs)
     views = []
@@ -175,7 +177,9 @@ def _views(rollout: str, component: str, kwargs: Mapping[str, Any]) -> list[Tena
                 name=seen.name,
                 labels=labels,
                 policy=spec.upgrade_policy,
-                approved=rollout in spec.approved_rollouts,
+                approved=any(
+                    a.approves(rollout, component, version) for a in spec.approved_rollouts
+                ),
                 pinned=subscription.version,
                 installation=_installation(live) if live else None,
             )

@@ -91,7 +91,7 @@ class TenantView:
     labels: Mapping[str, str]
     policy: UpgradePolicy
     approved: bool
-    """Its spec.approvedRollouts names this rollout."""
+    """Its spec.approvedRollouts approves this rollout: its name, component and version."""
     pinned: str | None
     """The subscription's version pin."""
     installation: InstallationView | None
@@ -325,7 +325,9 @@ class _Pass:
         if view.policy is UpgradePolicy.APPROVE and not view.approved:
             return (
                 TenantState.WAITING,
-                f"upgradePolicy Approve: add {self.name} to its spec.approvedRollouts",
+                "upgradePolicy Approve: add {name: "
+                f"{self.name}, component: {self.spec.component}, version: {self.spec.version}"
+                "} to its spec.approvedRollouts",
             )
         return TenantState.PENDING, "waiting for its turn"
 
