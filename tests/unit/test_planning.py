@@ -18,6 +18,7 @@ from cg_operator.api.constants import LABEL_COMPONENT_ROLE
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.api.tenant import MunicipalityTenantSpec
 from cg_operator.reconcile.installation import plan_installation, tenancy_errors
+from cg_operator.reconcile.installation_summary import deployable, readiness
 from cg_operator.reconcile.tenant import plan_tenant
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,6 +67,7 @@ def plan(live: dict[str, Any], installed: dict[str, Any] | None = None, **kwargs
         installed or {},
         passwords=kwargs.get("passwords", {"objecttypen-postgresql": "s3cret"}),
         credentials=kwargs.get("credentials"),
+        secret_keys=kwargs.get("secret_keys"),
     )
 
 
@@ -260,7 +262,12 @@ def test_saas_plan_fills_in_the_municipality_and_copies_credentials() -> None:
         credentialsSecretRef={"name": "klant-key"},
     )
     key = base64.b64encode(b"abc").decode()
-    result = plan(live, credentials={"apiKey": key, "uri": "ignored"})
+    result = plan(
+        live,
+        credentials={"apiKey": key, "uri": "ignored"},
+        secret_keys={"klant-key": frozenset({"apiKey", "uri"})},
+    )
+    assert result.missing == []
     for obj in result.children:
         validate(obj)
     assert sorted(o["kind"] for o in result.children) == ["Secret", "Service"]
@@ -268,6 +275,19 @@ def test_saas_plan_fills_in_the_municipality_and_copies_credentials() -> None:
     assert secret["data"]["apiKey"] == key
     assert base64.b64decode(secret["data"]["uri"]).decode() == result.endpoint
     assert "amsterdam" in result.endpoint or "gm0363" in result.endpoint.lower()
+
+
+def test_a_missing_credentials_secret_freezes_the_binding_instead_of_dropping_credentials() -> None:
+    live = installation(
+        "open-klant",
+        offering=next(o.name for o in CATALOGUE["open-klant"].offerings if o.type == "SaaS"),
+        credentialsSecretRef={"name": "klant-key"},
+    )
+    result = plan(live, credentials=None, secret_keys={"klant-key": None})
+    assert result.missing == ["spec.credentialsSecretRef: Secret 'klant-key' does not exist"]
+    assert deployable([*result.data, *result.children], result, lambda _ref: None) is None
+    verdict = readiness(result, wrote=False, workloads=(True, ""))
+    assert (verdict.ready, verdict.reason) == (False, "MissingSecret")
 
 
 def test_an_endpoint_outside_the_allowed_hosts_is_invalid() -> None:

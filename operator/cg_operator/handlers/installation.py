@@ -147,7 +147,22 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
         # A Secret the tenant names does not exist yet: nothing watches it, so look again.
         key = (PLURAL, namespace, live["metadata"]["name"])
         QUEUE.add(key, _run, kwargs, delay=MISSING_RECHECK_SECONDS)
-    desired = deployable([*plan.data, *plan.children], plan, observed.get)
+    planned = [*plan.data, *plan.children]
+    desired = deployable(planned, plan, observed.get)
+    if desired is None:
+        # Frozen: what exists stays as it is (and in the inventory) until the cause is gone.
+        existing = [o for o in planned if observed.get(Ref.of(o)) is not None]
+        _report(
+            live,
+            spec=spec,
+            credentials_expire=None,
+            component=component,
+            plan=plan,
+            desired=existing,
+            observed=observed,
+            wrote=False,
+        )
+        return
     binding = Ref("v1", "Secret", namespace, plan.binding_secret)
     had_binding = observed.get(binding) is not None
     new_servers = [
@@ -282,10 +297,13 @@ def _generated(
 def _secret_keys(
     namespace: str, spec: ComponentInstallationSpec
 ) -> dict[str, frozenset[str] | None]:
-    """The keys (never the values) of each Secret the subscription's secretValues name."""
+    """The keys (never the values) of each Secret the subscription names: its secretValues'
+    and its SaaS credentialsSecretRef."""
     out: dict[str, frozenset[str] | None] = {}
-    for value in spec.secret_values:
-        name = value.secret_key_ref.name
+    names = [v.secret_key_ref.name for v in spec.secret_values]
+    if spec.credentials_secret_ref is not None:
+        names.append(spec.credentials_secret_ref.name)
+    for name in names:
         if name not in out:
             found = objects.read_secret(namespace, name)
             out[name] = frozenset(found[0]) if found is not None else None

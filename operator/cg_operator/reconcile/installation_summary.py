@@ -46,10 +46,14 @@ def held(plan: InstallationPlan) -> bool:
 
 def deployable(
     desired: Sequence[dict[str, Any]], plan: InstallationPlan, lookup: Lookup
-) -> list[dict[str, Any]]:
-    """The desired objects to apply now: all of them, or while held, all but new workloads."""
+) -> list[dict[str, Any]] | None:
+    """The desired objects to apply now: all of them, or while held, all but new workloads.
+    None while held for a delivery without workloads (a SaaS binding): applying its objects
+    would write a binding without what is missing, so nothing is applied or pruned."""
     if not held(plan):
         return list(desired)
+    if not delivery_for(plan.delivery).has_workloads:
+        return None
     return [o for o in desired if o["kind"] not in WORKLOAD_KINDS or lookup(Ref.of(o)) is not None]
 
 

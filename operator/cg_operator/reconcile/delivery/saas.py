@@ -47,6 +47,15 @@ def endpoint_for(
     return url, None
 
 
+def _missing_credentials(request: PlanRequest) -> list[str]:
+    """The credentials Secret the subscription names, when it does not exist: a binding
+    without its credentials must not be written (nor read as 'no credentials needed')."""
+    ref = request.spec.credentials_secret_ref
+    if ref is None or (request.secret_keys or {}).get(ref.name) is not None:
+        return []
+    return [f"spec.credentialsSecretRef: Secret {ref.name!r} does not exist"]
+
+
 class SaasDelivery:
     """A binding to a hosted instance."""
 
@@ -91,6 +100,7 @@ class SaasDelivery:
             request.dependencies,
             endpoint,
             binding,
+            missing=_missing_credentials(request),
         )
 
     def readiness(self, plan: InstallationPlan, workloads: tuple[bool, str]) -> Readiness:
