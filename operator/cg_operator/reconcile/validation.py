@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from cg_operator.api.component import CGComponentSpec, Lifecycle, OfferingType, SaaSAuthType
 from cg_operator.api.rollout import ComponentRolloutSpec
-from cg_operator.api.tenant import MunicipalityTenantSpec
+from cg_operator.api.tenant import MunicipalityTenantSpec, Subscription
 
 M = TypeVar("M", bound=BaseModel)
 Catalogue = Mapping[str, CGComponentSpec]
@@ -131,6 +131,30 @@ def _cycle_through(start: str, catalogue: Catalogue) -> list[str]:
     return []
 
 
+def _unused_backing_services(
+    field: str, subscription: Subscription, component: CGComponentSpec
+) -> list[FieldError]:
+    """Settings for a backing service no version of the component uses: a mistake (usually
+    the wrong subscription), and never read."""
+    if subscription.backing_services is None:
+        return []
+    used = {
+        s.type.value.lower()
+        for v in component.versions
+        if v.container is not None
+        for s in v.container.backing_services
+    }
+    given = subscription.backing_services.model_dump(exclude_none=True)
+    return [
+        FieldError(
+            f"{field}.backingServices.{key}",
+            f"{subscription.name!r} uses no {key} (it uses: {', '.join(sorted(used)) or 'none'})",
+        )
+        for key in sorted(given)
+        if key not in used
+    ]
+
+
 def tenant_errors(spec: MunicipalityTenantSpec, catalogue: Catalogue) -> list[FieldError]:
     """Each subscription must name a catalogue component, one of its offerings and versions."""
     errors: list[FieldError] = []
@@ -169,6 +193,7 @@ def tenant_errors(spec: MunicipalityTenantSpec, catalogue: Catalogue) -> list[Fi
                     "name the Secret that holds the credentials",
                 )
             )
+        errors += _unused_backing_services(field, subscription, component)
         if subscription.version is not None and component.version(subscription.version) is None:
             known = ", ".join(v.version for v in component.versions)
             errors.append(
