@@ -306,7 +306,9 @@ def test_an_installation_outside_its_tenants_namespace_deploys_nothing(
         children = _json(cluster, "deploy,svc,configmap,secret", "-n", "team-x")["items"]
         assert {c["metadata"]["name"] for c in children} <= {"db-creds", "kube-root-ca.crt"}
     finally:
-        cluster.kubectl("delete", "namespace", "team-x", "--wait=false")
+        # Waited for: the installation's finalizer is the operator's to remove, and later
+        # tests count installations and writes.
+        cluster.kubectl("delete", "namespace", "team-x", "--timeout=90s")
 
 
 def test_the_catalogue_shows_adoption_per_version(

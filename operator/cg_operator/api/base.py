@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 # Limits that keep the API server's CEL cost estimates bounded and objects small.
@@ -19,6 +20,10 @@ DnsLabel = Annotated[str, Field(min_length=1, max_length=NAME_MAX, pattern=DNS_L
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DnsSubdomain = Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)]
 ShortText = Annotated[str, Field(max_length=SHORT_TEXT_MAX)]
+# One line of text people read (names, settings): no control characters, CR/LF, NUL or
+# terminal escapes, which would forge log lines or rewrite a terminal. Tab is allowed.
+ONE_LINE = r"^[^\x00-\x08\x0a-\x1f\x7f]*$"
+Name = Annotated[str, Field(min_length=1, max_length=128, pattern=ONE_LINE)]
 LongText = Annotated[str, Field(max_length=LONG_TEXT_MAX)]
 # A Kubernetes resource quantity without a sign: negative quotas and requests make no sense.
 QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][0-9]+|[numkMGTPE]|[KMGTPE]i)?$"
@@ -26,7 +31,67 @@ Quantity = Annotated[str, Field(max_length=32, pattern=QUANTITY)]
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 Duration = Annotated[str, Field(max_length=32, pattern=DURATION)]
 VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z._+-]*$"
-VersionString = Annotated[str, Field(min_length=1, max_length=64, pattern=VERSION_PATTERN)]
+
+
+def _not_latest(version: str) -> str:
+    if version.lower() == "latest":
+        raise ValueError("'latest' is not a version: name the exact version")
+    return version
+
+
+# `latest` names no version: it moves under the operator and cannot be rolled out or back.
+VersionString = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=VERSION_PATTERN,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.lowerAscii() != 'latest'",
+                    "message": "'latest' is not a version: name the exact version",
+                }
+            ]
+        },
+    ),
+    AfterValidator(_not_latest),
+]
+
+
+def _real_date(text: str) -> str:
+    date.fromisoformat(text)  # 2026-02-30 raises
+    return text
+
+
+# A calendar date (YYYY-MM-DD) that exists: the API server checks `format: date` too.
+CalendarDate = Annotated[
+    str,
+    Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", json_schema_extra={"format": "date"}),
+    AfterValidator(_real_date),
+]
+
+
+def _above_zero(text: str) -> str:
+    if not re.search(r"[1-9]", text):
+        raise ValueError("must be longer than zero")
+    return text
+
+
+# A duration that must be longer than zero (a deadline of 0s fails every update at once).
+PositiveDuration = Annotated[
+    str,
+    Field(
+        max_length=32,
+        pattern=DURATION,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": "self.matches('[1-9]')", "message": "must be longer than zero"}
+            ]
+        },
+    ),
+    AfterValidator(_above_zero),
+]
 
 
 def rule(expression: str, message: str, field_path: str | None = None) -> dict[str, str]:

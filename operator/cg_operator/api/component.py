@@ -10,15 +10,18 @@ from pydantic import ConfigDict, Field, model_validator
 
 from cg_operator.api.base import (
     LIST_MAX,
+    CalendarDate,
     DnsLabel,
     LongText,
     Model,
+    Name,
     ObjectStatus,
     Quantity,
     VersionString,
     rule,
     rules,
 )
+from cg_operator.api.quantity import parse_quantity
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EnvName = Annotated[str, Field(min_length=1, max_length=128, pattern=ENV_NAME)]
@@ -473,13 +476,40 @@ class ResourceList(Model):
     """Memory, e.g. 512Mi."""
 
 
+def _request_within_limit(kind: str) -> str:
+    return (
+        f"!has(self.requests) || !has(self.limits) || !has(self.requests.{kind}) || "
+        f"!has(self.limits.{kind}) || "
+        f"quantity(self.requests.{kind}).compareTo(quantity(self.limits.{kind})) <= 0"
+    )
+
+
 class Resources(Model):
     """Requests and limits for the component's containers."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            rule(_request_within_limit("cpu"), "requests.cpu must not exceed limits.cpu"),
+            rule(_request_within_limit("memory"), "requests.memory must not exceed limits.memory"),
+        )
+    )
 
     requests: ResourceList | None = None
     """What the scheduler reserves."""
     limits: ResourceList | None = None
     """The most a container may use."""
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        """The same rules as the CEL ones."""
+        for kind in ("cpu", "memory"):
+            asked = getattr(self.requests, kind, None) if self.requests else None
+            most = getattr(self.limits, kind, None) if self.limits else None
+            if asked and most:
+                left, right = parse_quantity(asked), parse_quantity(most)
+                if left is not None and right is not None and left > right:
+                    raise ValueError(f"requests.{kind} must not exceed limits.{kind}")
+        return self
 
 
 class Probes(Model):
@@ -585,7 +615,7 @@ class ComponentVersion(Model):
     """The version, e.g. 1.30.0."""
     container: ContainerSpec | None = None
     """How to run it as containers; required when a Container offering exists."""
-    end_of_support: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")] | None = None
+    end_of_support: CalendarDate | None = None
     """The last day the version is supported (YYYY-MM-DD)."""
     deprecated: bool = False
     """Deprecated versions stay installable but new subscriptions get a warning."""
@@ -724,7 +754,7 @@ class CGComponentSpec(Model):
 
     model_config = ConfigDict(json_schema_extra=COMPONENT_SPEC_RULES)
 
-    display_name: Annotated[str, Field(min_length=1, max_length=128)]
+    display_name: Name
     """The name people know it by, e.g. "Open Zaak"."""
     description: LongText = ""
     """What it does, in a few sentences."""

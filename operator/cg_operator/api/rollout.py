@@ -15,6 +15,7 @@ from cg_operator.api.base import (
     Duration,
     Model,
     ObjectStatus,
+    PositiveDuration,
     VersionString,
     immutable,
     rule,
@@ -141,7 +142,7 @@ class ComponentRolloutSpec(Model):
     """The waves, in order."""
     failure_policy: FailurePolicy = FailurePolicy.PAUSE
     """Pause stops and reports; Rollback returns the tenants moved by this rollout."""
-    progress_deadline: Duration = "15m"
+    progress_deadline: PositiveDuration = "15m"
     """How long an installation may take to become Ready and Healthy before it counts as failed."""
     paused: bool = False
     """No wave starts while paused; updates already under way finish."""

@@ -12,10 +12,12 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from cg_operator.api.base import (
     NAME_MAX,
+    ONE_LINE,
     DnsLabel,
     LocalSecretKeyReference,
     LocalSecretReference,
     Model,
+    Name,
     ObjectStatus,
     Quantity,
     VersionString,
@@ -51,7 +53,7 @@ def _no_forbidden_keys(values: dict[str, str]) -> dict[str, str]:
 
 
 Values = Annotated[
-    dict[ValueKey, Annotated[str, Field(max_length=4096)]],
+    dict[ValueKey, Annotated[str, Field(max_length=4096, pattern=ONE_LINE)]],
     Field(
         max_length=64,
         json_schema_extra=rules(
@@ -97,7 +99,7 @@ class BackingServiceMode(StrEnum):
 class Municipality(Model):
     """The municipality (gemeente) this tenant is."""
 
-    name: Annotated[str, Field(min_length=1, max_length=128)]
+    name: Name
     """Its name as CBS spells it, e.g. 's-Gravenhage; may change (spelling, mergers keep codes)."""
     code: Annotated[
         str,
