@@ -336,3 +336,16 @@ def test_an_installation_is_reconciled_only_in_its_tenants_namespace() -> None:
     assert other.field == "spec.tenant"
     [missing] = tenancy_errors("ghost", "team-x", tenant_exists=False, namespace_tenant=None)
     assert missing.message == "no MunicipalityTenant named 'ghost'"
+
+
+def test_a_subscription_without_values_plans_no_values_map() -> None:
+    # An empty map reaches the API server as null, which the schema refuses: every pass of the
+    # tenant failed once a subscription's last value was removed.
+    spec = MunicipalityTenantSpec.model_validate(
+        {
+            "municipality": {"name": "Amsterdam", "code": "GM0363"},
+            "components": [{"name": "objecttypen", "offering": "container", "values": {}}],
+        }
+    )
+    [cgi] = plan_tenant(TENANT, spec, CATALOGUE).installations
+    assert "values" not in cgi["spec"]

@@ -253,9 +253,11 @@ def plan_tenant(
             "component": subscription.name,
             "offering": subscription.offering,
             "version": version,
-            "values": dict(subscription.values),
             "deletionPolicy": spec.deletion_policy.value,
         }
+        # Only when there are any: an empty map is sent as null, which the schema refuses.
+        if subscription.values:
+            cgi_spec["values"] = dict(subscription.values)
         if subscription.credentials_secret_ref:
             cgi_spec["credentialsSecretRef"] = subscription.credentials_secret_ref.wire()
         if subscription.backing_services:
