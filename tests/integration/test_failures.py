@@ -84,7 +84,7 @@ def _failure_events(cluster: Cluster) -> list[dict[str, Any]]:
 def test_a_pass_that_keeps_failing_is_reported_on_the_object_and_recovers(
     cluster: Cluster, operator: OperatorProcess
 ) -> None:
-    cluster.apply(tenant(TENANT, "GM0356", "container"))
+    cluster.apply(tenant(TENANT, "GM0797", "container"))
 
     def stalled() -> dict[str, Any] | None:
         cgi: dict[str, Any] = get_json(cluster, "cgi", COMPONENT, "-n", TENANT)

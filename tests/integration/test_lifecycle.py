@@ -400,8 +400,10 @@ def test_two_tenants_racing_for_one_namespace_leave_it_to_exactly_one(
     pairs = [(f"t-race-{i}-a", f"t-race-{i}-b", f"t-race-{i}") for i in range(4)]
     operator_with_catalogue.proc.stop()
     for i, (first, second, shared) in enumerate(pairs):
-        for name in (first, second):
-            contender = tenant(name, f"GM0{500 + i}", f"Race {i}", deletion="Delete")
+        # Two municipalities (one tenant per CBS code) naming the same namespace.
+        for j, name in enumerate((first, second)):
+            code = f"GM0{510 + 2 * i + j}"
+            contender = tenant(name, code, f"Race {i}{j}", deletion="Delete")
             contender["spec"]["namespace"] = shared
             cluster.apply(contender)
     operator_with_catalogue.proc = start_operator(cluster, tmp_path / "op.log")

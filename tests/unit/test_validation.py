@@ -12,6 +12,7 @@ from cg_operator.api.tenant import MunicipalityTenantSpec, default_namespace, sl
 from cg_operator.reconcile.validation import (
     FieldError,
     component_errors,
+    duplicate_code_errors,
     parse_spec,
     rollout_errors,
     summary,
@@ -173,3 +174,29 @@ def test_summary_keeps_messages_short() -> None:
 def test_default_namespace_is_a_dns_label(code: str, name: str, namespace: str) -> None:
     assert default_namespace(code, name) == namespace
     assert slugify("Súdwest-Fryslân") == "sudwest-fryslan"
+
+
+def test_one_tenant_per_municipality_the_first_created_keeps_the_code() -> None:
+    others = [
+        ("gm0363-amsterdam", "GM0363", "2026-11-01T10:00:00Z"),
+        ("gm0599-rotterdam", "GM0599", "2026-11-01T09:00:00Z"),
+    ]
+    later = duplicate_code_errors("amsterdam-2", "GM0363", "2026-12-01T10:00:00Z", others)
+    assert [e.field for e in later] == ["spec.municipality.code"]
+    assert "GM0363 is already tenant 'gm0363-amsterdam'" in later[0].message
+    first = duplicate_code_errors(
+        "gm0363-amsterdam",
+        "GM0363",
+        "2026-11-01T10:00:00Z",
+        [*others, ("amsterdam-2", "GM0363", "2026-12-01T10:00:00Z")],
+    )
+    assert first == []
+    # Created in the same second: the name decides, so exactly one keeps it.
+    same = [("a-tenant", "GM0363", "2026-11-01T10:00:00Z")]
+    assert duplicate_code_errors("b-tenant", "GM0363", "2026-11-01T10:00:00Z", same)
+    assert not duplicate_code_errors(
+        "a-tenant",
+        "GM0363",
+        "2026-11-01T10:00:00Z",
+        [("b-tenant", "GM0363", "2026-11-01T10:00:00Z")],
+    )

@@ -34,7 +34,13 @@ from cg_operator.reconcile.tenant import (
     summarise,
     tenant_conditions,
 )
-from cg_operator.reconcile.validation import Catalogue, FieldError, parse_spec, tenant_errors
+from cg_operator.reconcile.validation import (
+    Catalogue,
+    FieldError,
+    duplicate_code_errors,
+    parse_spec,
+    tenant_errors,
+)
 
 log = logging.getLogger(__name__)
 PLURAL = TENANT.plural
@@ -66,7 +72,8 @@ def reconcile_tenant(seen: Seen, kwargs: Mapping[str, Any]) -> None:
     if FINALIZER not in finalizers:
         objects.merge_patch(Ref.of(body), {"metadata": {"finalizers": [*finalizers, FINALIZER]}})
     rollouts = [seen.body for _name, seen in latest(kwargs["rollout_index"])]
-    _reconcile(body, observed, catalogue_of(kwargs["catalogue_index"]), rollouts)
+    tenants = [seen.body for _name, seen in latest(kwargs["tenant_index"])]
+    _reconcile(body, observed, catalogue_of(kwargs["catalogue_index"]), rollouts, tenants)
 
 
 def _reconcile(
@@ -74,11 +81,21 @@ def _reconcile(
     observed: Observed,
     catalogue: Catalogue,
     rollouts: list[dict[str, Any]],
+    tenants: list[dict[str, Any]],
 ) -> None:
     generation = body["metadata"].get("generation")
     spec, errors = parse_spec(MunicipalityTenantSpec, body.get("spec") or {})
     if spec is not None:
-        errors = [*tenant_errors(spec, catalogue), *collision_errors(spec, catalogue)]
+        errors = [
+            *tenant_errors(spec, catalogue),
+            *collision_errors(spec, catalogue),
+            *duplicate_code_errors(
+                body["metadata"]["name"],
+                spec.municipality.code,
+                str(body["metadata"].get("creationTimestamp") or ""),
+                [_code_of(t) for t in tenants],
+            ),
+        ]
     conditions = validation_conditions(
         existing_conditions(body.get("status")),
         errors,
@@ -223,10 +240,23 @@ def _release_namespace(
     return True
 
 
+def _code_of(body: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(name, municipality code, creationTimestamp) of a tenant body."""
+    code = ((body.get("spec") or {}).get("municipality") or {}).get("code") or ""
+    meta = body["metadata"]
+    return meta["name"], str(code), str(meta.get("creationTimestamp") or "")
+
+
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def tenant_event(*, type: str, name: str, **kwargs: Any) -> None:
+async def tenant_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) -> None:
     """A tenant changed: reconcile it. The echo of its own status write counts too: a pass reads
-    kopf's index, which can lag that write (handlers/echoes.py)."""
+    kopf's index, which can lag that write (handlers/echoes.py). A deleted tenant frees its
+    municipality code: a later tenant refused for it is looked at again."""
     FIRST_EVENTS.saw(PLURAL, None, name)
     if type != "DELETED":
         enqueue_tenant(name, kwargs)
+        return
+    _, code, _ = _code_of({**body, "metadata": {"name": name}})
+    for other, seen in latest(kwargs["tenant_index"]):
+        if other != name and _code_of(seen.body)[1] == code:
+            enqueue_tenant(other, kwargs)

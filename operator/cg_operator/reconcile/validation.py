@@ -8,7 +8,7 @@ reported as Ready=False with reason InvalidSpec and a message naming the field.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -223,3 +223,24 @@ def rollout_errors(spec: ComponentRolloutSpec, catalogue: Catalogue) -> list[Fie
         if wave not in {w.name for w in spec.waves}:
             errors.append(FieldError(f"spec.approvedWaves[{index}]", f"no wave named {wave!r}"))
     return errors
+
+
+def duplicate_code_errors(
+    name: str, code: str, created: str, others: Iterable[tuple[str, str, str]]
+) -> list[FieldError]:
+    """A municipality is one tenant: of tenants with the same CBS code, the first created
+    (then the first by name) keeps it and every later one is refused. `others`: (name, code,
+    creationTimestamp) of the other tenants."""
+    earlier = sorted(
+        (other_created, other)
+        for other, other_code, other_created in others
+        if other != name and other_code == code and (other_created, other) < (created, name)
+    )
+    if not earlier:
+        return []
+    return [
+        FieldError(
+            "spec.municipality.code",
+            f"{code} is already tenant {earlier[0][1]!r}: one tenant per municipality",
+        )
+    ]
