@@ -53,9 +53,10 @@ def facts_for(component: str, version: str) -> dict[str, Any] | None:
 class Rendered:
     """One installation as the planner renders it, indexed for the checks."""
 
-    deployments: dict[str, dict[str, Any]]  # role -> Deployment
+    deployments: dict[str, dict[str, Any]]  # role -> Deployment of the app's own processes
     config: dict[str, str]
     statefulsets: list[dict[str, Any]]
+    proxy: dict[str, Any] | None = None  # the web server in front, when the chart runs one
 
     def env(self, role: str) -> dict[str, dict[str, Any]]:
         container = self.deployments[role]["spec"]["template"]["spec"]["containers"][0]
@@ -116,9 +117,12 @@ def render(component: str, version: str) -> Rendered:
         for o in objects
         if o["kind"] == "Deployment"
     }
-    config = next(o for o in objects if o["kind"] == "ConfigMap")["data"]
+    proxy = deployments.pop("proxy", None)
+    config = next(
+        o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config")
+    )["data"]
     statefulsets = [o for o in objects if o["kind"] == "StatefulSet"]
-    return Rendered(deployments, config, statefulsets)
+    return Rendered(deployments, config, statefulsets, proxy)
 
 
 def test_every_container_component_used_by_a_tenant_has_facts() -> None:
@@ -245,6 +249,21 @@ def test_written_paths_are_one_claim_shared_by_every_process(case: Any) -> None:
             )
             claims.add(volume["persistentVolumeClaim"]["claimName"])
         assert len(claims) == 1, f"{component} {version}: {path} on different claims {claims}"
+
+
+def test_the_proxy_in_front_is_the_one_the_chart_runs(case: Any) -> None:
+    component, version, rendered, facts = case
+    expected = (facts or {}).get("proxy")
+    if rendered.proxy is None:
+        assert expected is None, f"{component} {version}: the chart runs {expected} in front"
+        return
+    assert expected is not None, f"{component} {version}: a proxy (catalogue) the facts lack"
+    pod = rendered.proxy["spec"]["template"]["spec"]
+    image = pod["containers"][0]["image"]
+    assert image == expected["image"], f"{component} {version}: proxy {image} != facts"
+    assert pod["securityContext"]["runAsUser"] == expected["uid"]
+    mounted = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert set(expected["serves"]) <= mounted, f"{component} {version}: proxy mounts {mounted}"
 
 
 def test_the_processes_the_app_needs_run(case: Any) -> None:

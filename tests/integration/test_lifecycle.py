@@ -292,7 +292,8 @@ def test_switching_container_to_saas_and_back_keeps_the_data(
 
 
 def _expected_deployments(*components: str) -> list[str]:
-    """Web plus one Deployment per worker of each component's default version."""
+    """Web, one Deployment per worker and the proxy (when it has one) of each component's
+    default version."""
     names = []
     for component in components:
         doc = yaml.safe_load((REPO / "examples" / "catalog" / f"{component}.yaml").read_text())
@@ -300,6 +301,8 @@ def _expected_deployments(*components: str) -> list[str]:
         version = next(v for v in spec["versions"] if v["version"] == spec["defaultVersion"])
         names.append(component)
         names += [f"{component}-{w['name']}" for w in version["container"].get("workers", [])]
+        if version["container"].get("proxy"):
+            names.append(f"{component}-proxy")
     return sorted(names)
 
 

@@ -104,13 +104,17 @@ def policies(children: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {o["metadata"]["name"]: o["spec"] for o in children if o["kind"] == "NetworkPolicy"}
 
 
-def test_the_ingress_namespaces_reach_only_web_processes_on_their_http_port() -> None:
+def test_the_ingress_namespaces_reach_only_web_processes_and_proxies_on_their_http_port() -> None:
     spec = MunicipalityTenantSpec.model_validate(
         yaml.safe_load((REPO / "examples/tenants/gm0363-amsterdam.yaml").read_text())["spec"]
     )
     found = policies(plan_tenant(TENANT, spec, CATALOGUE).children)
     ingress = found["allow-ingress-from-namespaces"]
-    assert ingress["podSelector"] == {"matchLabels": {LABEL_COMPONENT_ROLE: "web"}}
+    assert ingress["podSelector"] == {
+        "matchExpressions": [
+            {"key": LABEL_COMPONENT_ROLE, "operator": "In", "values": ["web", "proxy"]}
+        ]
+    }
     assert ingress["ingress"][0]["ports"] == [{"port": "http"}]
     # The tenant's own pods reach each other, but not the embedded backing services.
     same = found["allow-same-namespace"]["podSelector"]["matchExpressions"]

@@ -344,3 +344,45 @@ def test_a_version_with_build_metadata_still_makes_valid_labels() -> None:
     result = plan(entry, live=installation(version="1.0.0+build.1"))
     labels = deployments(result)["app"]["metadata"]["labels"]
     assert labels["app.kubernetes.io/version"] == "1.0.0_build.1"
+
+
+PROXY = {
+    "image": "nginxinc/nginx-unprivileged:stable",
+    "user": {"runAsUser": 101},
+    "internal": [{"path": "/private-media/", "volume": "media"}],
+    "maxBodySize": "4G",
+}
+
+
+def test_a_proxy_serves_private_media_only_on_the_apps_say_so_and_passes_the_rest() -> None:
+    result = plan(component(proxy=PROXY))
+    config = next(
+        o
+        for o in result.children
+        if o["metadata"]["name"] == "app-proxy" and o["kind"] == "ConfigMap"
+    )
+    conf = config["data"]["default.conf"]
+    assert (
+        "location /private-media/ {\n        internal;\n        alias /app/private-media/;" in conf
+    )
+    assert f"proxy_pass http://app.{NAMESPACE}.svc.cluster.local:80;" in conf
+    assert "client_max_body_size 4G;" in conf
+    proxy = deployments(result)["app-proxy"]
+    pod = proxy["spec"]["template"]["spec"]
+    assert proxy["metadata"]["labels"]["app.kubernetes.io/component"] == "proxy"
+    # The app's fsGroup, so mounting the shared claim never re-owns the app's files.
+    assert pod["securityContext"]["runAsUser"] == 101
+    assert pod["securityContext"]["fsGroup"] == 1000
+    mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["/app/private-media"]["readOnly"] is True
+    assert "envFrom" not in pod["containers"][0], "the app's settings stay with the app"
+    services = {o["metadata"]["name"] for o in result.children if o["kind"] == "Service"}
+    assert {"app", "app-proxy"} <= services
+    [claim] = [o for o in result.data if o["kind"] == "PersistentVolumeClaim"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def test_a_proxy_location_must_serve_a_data_volume() -> None:
+    bad = {**PROXY, "internal": [{"path": "/private-media/", "volume": "tmp"}]}
+    with pytest.raises(ValidationError, match="not a Data volume"):
+        component(proxy=bad)

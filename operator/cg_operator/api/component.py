@@ -77,7 +77,18 @@ OFFERING_RULES = rules(
     ),
 )
 CONTAINER_RULES = rules(
-    rule(IMAGE_PINNED_CEL, "image must carry an explicit tag or digest (no :latest)", ".image")
+    rule(IMAGE_PINNED_CEL, "image must carry an explicit tag or digest (no :latest)", ".image"),
+    rule(
+        "!has(self.proxy) || (" + IMAGE_PINNED_CEL.replace("self.image", "self.proxy.image") + ")",
+        "proxy.image must carry an explicit tag or digest (no :latest)",
+        ".proxy.image",
+    ),
+    rule(
+        "!has(self.proxy) || self.proxy.internal.all(l, has(self.volumes) && "
+        "self.volumes.exists(v, v.name == l.volume && v.type == 'Data'))",
+        "proxy.internal[].volume must name a Data volume of this container",
+        ".proxy.internal",
+    ),
 )
 
 
@@ -171,6 +182,39 @@ class EnvVar(Model):
     """The variable's name."""
     value: Annotated[str, Field(max_length=4096)]
     """Its value."""
+
+
+class InternalLocation(Model):
+    """A path the proxy serves only when the app says so (X-Accel-Redirect), from a volume."""
+
+    path: Annotated[str, Field(min_length=2, max_length=128, pattern=r"^/[-._a-zA-Z0-9/]*/$")]
+    """The URL path, e.g. /private-media/ (the app's SENDFILE_URL, with the slashes)."""
+    volume: Annotated[
+        str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    ]
+    """The Data volume (by name) it serves from, mounted where the app mounts it."""
+
+
+class Proxy(Model):
+    """A web server in front of the app, as the maintainers' charts run one: it serves private
+    media the app authorises with X-Accel-Redirect, so large downloads never tie up the app.
+    It gets its own Deployment and Service `<component>-proxy`; the app's own Service stays
+    for in-cluster API callers."""
+
+    image: Annotated[str, Field(min_length=1, max_length=512, pattern=IMAGE)]
+    """An unprivileged nginx image, e.g. nginxinc/nginx-unprivileged:stable."""
+    user: PodUser
+    """The image's numeric user (nginx-unprivileged: 101)."""
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8080
+    """The port it listens on (unprivileged: above 1023)."""
+    health_path: HttpPath = "/_health/"
+    """A path the proxy answers itself, for its probes."""
+    internal: Annotated[list[InternalLocation], Field(min_length=1, max_length=4)]
+    """The protected locations."""
+    max_body_size: Annotated[str, Field(pattern=r"^[0-9]+[kKmMgG]?$")] = "100m"
+    """The largest upload it passes on (nginx client_max_body_size)."""
+    resources: Resources | None = None
+    """Its requests and limits."""
 
 
 class Setting(Model):
@@ -595,11 +639,25 @@ class ContainerSpec(Model):
     """Secrets the municipality supplies (subscription secretValues)."""
     hosts: HostSettings | None = None
     """How the component learns its allowed host names (e.g. ALLOWED_HOSTS)."""
+    proxy: Proxy | None = None
+    """A web server in front, serving private media (see Proxy)."""
 
     @model_validator(mode="after")
     def _image_has_tag_or_digest(self) -> ContainerSpec:
         if not _image_is_pinned(self.image):
             raise ValueError("image must carry an explicit tag or digest (no implicit :latest)")
+        if self.proxy is not None and not _image_is_pinned(self.proxy.image):
+            raise ValueError("proxy.image must carry an explicit tag or digest")
+        return self
+
+    @model_validator(mode="after")
+    def _proxy_serves_data_volumes(self) -> ContainerSpec:
+        data = {v.name for v in self.volumes if v.type is VolumeType.DATA}
+        for location in self.proxy.internal if self.proxy else []:
+            if location.volume not in data:
+                raise ValueError(
+                    f"proxy.internal: {location.volume!r} is not a Data volume of this container"
+                )
         return self
 
 

@@ -28,6 +28,8 @@ def child_names(name: str, component: CGComponentSpec) -> set[str]:
         suffixes |= {w.name for w in container.workers}
         suffixes |= {s.type.value.lower() for s in container.backing_services}
         suffixes |= {v.name for v in container.volumes if v.type is VolumeType.DATA}
+        if container.proxy is not None:
+            suffixes.add("proxy")
     return {name, *(f"{name}-{suffix}" for suffix in suffixes)}
 
 

@@ -124,8 +124,9 @@ class Volumes:
 
 def volumes_for(component: str, container: ContainerSpec) -> Volumes:
     """One claim per Data volume, shared by every process (so ReadWriteMany as soon as more
-    than one pod mounts it: web replicas or workers), and an emptyDir per Scratch volume."""
-    pods = container.replicas + len(container.workers)
+    than one pod mounts it: web replicas, workers or the proxy), and an emptyDir per Scratch
+    volume."""
+    pods = container.replicas + len(container.workers) + (1 if container.proxy else 0)
     access = "ReadWriteMany" if pods > 1 else "ReadWriteOnce"
     volumes, mounts, claims = [], [], []
     for volume in container.volumes:

@@ -60,3 +60,9 @@ def render(template: str, **context: Any) -> list[dict[str, Any]]:
     """Render one template to the objects it defines (a template may define several)."""
     text = environment().get_template(template).render(**context)
     return [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc]
+
+
+def render_text(template: str, **context: Any) -> str:
+    """Render a template that is a file for a container (a web server's configuration), not
+    Kubernetes objects."""
+    return environment().get_template(template).render(**context)

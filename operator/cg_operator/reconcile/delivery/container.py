@@ -17,6 +17,8 @@ from cg_operator.api.component import (
     ContainerSpec,
     Offering,
     OfferingType,
+    PodUser,
+    Proxy,
     Resources,
 )
 from cg_operator.api.constants import (
@@ -62,7 +64,9 @@ from cg_operator.reconcile.pod import (
 )
 from cg_operator.reconcile.tenant import WORKLOAD_SERVICE_ACCOUNT
 from cg_operator.reconcile.validation import FieldError
-from cg_operator.render.environment import render
+from cg_operator.render.environment import render, render_text
+
+PROXY_SUFFIX = "-proxy"
 
 
 class Process(NamedTuple):
@@ -329,6 +333,101 @@ def _container_data(
     return out
 
 
+def _proxy_children(
+    *,
+    spec: ComponentInstallationSpec,
+    container: ContainerSpec,
+    proxy: Proxy,
+    namespace: str,
+    labels: dict[str, str],
+    app_labels: dict[str, str],
+    upstream: str,
+) -> list[dict[str, Any]]:
+    """The web server in front: its configuration, Deployment and Service `<component>-proxy`.
+    It mounts the Data volumes it serves read-only, in the app's places and with the app's
+    fsGroup (a different one would re-own the app's files on every mount)."""
+    name = f"{spec.component}{PROXY_SUFFIX}"
+    mounts = {v.name: v.mount_path for v in container.volumes}
+    served = sorted({location.volume for location in proxy.internal})
+    config = render_text(
+        "proxy.conf.j2",
+        port=proxy.port,
+        health_path=proxy.health_path,
+        internal=[{"path": i.path, "mount": mounts[i.volume]} for i in proxy.internal],
+        max_body_size=proxy.max_body_size,
+        upstream=upstream,
+    )
+    user = PodUser(
+        run_as_user=proxy.user.run_as_user,
+        run_as_group=proxy.user.group,
+        fs_group=container.user.volume_group,
+    )
+    volumes = [
+        {"name": "config", "configMap": {"name": name}},
+        # nginx-unprivileged keeps its pid and temporary files in /tmp.
+        {"name": "tmp", "emptyDir": {}},
+        *(
+            {"name": v, "persistentVolumeClaim": {"claimName": f"{spec.component}-{v}"}}
+            for v in served
+        ),
+    ]
+    volume_mounts = [
+        {"name": "config", "mountPath": "/etc/nginx/conf.d", "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a mount path
+        *({"name": v, "mountPath": mounts[v], "readOnly": True} for v in served),
+    ]
+    probe = {"httpGet": {"path": proxy.health_path, "port": "http"}, "periodSeconds": 10}
+    selector = {LABEL_INSTANCE: name}
+    config_hash = hashlib.sha256(config.encode()).hexdigest()[:16]
+    out = render(
+        "configmap.yaml.j2",
+        name=name,
+        namespace=namespace,
+        labels=labels,
+        data={"default.conf": config},
+    )
+    out += render(
+        "deployment.yaml.j2",
+        name=name,
+        namespace=namespace,
+        labels={**app_labels, LABEL_INSTANCE: name, LABEL_COMPONENT_ROLE: "proxy"},
+        selector=selector,
+        replicas=1,
+        pod_annotations={ANNOTATION_CONFIG_HASH: config_hash},
+        service_account=WORKLOAD_SERVICE_ACCOUNT,
+        container_name="proxy",
+        image=proxy.image,
+        command=[],
+        args=[],
+        port=proxy.port,
+        env=[],
+        config_map=None,
+        resources=_resources(proxy.resources),
+        probes=[
+            {"kind": "liveness", "spec": {**probe, "failureThreshold": 3}},
+            {"kind": "readiness", "spec": {**probe, "failureThreshold": 3}},
+        ],
+        user=user,
+        # As the maintainers' chart runs it: the image's entrypoint edits its own config.
+        read_only_root_filesystem=False,
+        volumes=volumes,
+        volume_mounts=volume_mounts,
+        init=[],
+    )
+    out += render(
+        "service.yaml.j2",
+        name=name,
+        namespace=namespace,
+        labels=labels,
+        external_name="",
+        selector=selector,
+        port_name="http",
+        port=SERVICE_PORT,
+        target_port="http",
+    )
+    return out
+
+
 def _resources(resources: Resources | None) -> dict[str, Any]:
     return resources.wire() if resources is not None else {}
 
@@ -432,6 +531,16 @@ def _container_children(
         port=SERVICE_PORT,
         target_port="http",
     )
+    if container.proxy is not None:
+        objects += _proxy_children(
+            spec=spec,
+            container=container,
+            proxy=container.proxy,
+            namespace=namespace,
+            labels=labels,
+            app_labels=app_labels,
+            upstream=f"{host}:{SERVICE_PORT}",
+        )
     objects += render(
         "secret.yaml.j2",
         name=binding_secret_name(name),
