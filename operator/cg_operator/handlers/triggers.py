@@ -13,11 +13,12 @@ import kopf
 
 from cg_operator.api.constants import GROUP, LABEL_INSTALLATION, LABEL_TENANT, VERSION
 from cg_operator.api.kinds import INSTALLATION, TENANT
+from cg_operator.api.refs import Ref
 from cg_operator.handlers.catalogue import catalogue_of
 from cg_operator.handlers.component import enqueue_component
 from cg_operator.handlers.echoes import ECHOES, TENANT_CHILD_ECHOES
 from cg_operator.handlers.installation import enqueue_installation
-from cg_operator.handlers.observed import CHILD_KINDS, Observed
+from cg_operator.handlers.observed import CHILD_KINDS, Observed, snapshot
 from cg_operator.handlers.queue import SUMMARY_DELAY_SECONDS
 from cg_operator.handlers.rollout import enqueue_rollouts
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
@@ -60,6 +61,18 @@ async def tenant_rollouts_event(*, type: str, name: str, body: kopf.Body, **kwar
         enqueue_rollouts(kwargs)
 
 
+def _in_tenant_namespace(tenant: str, namespace: str | None, kwargs: Any) -> bool:
+    """Whether `namespace` is the one the tenant's status records (a dictionary lookup: this
+    runs for every child event). A tenant without one yet may be claiming it: yes."""
+    index = kwargs["tenant_index"]
+    if tenant not in index:
+        return False
+    recorded = {
+        (seen.status or {}).get("namespace") for seen in snapshot(lambda: list(index[tenant]))
+    }
+    return None in recorded or namespace in recorded
+
+
 async def _child_event(
     *,
     type: str,
@@ -74,14 +87,22 @@ async def _child_event(
     reads none of its children's status, so their status-only changes do not concern it."""
     FIRST_EVENTS.saw(resource.plural, namespace, name)
     installation = labels.get(LABEL_INSTALLATION)
+    observed = Observed(kwargs)
     if installation and namespace:
-        enqueue_installation(namespace, installation, kwargs)
+        # Labels are anyone's to set: only an installation that exists there is woken.
+        ref = Ref(INSTALLATION.group_version, INSTALLATION.kind, namespace, installation)
+        if observed.get(ref) is not None:
+            enqueue_installation(namespace, installation, kwargs)
     elif labels.get(LABEL_TENANT):
+        tenant = labels[LABEL_TENANT]
+        where = namespace or (name if resource.plural == "namespaces" else None)
+        if type != "DELETED" and not _in_tenant_namespace(tenant, where, kwargs):
+            return  # labelled as the tenant's, but not in its namespace: not its child
         key = (resource.plural, namespace, name)
         if type == "DELETED":
             TENANT_CHILD_ECHOES.forget(key)
         if type == "DELETED" or TENANT_CHILD_ECHOES.acts_on(key, body):
-            enqueue_tenant(labels[LABEL_TENANT], kwargs)
+            enqueue_tenant(tenant, kwargs)
 
 
 for _kind in CHILD_KINDS:
