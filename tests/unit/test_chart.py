@@ -355,8 +355,13 @@ def test_the_operator_may_do_nothing_more(rendered: tuple[str, list[dict[str, An
     ]:
         writes = {v for g, r, v in grants if (g, r) == (group, resource)} - {"list", "watch"}
         assert not writes, f"{resource}: {writes}"
-    # The catalogue and rollouts are only read (rollouts also by name); their status is written.
-    assert {v for g, r, v in grants if (g, r) == (GROUP, "cgcomponents")} == {"list", "watch"}
+    # The catalogue and rollouts are only read (also by name: a rollout's progress, a failing
+    # entry's conditions); their status is written.
+    assert {v for g, r, v in grants if (g, r) == (GROUP, "cgcomponents")} == {
+        "get",
+        "list",
+        "watch",
+    }
     rollouts = {v for g, r, v in grants if (g, r) == (GROUP, "componentrollouts")}
     assert rollouts == {"get", "list", "watch"}
     # No kopf peering objects: the operator runs standalone.

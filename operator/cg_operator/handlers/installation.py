@@ -26,7 +26,7 @@ from cg_operator.api.constants import (
     VERSION,
 )
 from cg_operator.api.installation import ComponentInstallationSpec, InventoryEntry
-from cg_operator.api.kinds import INSTALLATION, TENANT
+from cg_operator.api.kinds import INSTALLATION
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import BackingServiceMode, DeletionPolicy
 from cg_operator.handlers import probing
@@ -194,18 +194,20 @@ def _tenancy(
     live: dict[str, Any], tenant: str, observed: Observed, kwargs: Mapping[str, Any]
 ) -> list[FieldError]:
     """Refuse an installation outside its tenant's namespace. The indexes decide when they
-    agree; a refusal is confirmed on fresh reads (a new tenant's namespace may not have reached
-    the watch yet) and looked at again later, since nothing else would wake it."""
+    agree; a refusal is confirmed on a fresh read of the namespace (a new tenant's namespace may
+    not have reached the watch yet) and looked at again later, since nothing else would wake
+    it."""
     namespace = live["metadata"]["namespace"]
     exists = tenant in kwargs["tenant_index"]
     if exists and namespace in observed.namespaces_of(tenant):
         return []
-    live_tenant = objects.get(Ref(TENANT.group_version, TENANT.kind, "", tenant))
+    # The tenant is in the index before any of its installations exist (its own pass makes
+    # them); the namespace, made in that same pass, may not have reached its watch yet.
     live_namespace = objects.get(Ref("v1", "Namespace", "", namespace)) or {"metadata": {}}
     errors = tenancy_errors(
         tenant,
         namespace,
-        tenant_exists=live_tenant is not None,
+        tenant_exists=exists,
         namespace_tenant=(live_namespace["metadata"].get("labels") or {}).get(LABEL_TENANT),
     )
     if errors:
