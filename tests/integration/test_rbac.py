@@ -28,9 +28,9 @@ EXPLAINED_UNUSED = {
     # (OpenShift, hardened clusters); the local API server does not enforce it.
     ("municipalitytenants/finalizers", "update"),
     ("componentinstallations/finalizers", "update"),
-    # Pruned only when the plan stops wanting one: an allow rule removed from a tenant's
-    # network spec, replicas lowered to 1. Same prune path as the deletes exercised here.
-    ("networkpolicies", "delete"),
+    # Pruned only when the plan stops wanting one: replicas lowered to 1. Same prune path as
+    # the deletes exercised here (a backing service's NetworkPolicy goes with the delivery
+    # switch).
     ("poddisruptionbudgets", "delete"),
     # Read only to report an object whose passes keep failing (handlers/failures.py); none
     # fails in this run.
