@@ -16,7 +16,7 @@ endif
 export KUBECONFIG := $(shell hack/kubeconfig.sh)
 export PATH := $(BIN_DIR):$(PATH)
 
-.PHONY: help venv binaries tools test-real cluster-up cluster-down kubeconfig run test test-unit test-integration \
+.PHONY: help venv binaries tools test-real test-faults cluster-up cluster-down kubeconfig run test test-unit test-integration \
         test-e2e lint crds chart chart-lint verify bench clean
 
 help: ## list the targets
@@ -69,6 +69,11 @@ test-integration: venv tools cluster-up ## integration tests only (e2e included)
 test-real: venv ## real pods on kind (needs Docker or Podman; not run by .ci/run: no engine here)
 	CG_CLUSTER_PROVIDER=kind hack/cluster-up.sh
 	$(PY) -m pytest -o addopts="-ra --strict-markers" tests/real
+
+test-faults: venv cluster-up ## fault scenarios only (operator killed, API server down, hand edits); timings in .local/fault-timings.jsonl
+	rm -f .local/fault-timings.jsonl
+	$(PY) -m pytest -m faults
+	@cat .local/fault-timings.jsonl
 
 test-e2e: venv tools cluster-up ## e2e only: the operator scraped by a real Prometheus (built by `make tools`)
 	$(PY) -m pytest -m e2e

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from cg_operator.api.constants import ANNOTATION_APPLIED
-from cg_operator.reconcile.diff import difference, in_sync, stamped
+from cg_operator.reconcile.diff import difference, in_sync, needs_replace, stamped
 from cg_operator.reconcile.quantity import parse_quantity
 
 DESIRED = {
@@ -120,3 +120,19 @@ def test_a_secrets_stamp_carries_nothing_derived_from_its_values() -> None:
     assert difference(other, one) == ".data.password"
     without_key = stamped({**config(), "kind": "Secret", "data": {}})
     assert without_key["metadata"]["annotations"][ANNOTATION_APPLIED] != stamp
+
+
+def service(kind: str = "ClusterIP", *ports: int) -> dict[str, Any]:
+    spec: dict[str, Any] = {"type": kind}
+    if ports:
+        spec["ports"] = [{"name": "postgresql", "port": p, "protocol": "TCP"} for p in ports]
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db"}, "spec": spec}
+
+
+def test_a_service_is_recreated_when_its_type_or_port_numbers_changed() -> None:
+    assert not needs_replace(service("ClusterIP", 5432), service("ClusterIP", 5432))
+    assert not needs_replace(service("ClusterIP", 5432), None)
+    assert needs_replace(service("ExternalName"), service("ClusterIP", 80))
+    # Someone changed the port: applying would add 5432 beside 1, two ports named postgresql.
+    assert needs_replace(service("ClusterIP", 5432), service("ClusterIP", 1))
+    assert not needs_replace(config(A="1"), config(B="2"))

@@ -12,16 +12,9 @@ from typing import Any
 from cg_operator.api.refs import Ref
 from cg_operator.handlers.observed import Observed
 from cg_operator.k8s import objects
-from cg_operator.reconcile.diff import difference, stamped
+from cg_operator.reconcile.diff import difference, needs_replace, stamped
 
 log = logging.getLogger(__name__)
-
-
-def needs_replace(desired: dict[str, Any], live: dict[str, Any] | None) -> bool:
-    """A Service changing between ClusterIP and ExternalName cannot be updated in place."""
-    if live is None or desired["kind"] != "Service":
-        return False
-    return bool(desired["spec"].get("type") != (live.get("spec") or {}).get("type"))
 
 
 def apply_all(desired: Iterable[dict[str, Any]], observed: Observed) -> list[Ref]:

@@ -80,3 +80,20 @@ def _equal_scalar(want: Any, have: Any) -> bool:
         left, right = parse_quantity(want), parse_quantity(str(have))
         return left is not None and left == right
     return False
+
+
+def needs_replace(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> bool:
+    """Whether applying cannot bring live to desired and the object must be re-created: a
+    Service changing between ClusterIP and ExternalName, or whose ports were changed by someone
+    else (ports are merged by port number, so applying would add ours beside theirs, and two
+    ports with one name are refused)."""
+    if live is None or desired["kind"] != "Service":
+        return False
+    want, have = desired.get("spec") or {}, live.get("spec") or {}
+    if want.get("type") != have.get("type"):
+        return True
+    return _port_keys(want) != _port_keys(have)
+
+
+def _port_keys(spec: Mapping[str, Any]) -> set[tuple[int, str]]:
+    return {(int(p.get("port", 0)), p.get("protocol", "TCP")) for p in spec.get("ports") or []}
