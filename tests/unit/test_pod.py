@@ -386,3 +386,20 @@ def test_a_proxy_location_must_serve_a_data_volume() -> None:
     bad = {**PROXY, "internal": [{"path": "/private-media/", "volume": "tmp"}]}
     with pytest.raises(ValidationError, match="not a Data volume"):
         component(proxy=bad)
+
+
+def test_a_public_location_is_served_to_anyone_from_its_volume() -> None:
+    volumes = [
+        {"name": "media", "mountPath": "/app/private-media"},
+        {"name": "public-media", "mountPath": "/app/media"},
+    ]
+    proxy = {**PROXY, "public": [{"path": "/media/", "volume": "public-media"}]}
+    result = plan(component(volumes=volumes, proxy=proxy))
+    conf = next(
+        o["data"]["default.conf"]
+        for o in result.children
+        if o["metadata"]["name"] == "app-proxy" and o["kind"] == "ConfigMap"
+    )
+    public = conf.split("location /media/ {")[1].split("}")[0]
+    assert "alias /app/media/;" in public
+    assert "internal" not in public

@@ -89,6 +89,12 @@ CONTAINER_RULES = rules(
         "proxy.internal[].volume must name a Data volume of this container",
         ".proxy.internal",
     ),
+    rule(
+        "!has(self.proxy) || !has(self.proxy.public) || self.proxy.public.all(l, "
+        "has(self.volumes) && self.volumes.exists(v, v.name == l.volume && v.type == 'Data'))",
+        "proxy.public[].volume must name a Data volume of this container",
+        ".proxy.public",
+    ),
 )
 
 
@@ -184,8 +190,9 @@ class EnvVar(Model):
     """Its value."""
 
 
-class InternalLocation(Model):
-    """A path the proxy serves only when the app says so (X-Accel-Redirect), from a volume."""
+class ServedLocation(Model):
+    """A path the proxy serves from a volume itself: for `internal`, only when the app says so
+    (X-Accel-Redirect); for `public`, to anyone (public media such as logos)."""
 
     path: Annotated[str, Field(min_length=2, max_length=128, pattern=r"^/[-._a-zA-Z0-9/]*/$")]
     """The URL path, e.g. /private-media/ (the app's SENDFILE_URL, with the slashes)."""
@@ -209,8 +216,10 @@ class Proxy(Model):
     """The port it listens on (unprivileged: above 1023)."""
     health_path: HttpPath = "/_health/"
     """A path the proxy answers itself, for its probes."""
-    internal: Annotated[list[InternalLocation], Field(min_length=1, max_length=4)]
+    internal: Annotated[list[ServedLocation], Field(min_length=1, max_length=4)]
     """The protected locations."""
+    public: Annotated[list[ServedLocation], Field(max_length=4)] = Field(default_factory=list)
+    """Locations served to anyone straight from a volume (Django serves no media itself)."""
     max_body_size: Annotated[str, Field(pattern=r"^[0-9]+[kKmMgG]?$")] = "100m"
     """The largest upload it passes on (nginx client_max_body_size)."""
     resources: Resources | None = None
@@ -653,10 +662,11 @@ class ContainerSpec(Model):
     @model_validator(mode="after")
     def _proxy_serves_data_volumes(self) -> ContainerSpec:
         data = {v.name for v in self.volumes if v.type is VolumeType.DATA}
-        for location in self.proxy.internal if self.proxy else []:
+        served = [*self.proxy.internal, *self.proxy.public] if self.proxy else []
+        for location in served:
             if location.volume not in data:
                 raise ValueError(
-                    f"proxy.internal: {location.volume!r} is not a Data volume of this container"
+                    f"proxy: {location.volume!r} is not a Data volume of this container"
                 )
         return self
 

@@ -348,12 +348,13 @@ def _proxy_children(
     fsGroup (a different one would re-own the app's files on every mount)."""
     name = f"{spec.component}{PROXY_SUFFIX}"
     mounts = {v.name: v.mount_path for v in container.volumes}
-    served = sorted({location.volume for location in proxy.internal})
+    served = sorted({location.volume for location in [*proxy.internal, *proxy.public]})
     config = render_text(
         "proxy.conf.j2",
         port=proxy.port,
         health_path=proxy.health_path,
         internal=[{"path": i.path, "mount": mounts[i.volume]} for i in proxy.internal],
+        public=[{"path": p.path, "mount": mounts[p.volume]} for p in proxy.public],
         max_body_size=proxy.max_body_size,
         upstream=upstream,
     )
