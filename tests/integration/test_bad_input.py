@@ -113,7 +113,8 @@ def test_invalid_spec_clears_when_the_spec_is_fixed(
     tenant = next(d for d in base if d["kind"] == "MunicipalityTenant")
     broken = json.loads(json.dumps(tenant))
     broken["metadata"]["name"] = "bad-fixable"
-    broken["spec"]["municipality"] = {"name": "Rotterdam", "code": "GM0599"}
+    # A code no other tenant has: one tenant per municipality, and the examples have Rotterdam.
+    broken["spec"]["municipality"] = {"name": "Rotterdam", "code": "GM0997"}
     broken["spec"]["namespace"] = "bad-fixable"
     broken["spec"]["components"][0]["offering"] = "no-such-offering"
     cluster.apply(broken)
