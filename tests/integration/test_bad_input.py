@@ -8,6 +8,7 @@ objects already stored are not disturbed by any of it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -42,13 +43,20 @@ def _snapshot(cluster: Cluster, base: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def base(cluster: Cluster, crds: None) -> list[dict[str, Any]]:
-    """The valid objects the corpus builds on, and the namespace for namespaced cases."""
+def base(
+    cluster: Cluster, crds: None, module_operator: OperatorProcess
+) -> Iterator[list[dict[str, Any]]]:
+    """The valid objects the corpus builds on, and the namespace for namespaced cases; removed
+    afterwards while the operator still runs to finalise them (its SaaS subscription waits for
+    a credentials Secret that never comes, which later modules must not inherit)."""
     cluster.kubectl("create", "namespace", "bad-input", check=False)
     docs = [d for d in yaml.safe_load_all((CORPUS / "base.yaml").read_text()) if d]
     for doc in docs:
         cluster.apply(doc)
-    return docs
+    yield docs
+    for doc in reversed(docs):
+        cluster.kubectl("delete", *_ref(doc), "--ignore-not-found", "--timeout=180s", check=False)
+    cluster.kubectl("delete", "namespace", "bad-input", "--ignore-not-found", "--wait=false")
 
 
 def test_the_corpus_is_large_and_covers_both_stages() -> None:
