@@ -57,6 +57,7 @@ class Rendered:
     config: dict[str, str]
     statefulsets: list[dict[str, Any]]
     proxy: dict[str, Any] | None = None  # the web server in front, when the chart runs one
+    proxy_conf: str = ""  # its configuration
 
     def env(self, role: str) -> dict[str, dict[str, Any]]:
         container = self.deployments[role]["spec"]["template"]["spec"]["containers"][0]
@@ -122,7 +123,15 @@ def render(component: str, version: str) -> Rendered:
         o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config")
     )["data"]
     statefulsets = [o for o in objects if o["kind"] == "StatefulSet"]
-    return Rendered(deployments, config, statefulsets, proxy)
+    proxy_conf = next(
+        (
+            o["data"]["default.conf"]
+            for o in objects
+            if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-proxy")
+        ),
+        "",
+    )
+    return Rendered(deployments, config, statefulsets, proxy, proxy_conf)
 
 
 def test_every_container_component_used_by_a_tenant_has_facts() -> None:
@@ -263,7 +272,10 @@ def test_the_proxy_in_front_is_the_one_the_chart_runs(case: Any) -> None:
     assert image == expected["image"], f"{component} {version}: proxy {image} != facts"
     assert pod["securityContext"]["runAsUser"] == expected["uid"]
     mounted = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
-    assert set(expected["serves"]) <= mounted, f"{component} {version}: proxy mounts {mounted}"
+    assert set(expected.get("serves", [])) <= mounted, f"{component} {version}: mounts {mounted}"
+    if "index" in expected:
+        fallback = rendered.proxy_conf.split("location / {")[1].split("}")[0]
+        assert f"rewrite ^ {expected['index']} last;" in fallback, f"{component} {version}"
 
 
 def test_the_processes_the_app_needs_run(case: Any) -> None:

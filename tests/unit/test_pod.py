@@ -221,7 +221,7 @@ def test_allowed_hosts_are_derived_and_probes_send_an_allowed_host() -> None:
     result = plan(component(settings=[{"name": "ALLOWED_HOSTS"}]), live=live)
     config = next(o for o in result.children if o["kind"] == "ConfigMap")
     hosts = config["data"]["ALLOWED_HOSTS"].split(",")
-    assert hosts == allowed_hosts("app", NAMESPACE, "cluster.local", ["zaken.amsterdam.nl"])
+    assert hosts == allowed_hosts(["app"], NAMESPACE, "cluster.local", ["zaken.amsterdam.nl"])
     assert "evil.example" not in hosts, "derived, never typed by hand"
     assert {"app", f"app.{NAMESPACE}.svc.cluster.local", "zaken.amsterdam.nl"} <= set(hosts)
     web = deployments(result)["app"]["spec"]["template"]["spec"]["containers"][0]
@@ -403,3 +403,45 @@ def test_a_public_location_is_served_to_anyone_from_its_volume() -> None:
     public = conf.split("location /media/ {")[1].split("}")[0]
     assert "alias /app/media/;" in public
     assert "internal" not in public
+
+
+def proxy_conf(result: Any) -> str:
+    return next(
+        o["data"]["default.conf"]
+        for o in result.children
+        if o["metadata"]["name"] == "app-proxy" and o["kind"] == "ConfigMap"
+    )
+
+
+def test_a_browser_app_gets_its_index_page_on_client_side_routes() -> None:
+    spa = {"index": "/static/frontend/index.html", "appPaths": ["/api/", "/admin/", "/static/"]}
+    proxy = {k: v for k, v in PROXY.items() if k != "internal"} | {"singlePageApp": spa}
+    conf = proxy_conf(plan(component(proxy=proxy)))
+    for path in spa["appPaths"]:
+        block = conf.split(f"location {path} {{")[1].split("}")[0]
+        assert f"proxy_pass http://app.{NAMESPACE}.svc.cluster.local:80;" in block, path
+    fallback = conf.split("location / {")[1].split("}")[0]
+    # Re-matched after the rewrite: the /static/ location sends the index page's request on.
+    assert "rewrite ^ /static/frontend/index.html last;" in fallback
+    assert "proxy_pass" not in fallback
+
+
+def test_a_browser_app_index_must_be_one_the_backend_serves() -> None:
+    spa = {"index": "/index.html", "appPaths": ["/api/"]}
+    with pytest.raises(ValidationError, match="index must lie under one of appPaths"):
+        component(proxy={**PROXY, "singlePageApp": spa})
+    empty = {k: v for k, v in PROXY.items() if k != "internal"}
+    with pytest.raises(ValidationError, match="a proxy serves something"):
+        component(proxy=empty)
+
+
+def test_callers_of_the_proxy_service_are_allowed_hosts() -> None:
+    """The proxy passes the Host it was called with: its own Service names must be allowed,
+    or an in-cluster caller of <component>-proxy gets a 400 from the app."""
+    config = next(
+        o for o in plan(component(proxy=PROXY)).children if o["metadata"]["name"] == "app-config"
+    )
+    hosts = config["data"]["ALLOWED_HOSTS"].split(",")
+    assert {"app-proxy", f"app-proxy.{NAMESPACE}", f"app-proxy.{NAMESPACE}.svc"} <= set(hosts)
+    without = next(o for o in plan(component()).children if o["metadata"]["name"] == "app-config")
+    assert not any("proxy" in h for h in without["data"]["ALLOWED_HOSTS"].split(","))

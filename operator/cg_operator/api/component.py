@@ -84,7 +84,8 @@ CONTAINER_RULES = rules(
         ".proxy.image",
     ),
     rule(
-        "!has(self.proxy) || self.proxy.internal.all(l, has(self.volumes) && "
+        "!has(self.proxy) || !has(self.proxy.internal) || self.proxy.internal.all(l, "
+        "has(self.volumes) && "
         "self.volumes.exists(v, v.name == l.volume && v.type == 'Data'))",
         "proxy.internal[].volume must name a Data volume of this container",
         ".proxy.internal",
@@ -190,6 +191,10 @@ class EnvVar(Model):
     """Its value."""
 
 
+# A location prefix: a path starting with a slash, nothing nginx would read as syntax.
+LocationPath = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^/[-._a-zA-Z0-9/]*$")]
+
+
 class ServedLocation(Model):
     """A path the proxy serves from a volume itself: for `internal`, only when the app says so
     (X-Accel-Redirect); for `public`, to anyone (public media such as logos)."""
@@ -202,11 +207,52 @@ class ServedLocation(Model):
     """The Data volume (by name) it serves from, mounted where the app mounts it."""
 
 
+class SinglePageApp(Model):
+    """A browser app the proxy serves, as the Open Archiefbeheer and Open Beheer charts'
+    nginx does: the paths the backend answers go to it, and every other path (a client-side
+    route such as /destruction-lists/1) gets the app's index page, itself served by the
+    backend."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            rule(
+                "self.appPaths.exists(p, self.index.startsWith(p))",
+                "index must lie under one of appPaths (the backend serves it)",
+                ".index",
+            )
+        )
+    )
+
+    index: HttpPath
+    """The index page, e.g. /static/frontend/index.html."""
+    app_paths: Annotated[list[LocationPath], Field(min_length=1, max_length=16)] = Field(
+        json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+    """Path prefixes passed to the backend, e.g. /api/, /admin/, /static/."""
+
+    @model_validator(mode="after")
+    def _index_is_served_by_the_backend(self) -> SinglePageApp:
+        if not any(self.index.startswith(p) for p in self.app_paths):
+            raise ValueError("index must lie under one of appPaths (the backend serves it)")
+        return self
+
+
 class Proxy(Model):
     """A web server in front of the app, as the maintainers' charts run one: it serves private
-    media the app authorises with X-Accel-Redirect, so large downloads never tie up the app.
+    media the app authorises with X-Accel-Redirect, so large downloads never tie up the app,
+    and, for a browser app, its index page on client-side routes.
     It gets its own Deployment and Service `<component>-proxy`; the app's own Service stays
     for in-cluster API callers."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            rule(
+                "(has(self.internal) && size(self.internal) > 0) || "
+                "(has(self.public) && size(self.public) > 0) || has(self.singlePageApp)",
+                "a proxy serves something: internal, public or singlePageApp",
+            )
+        )
+    )
 
     image: Annotated[str, Field(min_length=1, max_length=512, pattern=IMAGE)]
     """An unprivileged nginx image, e.g. nginxinc/nginx-unprivileged:stable."""
@@ -216,7 +262,7 @@ class Proxy(Model):
     """The port it listens on (unprivileged: above 1023)."""
     health_path: HttpPath = "/_health/"
     """A path the proxy answers itself, for its probes."""
-    internal: Annotated[list[ServedLocation], Field(min_length=1, max_length=4)]
+    internal: Annotated[list[ServedLocation], Field(max_length=4)] = Field(default_factory=list)
     """The protected locations."""
     public: Annotated[list[ServedLocation], Field(max_length=4)] = Field(default_factory=list)
     """Locations served to anyone straight from a volume (Django serves no media itself)."""
@@ -224,6 +270,14 @@ class Proxy(Model):
     """The largest upload it passes on (nginx client_max_body_size)."""
     resources: Resources | None = None
     """Its requests and limits."""
+    single_page_app: SinglePageApp | None = None
+    """The browser app it serves, when the component has one."""
+
+    @model_validator(mode="after")
+    def _serves_something(self) -> Proxy:
+        if not (self.internal or self.public or self.single_page_app):
+            raise ValueError("a proxy serves something: internal, public or singlePageApp")
+        return self
 
 
 class Setting(Model):

@@ -44,19 +44,23 @@ def generate(secret: GeneratedSecret) -> str:
 
 
 def allowed_hosts(
-    component: str, namespace: str, cluster_domain: str, hostnames: list[str]
+    services: list[str], namespace: str, cluster_domain: str, hostnames: list[str]
 ) -> list[str]:
-    """Every name a request may carry as Host: the Service's in-cluster names (what the
-    kubelet's probes, the operator's probe and in-cluster callers use), localhost (the image's
-    own health check; Open Zaak's health-check documentation asks for it) and the public names
-    the subscription declares."""
-    service = [
-        component,
-        f"{component}.{namespace}",
-        f"{component}.{namespace}.svc",
-        f"{component}.{namespace}.svc.{cluster_domain}",
+    """Every name a request may carry as Host: each Service's in-cluster names (what the
+    kubelet's probes, the operator's probe and in-cluster callers use; the proxy passes the
+    Host it was called with), localhost (the image's own health check; Open Zaak's
+    health-check documentation asks for it) and the public names the subscription declares."""
+    in_cluster = [
+        name
+        for service in services
+        for name in (
+            service,
+            f"{service}.{namespace}",
+            f"{service}.{namespace}.svc",
+            f"{service}.{namespace}.svc.{cluster_domain}",
+        )
     ]
-    return list(dict.fromkeys([*service, "localhost", *hostnames]))
+    return list(dict.fromkeys([*in_cluster, "localhost", *hostnames]))
 
 
 def host_settings(
@@ -68,8 +72,18 @@ def host_settings(
     """The derived host setting (e.g. ALLOWED_HOSTS), or nothing when the component has none."""
     if container.hosts is None:
         return {}
-    names = allowed_hosts(spec.component, namespace, cluster_domain, list(spec.hostnames))
+    names = allowed_hosts(
+        service_names(spec.component, container), namespace, cluster_domain, list(spec.hostnames)
+    )
     return {container.hosts.env: container.hosts.separator.join(names)}
+
+
+PROXY_SUFFIX = "-proxy"
+
+
+def service_names(component: str, container: ContainerSpec) -> list[str]:
+    """The Services in front of the app: its own, and the proxy's when it has one."""
+    return [component] + ([f"{component}{PROXY_SUFFIX}"] if container.proxy else [])
 
 
 def http_probes(container: ContainerSpec, host: str | None) -> list[dict[str, Any]]:

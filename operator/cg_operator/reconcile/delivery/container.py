@@ -53,6 +53,7 @@ from cg_operator.reconcile.delivery.base import (
 )
 from cg_operator.reconcile.health import ContainerProbeMode, HealthTarget
 from cg_operator.reconcile.pod import (
+    PROXY_SUFFIX,
     exec_probes,
     generated_secret_name,
     host_settings,
@@ -65,8 +66,6 @@ from cg_operator.reconcile.pod import (
 from cg_operator.reconcile.tenant import WORKLOAD_SERVICE_ACCOUNT
 from cg_operator.reconcile.validation import FieldError
 from cg_operator.render.environment import render, render_text
-
-PROXY_SUFFIX = "-proxy"
 
 
 class Process(NamedTuple):
@@ -357,6 +356,7 @@ def _proxy_children(
         public=[{"path": p.path, "mount": mounts[p.volume]} for p in proxy.public],
         max_body_size=proxy.max_body_size,
         upstream=upstream,
+        spa=proxy.single_page_app,
     )
     user = PodUser(
         run_as_user=proxy.user.run_as_user,
