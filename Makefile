@@ -33,7 +33,7 @@ venv: $(PY) ## create .venv with the package and its dev tools
 binaries: ## build the tools and the control plane from Go modules (cached; cold: ~17 min on 2 cores)
 	hack/build-binaries.sh all
 
-tools: ## build only helm, prometheus and promtool from Go modules (cached; cold: a few minutes)
+tools: ## build only helm, prometheus and promtool, and copy the Gateway API CRDs, from Go modules (cached; cold: a few minutes)
 	hack/build-binaries.sh tools
 
 cluster-up: ## start the local control plane unless KUBECONFIG names a cluster

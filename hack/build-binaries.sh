@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the tools the tests run (helm, prometheus, promtool) and the local control plane
+# Builds the tools the tests run (helm, prometheus, promtool; the Gateway API CRDs) and the local control plane
 # (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, kwokctl) from
 # their Go modules into
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/cg-operator/bin/<kubernetes version>/
@@ -116,10 +116,29 @@ build_prometheus() {
     github.com/prometheus/prometheus/cmd/promtool "$flags"
 }
 
+# The Gateway API's standard CRDs (the integration tests install them for the HTTPRoute
+# exposure mode), copied from the module's config/crd/standard: YAML, nothing to build.
+fetch_gateway_api() {
+  local name=gateway-api-crds dir
+  if [ -d "$bin_dir/$name" ] && [ "$(cat "$bin_dir/.$name.version" 2>/dev/null)" = "$GATEWAY_API_VERSION" ]; then
+    log "$name ${GATEWAY_API_VERSION}: cached"; return
+  fi
+  dir=$(go mod download -json "sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -d "$dir/config/crd/standard" ] || die "could not download sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}"
+  rm -rf "${bin_dir:?}/$name" && mkdir -p "$bin_dir/$name"
+  for kind in gatewayclasses gateways httproutes referencegrants; do
+    cp "$dir/config/crd/standard/gateway.networking.k8s.io_${kind}.yaml" "$bin_dir/$name/"
+  done
+  chmod u+w "$bin_dir/$name"/*.yaml
+  stamp "$name" "$GATEWAY_API_VERSION"
+  log "$name ${GATEWAY_API_VERSION}: copied"
+}
+
 build_tools() {
   build_simple helm helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm \
     "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
   build_prometheus
+  fetch_gateway_api
 }
 
 build_cluster() {

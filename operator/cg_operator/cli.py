@@ -12,6 +12,7 @@ from cg_operator.reconcile.health import ContainerProbeMode
 
 if TYPE_CHECKING:
     from cg_operator.handlers.probing import HealthConfig
+    from cg_operator.reconcile.exposure import ExposureSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where /metrics is served (default: %(default)s); '' disables it",
     )
     _health_arguments(run)
+    _exposure_arguments(run)
     run.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     commands.add_parser("version", help="print the version and exit")
     return parser
@@ -121,6 +123,88 @@ def _health_arguments(run: argparse.ArgumentParser) -> None:
     )
 
 
+def _exposure_arguments(run: argparse.ArgumentParser) -> None:
+    exposure = run.add_argument_group("exposure (how users reach exposed components)")
+    exposure.add_argument(
+        "--exposure",
+        choices=["none", "ingress", "httproute"],
+        default="ingress",
+        help="route public traffic with an Ingress or a Gateway API HTTPRoute per exposed "
+        "installation, or not at all (default: %(default)s)",
+    )
+    exposure.add_argument(
+        "--ingress-class", default=None, metavar="NAME", help="the Ingresses' ingressClassName"
+    )
+    tls = exposure.add_mutually_exclusive_group()
+    tls.add_argument(
+        "--tls-cluster-issuer",
+        default=None,
+        metavar="NAME",
+        help="a cert-manager ClusterIssuer that issues each Ingress's certificate",
+    )
+    tls.add_argument(
+        "--tls-secret",
+        default=None,
+        metavar="NAME",
+        help="a TLS Secret (e.g. a wildcard certificate) each tenant namespace holds",
+    )
+    exposure.add_argument(
+        "--gateway",
+        default=None,
+        metavar="NS/NAME[/LISTENER]",
+        help="the Gateway HTTPRoutes attach to (required with --exposure httproute)",
+    )
+    exposure.add_argument(
+        "--gateway-http",
+        action="store_true",
+        help="the Gateway's listener serves plain http (default: https)",
+    )
+    exposure.add_argument(
+        "--public-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="a domain any tenant may put hosts under, besides its own (repeatable)",
+    )
+    exposure.add_argument(
+        "--ingress-namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="the ingress controller's or gateway's namespace, admitted to exposed "
+        "components only (repeatable)",
+    )
+
+
+def exposure_settings(args: argparse.Namespace) -> ExposureSettings:
+    """The exposure settings from parsed arguments; an incomplete choice exits naming it."""
+    from cg_operator.reconcile.exposure import (  # noqa: PLC0415 - see main()
+        ExposureMode,
+        ExposureSettings,
+        GatewayRef,
+    )
+
+    mode = ExposureMode(args.exposure)
+    gateway = None
+    try:
+        if args.gateway:
+            gateway = GatewayRef.parse(args.gateway)
+    except ValueError as error:
+        raise SystemExit(f"cg-operator run: {error}") from None
+    if mode is ExposureMode.HTTPROUTE and gateway is None:
+        raise SystemExit("cg-operator run: --exposure httproute needs --gateway NS/NAME")
+    return ExposureSettings(
+        mode=mode,
+        ingress_class=args.ingress_class,
+        cluster_issuer=args.tls_cluster_issuer,
+        tls_secret=args.tls_secret,
+        gateway=gateway,
+        gateway_https=not args.gateway_http,
+        extra_domains=tuple(d.lower().rstrip(".") for d in args.public_domain),
+        ingress_namespaces=tuple(args.ingress_namespace),
+    )
+
+
 def health_config(args: argparse.Namespace) -> HealthConfig:
     """The health settings from parsed arguments; a bad CIDR exits with its name."""
     from cg_operator.handlers.probing import HealthConfig  # noqa: PLC0415 - see main()
@@ -161,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         verbose=args.verbose,
         metrics_address=args.metrics_address or None,
         health=health_config(args),
+        exposure=exposure_settings(args),
     )
     return 0
 

@@ -17,6 +17,7 @@ import yaml
 
 from cg_operator.api.component import CGComponentSpec, OfferingType
 from cg_operator.api.installation import ComponentInstallationSpec
+from cg_operator.reconcile.exposure import ExposureSettings
 from cg_operator.reconcile.installation import plan_installation
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,6 +28,8 @@ CATALOGUE = {
 }
 NAMESPACE = "gm0363-amsterdam"
 PUBLIC_HOST = "app.amsterdam.example"
+# Ingress with cert-manager: https.
+EXPOSURE = ExposureSettings(cluster_issuer="letsencrypt")
 
 
 def _container_versions() -> Iterator[tuple[str, str]]:
@@ -58,6 +61,7 @@ class Rendered:
     statefulsets: list[dict[str, Any]]
     proxy: dict[str, Any] | None = None  # the web server in front, when the chart runs one
     proxy_conf: str = ""  # its configuration
+    ingress: dict[str, Any] | None = None  # the route to it, when exposed
 
     def env(self, role: str) -> dict[str, dict[str, Any]]:
         container = self.deployments[role]["spec"]["template"]["spec"]["containers"][0]
@@ -92,7 +96,7 @@ def render(component: str, version: str) -> Rendered:
             "component": component,
             "offering": offering.name,
             "version": version,
-            "hostnames": [PUBLIC_HOST],
+            "host": PUBLIC_HOST,
             "secretValues": [
                 {"name": s.name, "secretKeyRef": {"name": "tenant-secrets", "key": s.name}}
                 for s in container.tenant_secrets
@@ -109,6 +113,7 @@ def render(component: str, version: str) -> Rendered:
         credentials=None,
         generated={s.name: "g" * s.length for s in container.generated_secrets},
         secret_keys={"tenant-secrets": frozenset(s.name for s in container.tenant_secrets)},
+        exposure=EXPOSURE,
     )
     assert not plan.errors, plan.errors
     assert not plan.missing, plan.missing
@@ -131,7 +136,8 @@ def render(component: str, version: str) -> Rendered:
         ),
         "",
     )
-    return Rendered(deployments, config, statefulsets, proxy, proxy_conf)
+    ingress = next((o for o in objects if o["kind"] == "Ingress"), None)
+    return Rendered(deployments, config, statefulsets, proxy, proxy_conf, ingress)
 
 
 def test_every_container_component_used_by_a_tenant_has_facts() -> None:
@@ -327,3 +333,24 @@ def test_the_solr_core_the_app_needs_is_created(case: Any) -> None:
         f"{component} {version}: Solr args {args} (catalogue) do not create core "
         f"{facts['solrCore']!r} (facts)"
     )
+
+
+def test_an_exposed_component_learns_its_public_address_as_its_chart_tells_it(case: Any) -> None:
+    component, version, rendered, facts = case
+    expected = (facts or {}).get("public")
+    if CATALOGUE[component].exposure is None:
+        assert expected is None, f"{component}: the maintainers expose it; the catalogue does not"
+        assert rendered.ingress is None
+        return
+    assert expected is not None, f"{component} {version}: exposed (catalogue), facts say not"
+    meaning = {"host": PUBLIC_HOST, "origin": f"https://{PUBLIC_HOST}", "https": "True"}
+    for name, holds in expected.items():
+        assert rendered.config.get(name) == meaning[holds], f"{component} {version}: {name}"
+    if (facts or {}).get("hostCheck"):
+        assert PUBLIC_HOST in rendered.config["ALLOWED_HOSTS"].split(",")
+    assert rendered.ingress is not None
+    [rule] = rendered.ingress["spec"]["rules"]
+    assert rule["host"] == PUBLIC_HOST
+    # Users reach the web server in front when the chart runs one, as its ingress does.
+    backend = rule["http"]["paths"][0]["backend"]["service"]["name"]
+    assert backend == (f"{component}-proxy" if (facts or {}).get("proxy") else component)

@@ -37,6 +37,11 @@ EXPLAINED_UNUSED = {
     ("cgcomponents", "get"),
     ("municipalitytenants", "get"),
     ("componentinstallations", "get"),
+    # HTTPRoutes are written only with operator.exposure.mode httproute and the Gateway API
+    # installed (tests/integration/test_exposure_httproute.py); this run uses Ingresses.
+    ("httproutes", "create"),
+    ("httproutes", "patch"),
+    ("httproutes", "delete"),
 }
 
 
@@ -77,6 +82,7 @@ def tenant(
     *components: str | tuple[str, str],
     deletion: str = "Delete",
     quota: dict[str, Any] | None = None,
+    domain: str | None = None,
 ) -> dict[str, Any]:
     """A tenant; a component is a name (container offering) or (name, offering)."""
     subscriptions = [
@@ -94,6 +100,8 @@ def tenant(
     }
     if quota:
         spec["quota"] = quota
+    if domain:
+        spec["domain"] = domain
     return {
         "apiVersion": "appstore.commonground.nl/v1alpha1",
         "kind": "MunicipalityTenant",
@@ -195,7 +203,8 @@ def test_the_operator_does_its_work_with_exactly_the_charts_permissions(
     proc = as_service_account
     houten = ("t-rbac-houten", "GM0321")
     cluster.apply(tenant(*houten, "open-notificaties", "open-zaak", deletion="Retain", quota=QUOTA))
-    cluster.apply(tenant("t-rbac-nieuwegein", "GM0356", "referentielijsten"))
+    nieuwegein = ("t-rbac-nieuwegein", "GM0356")
+    cluster.apply(tenant(*nieuwegein, "referentielijsten", domain="nieuwegein.example"))
     for name in ("t-rbac-houten", "t-rbac-nieuwegein"):
         wait_for(f"{name} Ready", lambda n=name: _ready(cluster, "mt", n), timeout=TIMEOUT)
 
@@ -206,10 +215,12 @@ def test_the_operator_does_its_work_with_exactly_the_charts_permissions(
         lambda: _json(cluster, "deployment", "referentielijsten", "-n", "t-rbac-nieuwegein"),
         timeout=TIMEOUT,
     )
-    # Container -> SaaS: the workloads, settings and data (deletionPolicy Delete) are pruned and
-    # the Service is replaced by an ExternalName one.
+    # Exposed under the tenant's domain: an Ingress.
+    assert _json(cluster, "ingress", "referentielijsten", "-n", "t-rbac-nieuwegein")
+    # Container -> SaaS: the workloads, settings, route and data (deletionPolicy Delete) are
+    # pruned and the Service is replaced by an ExternalName one.
     saas = ("referentielijsten", "registerdiensten-saas")
-    cluster.apply(tenant("t-rbac-nieuwegein", "GM0356", saas))
+    cluster.apply(tenant(*nieuwegein, saas, domain="nieuwegein.example"))
     wait_for(
         "the SaaS binding",
         lambda: (
@@ -218,6 +229,11 @@ def test_the_operator_does_its_work_with_exactly_the_charts_permissions(
             .get("type")
             == "ExternalName"
         ),
+        timeout=TIMEOUT,
+    )
+    wait_for(
+        "the route pruned",
+        lambda: not _json(cluster, "ingress", "referentielijsten", "-n", "t-rbac-nieuwegein"),
         timeout=TIMEOUT,
     )
     # Unsubscribe under Retain: workloads go, data stays labelled retained; the quota goes.

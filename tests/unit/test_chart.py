@@ -24,8 +24,9 @@ import pytest
 import yaml
 
 from cg_operator.api.constants import GROUP
-from cg_operator.cli import build_parser, health_config
+from cg_operator.cli import build_parser, exposure_settings, health_config
 from cg_operator.handlers.observed import CHILD_KINDS
+from cg_operator.reconcile.exposure import ExposureMode, ExposureSettings, GatewayRef
 from tests.support.chart import CHART, KUBE_VERSION, NAMESPACE, helm, render, template_args
 
 # Every test here renders or lints the chart with the real helm binary.
@@ -227,6 +228,7 @@ def test_the_operator_cli_accepts_the_rendered_arguments(
     assert spec["command"] == ["cg-operator", "run"]
     args = build_parser().parse_args(["run", *spec["args"]])
     health = health_config(args)  # a CIDR the operator would refuse fails here
+    exposure = exposure_settings(args)  # so does an incomplete exposure choice
     assert args.liveness == "http://0.0.0.0:8080/healthz"
     assert args.metrics_address == "0.0.0.0:8081"
     if rendered[0] == "default":
@@ -237,6 +239,7 @@ def test_the_operator_cli_accepts_the_rendered_arguments(
         assert args.probe_allow_cidr == []
         assert args.container_probe == "auto"
         assert args.cluster_domain == "cluster.local"
+        assert exposure == ExposureSettings(mode=ExposureMode.INGRESS)
     else:
         assert args.namespace == ["gm0363-amsterdam", "gm0518-den-haag"]
         assert args.verbose
@@ -246,6 +249,11 @@ def test_the_operator_cli_accepts_the_rendered_arguments(
         assert len(health.prober.policy.allowed_networks) == 2
         assert args.container_probe == "proxy"
         assert args.cluster_domain == "cluster.example"
+        assert exposure.mode is ExposureMode.HTTPROUTE
+        assert exposure.gateway == GatewayRef("gateways", "public", "https")
+        assert exposure.tls_secret == "wildcard-gemeenten"  # noqa: S105 - a Secret name
+        assert exposure.extra_domains == ("gemeenten.example.nl",)
+        assert exposure.ingress_namespaces == ("gateways",)
 
 
 def test_image_defaults_to_the_app_version_and_takes_a_digest() -> None:

@@ -871,6 +871,51 @@ class Offering(Model):
         return self
 
 
+# What a component learns its public address from: the host, http/https, the origin
+# (scheme://host) and Python's True/False for "served over https".
+EXPOSURE_PLACEHOLDERS = ("host", "scheme", "origin", "https")
+
+
+class PublicSetting(Model):
+    """A variable the component reads its public address from (SITE_DOMAIN, BASE_URL,
+    CSRF_TRUSTED_ORIGINS, IS_HTTPS, ...), composed of {host}, {scheme}, {origin} and
+    {https} (True or False)."""
+
+    name: EnvName
+    """The variable, e.g. SITE_DOMAIN."""
+    value: Annotated[str, Field(min_length=1, max_length=512)]
+    """Its value, e.g. {host} or {origin}/."""
+
+    @model_validator(mode="after")
+    def _known_placeholders(self) -> PublicSetting:
+        unknown = set(re.findall(PLACEHOLDER, self.value)) - set(EXPOSURE_PLACEHOLDERS)
+        if unknown:
+            raise ValueError(
+                f"exposure.env {self.name}: unknown placeholders {sorted(unknown)} "
+                f"(allowed: {', '.join(EXPOSURE_PLACEHOLDERS)})"
+            )
+        return self
+
+
+class Exposure(Model):
+    """How municipalities' users reach the component from outside the cluster, as the
+    maintainers' charts expose it (their ingress): the host alias, the paths routed and the
+    settings the app derives links and host checks from. Only for Container delivery; a
+    component's proxy, when it has one, is what the route points at."""
+
+    alias: DnsLabel
+    """The default host's first label: zaken -> zaken.<the tenant's domain>."""
+    paths: Annotated[list[LocationPath], Field(min_length=1, max_length=8)] = Field(
+        default_factory=lambda: ["/"], json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+    """Path prefixes routed to it."""
+    env: Annotated[list[PublicSetting], Field(max_length=16)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Settings derived from the public address (they win over the catalogue's env)."""
+
+
 class CGComponentSpec(Model):
     """A catalogue entry: what the component is, its versions and how it can be delivered."""
 
@@ -901,6 +946,8 @@ class CGComponentSpec(Model):
         },
     )
     """Other catalogue components it needs; installations wait for them."""
+    exposure: Exposure | None = None
+    """How it is reached from outside the cluster; unset: in-cluster only."""
     default_version: VersionString
     """The version new and unpinned subscriptions get; must be one of versions."""
     versions: Annotated[list[ComponentVersion], Field(min_length=1, max_length=32)] = Field(

@@ -55,6 +55,9 @@ class ComponentInstallationSpec(Model):
         default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"}
     )
     """Public host names the component answers to."""
+    host: Annotated[str, Field(max_length=253)] | None = None
+    """The public host it is exposed at (from the subscription or the tenant's domain); unset:
+    not exposed."""
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     """The tenant's deletionPolicy: whether PVCs and database Secrets go when this does."""
 
@@ -122,6 +125,8 @@ class ComponentInstallationStatus(ObjectStatus):
     """The version that actually runs (rolled out and available), not just the desired one."""
     endpoint: Annotated[str, Field(max_length=512)] | None = None
     """The component's API root as its consumers reach it."""
+    url: Annotated[str, Field(max_length=512)] | None = None
+    """Where its users reach it from outside the cluster, when it is exposed."""
     binding_secret_name: Annotated[str, Field(max_length=253)] | None = None
     """The Secret with the connection details (servicebinding.io layout)."""
     inventory: Annotated[list[InventoryEntry], Field(max_length=64)] = Field(default_factory=list)

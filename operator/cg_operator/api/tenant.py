@@ -29,6 +29,8 @@ from cg_operator.api.base import (
 MUNICIPALITY_CODE = r"^GM[0-9]{4}$"
 VALUE_KEY = r"^[A-Za-z_][A-Za-z0-9_]*$"
 HOSTNAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"
+# A public DNS name of at least two labels, e.g. zaken.amsterdam.nl.
+Hostname = Annotated[str, Field(max_length=253, pattern=HOSTNAME)]
 ValueKey = Annotated[str, Field(max_length=128, pattern=VALUE_KEY)]
 # Variables that make an interpreter, loader or HTTP client run or load what they name: a
 # tenant editor who may set them could run code in containers that hold database and SaaS
@@ -257,11 +259,15 @@ class Subscription(Model):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     """Secret settings from Secrets in the tenant namespace (the component's tenantSecrets)."""
-    hostnames: Annotated[
-        list[Annotated[str, Field(max_length=253, pattern=HOSTNAME)]], Field(max_length=8)
-    ] = Field(default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"})
-    """Public host names the component answers to (added to its allowed hosts), e.g.
-    zaken.amsterdam.nl."""
+    host: Hostname | None = None
+    """The public host it is exposed at, when its catalogue entry is exposed; default
+    <alias>.<domain> (zaken.amsterdam.nl). Must lie under the tenant's domain or a domain the
+    platform allows."""
+    hostnames: Annotated[list[Hostname], Field(max_length=8)] = Field(
+        default_factory=list, json_schema_extra={"x-kubernetes-list-type": "set"}
+    )
+    """Further host names the component answers to (added to its allowed hosts), e.g. a
+    name an external reverse proxy sends."""
 
 
 class MunicipalityTenantSpec(Model):
@@ -280,6 +286,9 @@ class MunicipalityTenantSpec(Model):
 
     municipality: Municipality
     """The municipality; its code is immutable."""
+    domain: Hostname | None = None
+    """The municipality's domain, e.g. amsterdam.nl: exposed components get
+    <alias>.<domain> (zaken.amsterdam.nl). Unset: nothing is exposed by default."""
     ring: DnsLabel = "volger"
     """The rollout ring, mirrored to the label appstore.commonground.nl/ring: koploper,
     vroege-volger, volger, ..."""

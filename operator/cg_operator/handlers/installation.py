@@ -29,6 +29,7 @@ from cg_operator.api.installation import ComponentInstallationSpec, InventoryEnt
 from cg_operator.api.kinds import INSTALLATION
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import BackingServiceMode, DeletionPolicy
+from cg_operator.handlers import exposure as platform_exposure
 from cg_operator.handlers import probing
 from cg_operator.handlers.catalogue import CatalogueIndex, catalogue_of
 from cg_operator.handlers.observed import Observed
@@ -129,6 +130,8 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
         generated=_generated(live, spec, component, observed),
         secret_keys=_secret_keys(namespace, spec),
         rotation=(live["metadata"].get("annotations") or {}).get(ANNOTATION_ROTATE_SECRETS),
+        cluster_domain=probing.CONFIG.cluster_domain,
+        exposure=platform_exposure.current(),
     )
     if plan.errors:
         _write_status(
@@ -143,8 +146,9 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
             {"delivery": plan.delivery.value},
         )
         return
-    if plan.missing:
-        # A Secret the tenant names does not exist yet: nothing watches it, so look again.
+    if plan.missing or plan.unrouted:
+        # A Secret the tenant names, or the route kind, does not exist yet: nothing watches
+        # either, so look again.
         key = (PLURAL, namespace, live["metadata"]["name"])
         QUEUE.add(key, _run, kwargs, delay=MISSING_RECHECK_SECONDS)
     planned = [*plan.data, *plan.children]
@@ -381,6 +385,7 @@ def _report(
         ],
         "lastProbe": last_probe,
         "credentialsExpire": credentials_expire,
+        "url": plan.url or None,
     }
     if observed_version:
         extra["observedVersion"] = observed_version

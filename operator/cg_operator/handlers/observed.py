@@ -17,6 +17,7 @@ from cg_operator.api.constants import GROUP, LABEL_INSTALLATION, LABEL_TENANT, V
 from cg_operator.api.kinds import INSTALLATION
 from cg_operator.api.refs import Ref
 from cg_operator.handlers.monitoring import watch_event
+from cg_operator.reconcile.exposure import GATEWAY_API
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     ChildKind(
         "networking.k8s.io", "v1", "networkpolicies", "networking.k8s.io/v1", "NetworkPolicy"
     ),
+    ChildKind("networking.k8s.io", "v1", "ingresses", "networking.k8s.io/v1", "Ingress"),
+    # Served only where the Gateway API CRDs are installed: kopf watches a kind once its CRD
+    # appears, and until then this index stays empty.
+    ChildKind("gateway.networking.k8s.io", "v1", "httproutes", GATEWAY_API, "HTTPRoute"),
     ChildKind(GROUP, VERSION, INSTALLATION.plural, INSTALLATION.group_version, INSTALLATION.kind),
 )
 BY_KIND = {(k.api_version, k.kind): k for k in CHILD_KINDS}

@@ -8,9 +8,11 @@ import logging
 import kopf
 
 from cg_operator.api.kinds import ALL_KINDS
+from cg_operator.handlers import exposure as platform_exposure
 from cg_operator.handlers import failures, monitoring, probing, startup_gate
 from cg_operator.handlers.probing import HealthConfig
 from cg_operator.handlers.queue import QUEUE
+from cg_operator.reconcile.exposure import ExposureSettings
 
 # Every module that registers handlers; importing one registers its handlers with kopf.
 # Each kind's own module comes from api/kinds.py; the rest serve every kind.
@@ -46,10 +48,12 @@ def run_operator(
     verbose: bool,
     metrics_address: str | None = None,
     health: HealthConfig | None = None,
+    exposure: ExposureSettings | None = None,
 ) -> None:
     """Run the operator in the foreground until SIGINT/SIGTERM."""
     monitoring.configure(metrics_address)
     probing.configure(health or HealthConfig())
+    platform_exposure.configure(exposure or ExposureSettings())
     kopf.configure(verbose=verbose)
     if not verbose:
         # kopf reports every handler call at INFO; our own log says what changed.

@@ -4,6 +4,7 @@ subscription, and a status that says per component why it is not Ready."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ from cg_operator.api.constants import FINALIZER, GROUP, LABEL_RETAINED, VERSION
 from cg_operator.api.kinds import TENANT
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import DeletionPolicy, MunicipalityTenantSpec
+from cg_operator.handlers import exposure as platform_exposure
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
 from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
@@ -22,6 +24,13 @@ from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
 from cg_operator.reconcile.diff import stamped
+from cg_operator.reconcile.exposure import (
+    claimed_hosts,
+    host_conflict_errors,
+    host_errors,
+    taken_hosts,
+    tenant_hosts,
+)
 from cg_operator.reconcile.naming import collision_errors
 from cg_operator.reconcile.rollout import assignments_for
 from cg_operator.reconcile.status import existing_conditions, status_patch, validation_conditions
@@ -95,6 +104,8 @@ def _reconcile(
                 str(body["metadata"].get("creationTimestamp") or ""),
                 [_code_of(t) for t in tenants],
             ),
+            *host_errors(spec, catalogue, platform_exposure.current()),
+            *host_conflict_errors(_taken_hosts(body, spec, catalogue, tenants)),
         ]
     conditions = validation_conditions(
         existing_conditions(body.get("status")),
@@ -161,6 +172,45 @@ def _reconcile(
             "componentsReady": f"{ready}/{len(summaries)}",
         },
     )
+
+
+# Tenant -> the tenants holding hosts it asks for: a change of a holder looks at it again.
+_waiting_for_hosts: dict[str, set[str]] = {}
+_waiting_lock = threading.Lock()
+
+
+def _taken_hosts(
+    body: Mapping[str, Any],
+    spec: MunicipalityTenantSpec,
+    catalogue: Catalogue,
+    tenants: list[dict[str, Any]],
+) -> dict[int, tuple[str, str]]:
+    """This tenant's hosts that earlier tenants hold; remembered until they are free."""
+    name = body["metadata"]["name"]
+    taken = taken_hosts(
+        name,
+        str(body["metadata"].get("creationTimestamp") or ""),
+        tenant_hosts(spec, catalogue),
+        [
+            (
+                t["metadata"]["name"],
+                str(t["metadata"].get("creationTimestamp") or ""),
+                claimed_hosts(t.get("spec") or {}, catalogue),
+            )
+            for t in tenants
+        ],
+    )
+    with _waiting_lock:
+        if taken:
+            _waiting_for_hosts[name] = {holder for _host, holder in taken.values()}
+        else:
+            _waiting_for_hosts.pop(name, None)
+    return taken
+
+
+def _waiting_on(holder: str) -> list[str]:
+    with _waiting_lock:
+        return [name for name, holders in _waiting_for_hosts.items() if holder in holders]
 
 
 def _claim_namespace(plan: TenantPlan, tenant: str, observed: Observed) -> str | None:
@@ -253,9 +303,15 @@ async def tenant_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) 
     kopf's index, which can lag that write (handlers/echoes.py). A deleted tenant frees its
     municipality code: a later tenant refused for it is looked at again."""
     FIRST_EVENTS.saw(PLURAL, None, name)
+    # A tenant refused for a host this one holds is looked at again on every change of this
+    # one (it may have given the host up).
+    for other in _waiting_on(name):
+        enqueue_tenant(other, kwargs)
     if type != "DELETED":
         enqueue_tenant(name, kwargs)
         return
+    with _waiting_lock:
+        _waiting_for_hosts.pop(name, None)
     _, code, _ = _code_of({**body, "metadata": {"name": name}})
     for other, seen in latest(kwargs["tenant_index"]):
         if other != name and _code_of(seen.body)[1] == code:

@@ -130,3 +130,16 @@ def patch_status(
     else:
         objects.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name, body)
     log.debug("patched status of %s/%s", plural, name)
+
+
+def serves(group_version: str, plural: str) -> bool:
+    """Whether the API server serves this resource (its CRD is installed): one discovery
+    request for the group version. 404 means not installed; any other failure raises."""
+    group, version = group_version.split("/")
+    try:
+        found = client.CustomObjectsApi(api_client()).get_api_resources(group, version)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return any(r.name == plural for r in (found.resources or []))

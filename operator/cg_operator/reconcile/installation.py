@@ -22,6 +22,7 @@ from cg_operator.reconcile.delivery.base import (
     PlanRequest,
     binding_secret_name,
 )
+from cg_operator.reconcile.exposure import ExposureSettings
 from cg_operator.reconcile.validation import FieldError
 
 __all__ = [
@@ -100,6 +101,7 @@ def plan_installation(
     secret_keys: Mapping[str, frozenset[str] | None] | None = None,
     rotation: str | None = None,
     cluster_domain: str = "cluster.local",
+    exposure: ExposureSettings | None = None,
 ) -> InstallationPlan:
     """The desired children of one installation: its offering's delivery plans them (see
     PlanRequest for what the arguments hold)."""
@@ -131,5 +133,6 @@ def plan_installation(
             secret_keys=secret_keys,
             rotation=rotation,
             cluster_domain=cluster_domain,
+            exposure=exposure or ExposureSettings(),
         )
     )

@@ -26,6 +26,7 @@ from cg_operator.reconcile.workloads import rollout_state
 DEPENDENCIES_READY = "DependenciesReady"
 MISSING_SECRET = "MissingSecret"  # noqa: S105 - a condition reason
 MISSING_DEPENDENCY = "MissingDependency"
+EXPOSURE_UNAVAILABLE = "ExposureUnavailable"
 Status = Literal["True", "False", "Unknown"]
 Lookup = Callable[[Ref], Mapping[str, Any] | None]
 
@@ -75,6 +76,8 @@ def readiness(plan: InstallationPlan, *, wrote: bool, workloads: tuple[bool, str
         return Readiness(False, deps.reason, deps.message)
     if plan.missing:
         return Readiness(False, MISSING_SECRET, "; ".join(plan.missing))
+    if plan.unrouted:
+        return Readiness(False, EXPOSURE_UNAVAILABLE, plan.unrouted)
     if wrote:
         return Readiness(False, "Progressing", "applied changes; waiting for them to take effect")
     return delivery_for(plan.delivery).readiness(plan, workloads)

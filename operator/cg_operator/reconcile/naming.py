@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from cg_operator.api.component import CGComponentSpec, VolumeType
 from cg_operator.api.tenant import MunicipalityTenantSpec
+from cg_operator.reconcile.exposure import EXPOSED_POLICY_SUFFIX, TLS_SECRET_SUFFIX
 from cg_operator.reconcile.validation import Catalogue, FieldError
 
 FIXED_SUFFIXES = ("config", "binding", "secrets")
@@ -21,6 +22,8 @@ FIXED_SUFFIXES = ("config", "binding", "secrets")
 def child_names(name: str, component: CGComponentSpec) -> set[str]:
     """Every name a subscription to `component` may give its children, over all versions."""
     suffixes: set[str] = set(FIXED_SUFFIXES)
+    if component.exposure is not None:
+        suffixes |= {EXPOSED_POLICY_SUFFIX.lstrip("-"), TLS_SECRET_SUFFIX.lstrip("-")}
     for version in component.versions:
         container = version.container
         if container is None:

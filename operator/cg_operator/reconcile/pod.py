@@ -72,8 +72,12 @@ def host_settings(
     """The derived host setting (e.g. ALLOWED_HOSTS), or nothing when the component has none."""
     if container.hosts is None:
         return {}
+    public = [spec.host] if spec.host else []
     names = allowed_hosts(
-        service_names(spec.component, container), namespace, cluster_domain, list(spec.hostnames)
+        service_names(spec.component, container),
+        namespace,
+        cluster_domain,
+        [*public, *spec.hostnames],
     )
     return {container.hosts.env: container.hosts.separator.join(names)}
 

@@ -30,6 +30,7 @@ from cg_operator.api.tenant import (
     UpgradePolicy,
 )
 from cg_operator.reconcile.children import tenant_labels, with_owner
+from cg_operator.reconcile.exposure import tenant_hosts
 from cg_operator.reconcile.validation import Catalogue
 from cg_operator.render.environment import render
 
@@ -238,7 +239,8 @@ def plan_tenant(
         ),
     ]
     installations = []
-    for subscription in spec.components:
+    hosts = tenant_hosts(spec, catalogue)
+    for index, subscription in enumerate(spec.components):
         version = desired_version(
             subscription.version,
             subscription.name,
@@ -266,6 +268,8 @@ def plan_tenant(
             cgi_spec["secretValues"] = [v.wire() for v in subscription.secret_values]
         if subscription.hostnames:
             cgi_spec["hostnames"] = list(subscription.hostnames)
+        if index in hosts:
+            cgi_spec["host"] = hosts[index]
         installations += render(
             "installation.yaml.j2",
             name=subscription.name,

@@ -15,6 +15,7 @@ from cg_operator.api.component import (
     OfferingType,
 )
 from cg_operator.api.installation import ComponentInstallationSpec
+from cg_operator.reconcile.exposure import ExposureSettings
 from cg_operator.reconcile.health import ContainerProbeMode, HealthTarget
 from cg_operator.reconcile.validation import FieldError
 
@@ -48,6 +49,10 @@ class InstallationPlan:
     # References to things that do not exist yet (a tenant's Secret or key): nothing new is
     # deployed until they do. One sentence each.
     missing: list[str] = field(default_factory=list)
+    # Where users reach it from outside the cluster ("" when not exposed), and why it is not
+    # routed there when it should be (the route kind is not installed).
+    url: str = ""
+    unrouted: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class PlanRequest:
     secret_keys: Mapping[str, frozenset[str] | None] | None = None
     rotation: str | None = None
     cluster_domain: str = "cluster.local"
+    exposure: ExposureSettings = field(default_factory=ExposureSettings)
 
     @property
     def namespace(self) -> str:

@@ -51,6 +51,7 @@ from cg_operator.reconcile.delivery.base import (
     binding_data,
     binding_secret_name,
 )
+from cg_operator.reconcile.exposure import Route, exposure_objects, public_env, public_url
 from cg_operator.reconcile.health import ContainerProbeMode, HealthTarget
 from cg_operator.reconcile.pod import (
     PROXY_SUFFIX,
@@ -60,6 +61,7 @@ from cg_operator.reconcile.pod import (
     http_probes,
     missing_secrets,
     secret_env,
+    service_names,
     tenant_secret_errors,
     volumes_for,
 )
@@ -135,6 +137,7 @@ class ContainerDelivery:
             generated=request.generated,
             rotation=request.rotation,
         )
+        route, public, url, unrouted = _exposure(request, container, labels)
         children = servers + _container_children(
             request.installation,
             spec=spec,
@@ -144,16 +147,18 @@ class ContainerDelivery:
             env=env,
             endpoint=endpoint,
             host=host,
-            config_extra=host_settings(container, spec, namespace, request.cluster_domain),
+            config_extra=host_settings(container, spec, namespace, request.cluster_domain) | public,
         )
         return InstallationPlan(
             self.type,
-            children,
+            children + with_owner(route, request.installation),
             data,
             request.dependencies,
             endpoint,
             binding,
             missing=missing_secrets(container, spec, request.secret_keys or {}),
+            url=url,
+            unrouted=unrouted,
         )
 
     def readiness(self, plan: InstallationPlan, workloads: tuple[bool, str]) -> Readiness:
@@ -182,6 +187,29 @@ class ContainerDelivery:
             return HealthTarget(url, self.type, None, service, namespace, port, path), ""
         url = f"http://{service}.{namespace}.svc.{request.cluster_domain}:{port}{path}"
         return HealthTarget(url, self.type), ""
+
+
+def _exposure(
+    request: PlanRequest, container: ContainerSpec, labels: dict[str, str]
+) -> tuple[list[dict[str, Any]], dict[str, str], str, str]:
+    """(the route objects, the settings derived from the public address, the public URL, why
+    it is not routed): nothing when the subscription has no public host."""
+    exposure, host = request.component.exposure, request.spec.host
+    if exposure is None or not host:
+        return [], {}, "", ""
+    settings = request.exposure
+    # The proxy, when there is one, is what users reach (as the charts' ingress does).
+    service = service_names(request.spec.component, container)[-1]
+    objects, unrouted = exposure_objects(
+        component=request.spec.component,
+        namespace=request.namespace,
+        labels=labels,
+        host=host,
+        exposure=exposure,
+        route=Route(service, SERVICE_PORT),
+        settings=settings,
+    )
+    return objects, public_env(exposure, host, settings), public_url(host, settings), unrouted
 
 
 def env_key(component: str) -> str:
