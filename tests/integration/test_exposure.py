@@ -1,17 +1,19 @@
 """Exposure through Ingresses against the real control plane: a tenant's domain gives its
 exposed component a host, an Ingress with a cert-manager certificate and a policy admitting the
-ingress controller; the app learns its address; two tenants never share a host, and the later
+ingress controller; the app learns its address; once a controller takes the route up, health
+includes the public URL; two tenants never share a host, and the later
 one gets it once the first lets go. (No ingress controller runs here: the objects are the
 contract with one.)"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.integration.conftest import OperatorProcess, start_operator
-from tests.support.cluster import Cluster, get_json, wait_for
+from tests.support.cluster import Cluster, condition, get_json, wait_for
 from tests.support.exposure import COMPONENT, component, delete_tenants, ready_condition, tenant
 
 OPERATOR_ARGS = (
@@ -46,6 +48,10 @@ def _ingress(cluster: Cluster, namespace: str) -> dict[str, object]:
     return get_json(cluster, "ingress", COMPONENT, "-n", namespace)  # type: ignore[no-any-return]
 
 
+def _condition(cluster: Cluster, namespace: str, type_: str) -> dict[str, Any]:
+    return condition(get_json(cluster, "cgi", COMPONENT, "-n", namespace), type_)
+
+
 def test_an_exposed_subscription_gets_an_ingress_and_learns_its_address(
     cluster: Cluster, exposing_operator: OperatorProcess
 ) -> None:
@@ -77,6 +83,28 @@ def test_an_exposed_subscription_gets_an_ingress_and_learns_its_address(
     policy = get_json(cluster, "networkpolicy", f"{COMPONENT}-exposed", "-n", namespace)
     selector = policy["spec"]["ingress"][0]["from"][0]["namespaceSelector"]
     assert selector["matchExpressions"][0]["values"] == ["ingress-nginx"]
+
+    # An ingress controller takes the route up (its address in the Ingress status): from then
+    # on health includes the public URL, which here does not resolve.
+    cluster.kubectl(
+        "patch",
+        "ingress",
+        COMPONENT,
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.10"}]}}}',
+    )
+    healthy = wait_for(
+        "Healthy judged on the public URL",
+        lambda: (c := _condition(cluster, namespace, "Healthy")).get("status") == "False" and c,
+        timeout=90,
+    )
+    assert isinstance(healthy, dict)
+    assert healthy["reason"] == "DNSFailure"
+    assert healthy["message"].startswith("public URL https://app.a.example/: ")
 
     # The municipality drops its domain: the route goes, and so does what the app knew.
     cluster.kubectl(

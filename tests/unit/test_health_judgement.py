@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -14,12 +15,17 @@ from cg_operator.api.installation import ProbeReason, ProbeResult
 from cg_operator.api.tenant import ComponentSummary
 from cg_operator.reconcile.delivery import DELIVERIES, delivery_for
 from cg_operator.reconcile.delivery.base import HealthRequest
+from cg_operator.reconcile.exposure import route_admitted
 from cg_operator.reconcile.health import (
     ContainerProbeMode,
+    PublicEndpoint,
+    Verdict,
     credentials_expiry,
     judge,
     probe_record,
+    public_probe_url,
     resolve_mode,
+    with_public,
 )
 from cg_operator.reconcile.tenant import tenant_conditions
 
@@ -210,3 +216,61 @@ def test_the_tenant_rolls_up_health_naming_the_unhealthy_installations() -> None
         "Unknown",
         "HealthUnknown",
     )
+
+
+# --- An exposed installation: its public URL ---------------------------------------------
+
+PUBLIC = PublicEndpoint("https://zaken.amsterdam.nl/", "zaken.amsterdam.nl", admitted=True)
+
+
+def test_an_exposed_installation_is_healthy_only_when_its_public_url_answers() -> None:
+    inside = Verdict("True", "ProbeSucceeded", "in-cluster readiness answered")
+    pending = with_public(inside, None, PUBLIC.url)
+    assert (pending.status, pending.reason) == ("Unknown", "ProbePending")
+    assert PUBLIC.url in pending.message
+    assert with_public(inside, result(), PUBLIC.url) == inside
+    failed = with_public(inside, result(ProbeReason.TLS_ERROR), PUBLIC.url)
+    assert (failed.status, failed.reason) == ("False", "TLSError")
+    assert failed.message.startswith("public URL https://zaken.amsterdam.nl/: ")
+
+
+def test_an_installation_unhealthy_inside_is_not_hidden_by_its_public_url() -> None:
+    inside = Verdict("False", "WorkloadUnavailable", "0/1 available")
+    assert with_public(inside, result(), PUBLIC.url) == inside
+
+
+def test_the_public_probe_asks_the_readiness_path_at_the_public_address() -> None:
+    entry = catalogue_entry("open-zaak")
+    url = public_probe_url(PUBLIC, entry, "1.30.0")
+    readiness = entry.version("1.30.0").container.probes.readiness  # type: ignore[union-attr]
+    assert url == "https://zaken.amsterdam.nl" + readiness
+
+
+@pytest.mark.parametrize(
+    ("route", "admitted"),
+    [
+        ({"kind": "Ingress", "status": {}}, False),
+        (
+            {"kind": "Ingress", "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}},
+            True,
+        ),
+        ({"kind": "HTTPRoute", "status": {"parents": []}}, False),
+        (
+            {
+                "kind": "HTTPRoute",
+                "status": {"parents": [{"conditions": [{"type": "Accepted", "status": "False"}]}]},
+            },
+            False,
+        ),
+        (
+            {
+                "kind": "HTTPRoute",
+                "status": {"parents": [{"conditions": [{"type": "Accepted", "status": "True"}]}]},
+            },
+            True,
+        ),
+        (None, False),
+    ],
+)
+def test_a_route_counts_once_a_controller_took_it_up(route: Any, admitted: bool) -> None:
+    assert route_admitted(route) is admitted

@@ -39,7 +39,8 @@ from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
 from cg_operator.reconcile.backing import FLAVOURS
-from cg_operator.reconcile.health import credentials_expiry
+from cg_operator.reconcile.exposure import ROUTE_KINDS, route_admitted
+from cg_operator.reconcile.health import PublicEndpoint, credentials_expiry
 from cg_operator.reconcile.installation import (
     InstallationPlan,
     plan_installation,
@@ -80,7 +81,7 @@ def reconcile_installation(namespace: str, name: str, kwargs: Mapping[str, Any])
     observed = Observed(kwargs)
     live = observed.get(Ref(f"{GROUP}/{VERSION}", "ComponentInstallation", namespace, name))
     if live is None:
-        probing.forget((PLURAL, namespace, name))
+        probing.forget_installation((PLURAL, namespace, name))
         QUEUE.forget((PLURAL, namespace, name))
         return
     if live["metadata"].get("deletionTimestamp"):
@@ -364,6 +365,7 @@ def _report(
         endpoint=plan.endpoint,
         workloads=workloads,
         now=at,
+        public=_public(plan, spec, desired, observed),
     )
     ready = readiness(plan, wrote=wrote, workloads=workloads)
     conditions = summarize(
@@ -396,6 +398,19 @@ def _report(
     _write_status(live, conditions, extra)
 
 
+def _public(
+    plan: InstallationPlan,
+    spec: ComponentInstallationSpec,
+    desired: list[dict[str, Any]],
+    observed: Observed,
+) -> PublicEndpoint | None:
+    """The public address of a routed installation, and whether its route is taken up."""
+    route = next((o for o in desired if o["kind"] in ROUTE_KINDS), None)
+    if route is None or not plan.url or not spec.host:
+        return None
+    return PublicEndpoint(plan.url, spec.host, route_admitted(observed.get(Ref.of(route))))
+
+
 def _write_status(live: dict[str, Any], conditions: list[Condition], extra: dict[str, Any]) -> None:
     patch = status_patch(live.get("status"), conditions, live["metadata"].get("generation"), extra)
     if patch is not None:
@@ -426,6 +441,6 @@ def _finalize(live: dict[str, Any], observed: Observed) -> None:
         objects.merge_patch(ref, {"metadata": {"labels": {LABEL_RETAINED: "true"}}})
     for ref in disposal.delete:
         objects.delete(ref)
-    probing.forget((PLURAL, namespace, name))
+    probing.forget_installation((PLURAL, namespace, name))
     finalizers = [f for f in live["metadata"].get("finalizers") or [] if f != FINALIZER]
     objects.merge_patch(Ref.of(live), {"metadata": {"finalizers": finalizers or None}})

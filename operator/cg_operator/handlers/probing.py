@@ -20,10 +20,13 @@ from cg_operator.reconcile.delivery.base import HealthRequest
 from cg_operator.reconcile.health import (
     ContainerProbeMode,
     HealthTarget,
+    PublicEndpoint,
     Verdict,
     judge,
     probe_record,
+    public_probe_url,
     resolve_mode,
+    with_public,
 )
 
 
@@ -81,7 +84,7 @@ def prober() -> Prober:
     """The process's prober, started on first use."""
     global _prober  # noqa: PLW0603 - one prober per process
     if _prober is None:
-        _prober = Prober(CONFIG.prober, on_change=QUEUE.again)
+        _prober = Prober(CONFIG.prober, on_change=lambda key: QUEUE.again(_owner(key)))
         _prober.start()
     return _prober
 
@@ -103,9 +106,15 @@ def stop_probing(**_: Any) -> None:
 
 
 def forget(key: Hashable) -> None:
-    """The installation is gone: stop probing it."""
+    """Stop probing a key (an installation gone, or a public URL no longer probed)."""
     if _prober is not None:
         _prober.set_target(key, None)
+
+
+def forget_installation(key: Hashable) -> None:
+    """The installation is gone: stop probing it and its public URL."""
+    forget(key)
+    forget(_public_key(key))
 
 
 def assess(
@@ -118,9 +127,10 @@ def assess(
     endpoint: str,
     workloads: tuple[bool, str],
     now: datetime,
+    public: PublicEndpoint | None = None,
 ) -> tuple[Verdict, dict[str, Any] | None]:
-    """Register what to probe for an installation; return its Healthy verdict and what
-    status.lastProbe should hold."""
+    """Register what to probe for an installation (and its public URL, once its route is
+    taken up); return its Healthy verdict and what status.lastProbe should hold."""
     namespace = live["metadata"]["namespace"]
     status = live.get("status") or {}
     recorded = status.get("lastProbe")
@@ -156,7 +166,48 @@ def assess(
         skipped=skipped,
         progressing=progressing,
     )
-    return verdict, record
+    return _with_public(key, verdict, public, spec, component), record
+
+
+def _with_public(
+    key: Hashable,
+    verdict: Verdict,
+    public: PublicEndpoint | None,
+    spec: ComponentInstallationSpec,
+    component: CGComponentSpec,
+) -> Verdict:
+    """Probe the public URL of an exposed installation whose route a controller took up, and
+    fold the result into its verdict. The guard lets the probe reach the installation's own
+    host only, and no private address unless --probe-allow-cidr opens it."""
+    public_key = _public_key(key)
+    if public is None or not public.admitted or not CONFIG.enabled:
+        forget(public_key)
+        return verdict
+    target = Target(
+        url=public_probe_url(public, component, spec.version),
+        component=spec.component,
+        delivery="Public",
+        allowed_hosts=(public.host,),
+        version=spec.version,
+    )
+    prober().set_target(public_key, target)
+    result = prober().result(public_key)
+    return with_public(verdict, result, public.url)
+
+
+PUBLIC = "public"
+
+
+def _public_key(key: Hashable) -> tuple[Hashable, ...]:
+    """The prober key of an installation's public URL."""
+    return (*key, PUBLIC) if isinstance(key, tuple) else (key, PUBLIC)
+
+
+def _owner(key: Hashable) -> Hashable:
+    """The installation a prober key belongs to."""
+    if isinstance(key, tuple) and key and key[-1] == PUBLIC:
+        return key[:-1] if len(key) > 2 else key[0]
+    return key
 
 
 def _watch(

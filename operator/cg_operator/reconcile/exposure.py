@@ -25,6 +25,7 @@ CERT_MANAGER_ISSUER = "cert-manager.io/cluster-issuer"
 EXPOSED_POLICY_SUFFIX = "-exposed"
 TLS_SECRET_SUFFIX = "-tls"  # noqa: S105 - a name suffix
 GATEWAY_API = "gateway.networking.k8s.io/v1"
+ROUTE_KINDS = frozenset({"Ingress", "HTTPRoute"})
 
 
 class ExposureMode(StrEnum):
@@ -194,6 +195,20 @@ def host_conflict_errors(taken: Mapping[int, tuple[str, str]]) -> list[FieldErro
         FieldError(f"spec.components[{index}].host", f"{host} is already {held_by(holder)}")
         for index, (host, holder) in sorted(taken.items())
     ]
+
+
+def route_admitted(route: Mapping[str, Any] | None) -> bool:
+    """Whether a controller has taken the route up: an Ingress with a load balancer address,
+    an HTTPRoute a Gateway accepted. Until then users cannot reach it, and probing its public
+    URL would only measure DNS."""
+    status = (route or {}).get("status") or {}
+    if (route or {}).get("kind") == "Ingress":
+        return bool((status.get("loadBalancer") or {}).get("ingress"))
+    return any(
+        c.get("type") == "Accepted" and c.get("status") == "True"
+        for parent in status.get("parents") or []
+        for c in parent.get("conditions") or []
+    )
 
 
 def held_by(tenant: str) -> str:

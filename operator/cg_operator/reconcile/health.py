@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from cg_operator.api.component import OfferingType
+from cg_operator.api.component import CGComponentSpec, OfferingType
 from cg_operator.api.constants import ANNOTATION_EXPIRES
 from cg_operator.api.installation import ProbeResult
 
@@ -95,6 +95,35 @@ def judge(
     where = probe.url
     message = f"{where}: {probe.message}" if where else probe.message
     return Verdict("True" if probe.healthy else "False", probe.reason.value, message)
+
+
+@dataclass(frozen=True)
+class PublicEndpoint:
+    """An exposed installation's public address, and whether its route is taken up yet."""
+
+    url: str
+    host: str
+    admitted: bool
+
+
+def public_probe_url(public: PublicEndpoint, component: CGComponentSpec, version: str) -> str:
+    """The readiness path at the public address (the root when the version defines none)."""
+    found = component.version(version)
+    path = found.container.probes.readiness if found and found.container else "/"
+    return public.url.rstrip("/") + path
+
+
+def with_public(verdict: Verdict, public: ProbeResult | None, url: str) -> Verdict:
+    """An exposed installation is healthy only when its users reach it: while the in-cluster
+    verdict is not True it stands; then the probe of the public URL decides (Unknown until its
+    first result)."""
+    if verdict.status != "True":
+        return verdict
+    if public is None:
+        return Verdict("Unknown", "ProbePending", f"waiting for the first probe of {url}")
+    if public.healthy:
+        return verdict
+    return Verdict("False", public.reason.value, f"public URL {url}: {public.message}")
 
 
 def probe_record(
