@@ -114,7 +114,8 @@ def test_namespace_has_its_guard_rails(cluster: Cluster, converged: OperatorProc
 def _children(cluster: Cluster, namespace: str, installation: str) -> set[tuple[str, str]]:
     selector = f"appstore.commonground.nl/installation={installation}"
     kinds = (
-        "deployments,statefulsets,services,configmaps,secrets,poddisruptionbudgets,networkpolicies"
+        "deployments,statefulsets,services,configmaps,secrets,poddisruptionbudgets,"
+        "networkpolicies,ingresses"
     )
     items = _json(cluster, kinds, "-n", namespace, "-l", selector)["items"]
     return {(i["kind"], i["metadata"]["name"]) for i in items}
@@ -138,6 +139,8 @@ def test_a_container_installation_has_exactly_its_objects(
         ("Service", "objecttypen-redis"),
         ("Secret", "objecttypen-redis"),
         ("NetworkPolicy", "objecttypen-redis"),
+        # Exposed under the tenant's domain (amsterdam.example).
+        ("Ingress", "objecttypen"),
     }
     cgi = _json(cluster, "cgi", "objecttypen", "-n", "gm0363-amsterdam")
     inventory = {(e["kind"], e["name"]) for e in cgi["status"]["inventory"]}
@@ -243,31 +246,30 @@ def test_a_value_removed_from_a_subscription_leaves_every_child_it_reached(
     the pods' environment), not only the tenant."""
     tenant, namespace = "gm0363-amsterdam", "gm0363-amsterdam"
     components = _json(cluster, "mt", tenant)["spec"]["components"]
-    index = next(i for i, c in enumerate(components) if c["name"] == "open-zaak")
-    path = f"/spec/components/{index}/values/SITE_DOMAIN"
+    index = next(i for i, c in enumerate(components) if c["name"] == "signalen")
+    path = f"/spec/components/{index}/values/ORGANIZATION_NAME"
+    value = "Gemeente Amsterdam"
 
-    def site_domain() -> tuple[Any, Any]:
-        cgi = _json(cluster, "cgi", "open-zaak", "-n", namespace)
-        config = _json(cluster, "configmap", "open-zaak-config", "-n", namespace)["data"]
-        return cgi["spec"].get("values", {}).get("SITE_DOMAIN"), config.get("SITE_DOMAIN")
+    def organisation() -> tuple[Any, Any]:
+        cgi = _json(cluster, "cgi", "signalen", "-n", namespace)
+        config = _json(cluster, "configmap", "signalen-config", "-n", namespace)["data"]
+        return cgi["spec"].get("values", {}).get("ORGANIZATION_NAME"), config.get(
+            "ORGANIZATION_NAME"
+        )
 
-    assert site_domain() == ("zaken.amsterdam.example", "zaken.amsterdam.example")
+    assert organisation() == (value, value)
     removal = json.dumps([{"op": "remove", "path": path}])
     cluster.kubectl("patch", "mt", tenant, "--type=json", "-p", removal)
     try:
         wait_for(
-            "SITE_DOMAIN to leave the installation and its ConfigMap",
-            lambda: site_domain() == (None, None),
+            "ORGANIZATION_NAME to leave the installation and its ConfigMap",
+            lambda: organisation() == (None, None),
             timeout=60,
         )
     finally:
-        restore = json.dumps([{"op": "add", "path": path, "value": "zaken.amsterdam.example"}])
+        restore = json.dumps([{"op": "add", "path": path, "value": value}])
         cluster.kubectl("patch", "mt", tenant, "--type=json", "-p", restore)
-    wait_for(
-        "SITE_DOMAIN to come back",
-        lambda: site_domain() == ("zaken.amsterdam.example", "zaken.amsterdam.example"),
-        timeout=60,
-    )
+    wait_for("ORGANIZATION_NAME to come back", lambda: organisation() == (value, value), timeout=60)
 
 
 def test_an_installation_outside_its_tenants_namespace_deploys_nothing(
