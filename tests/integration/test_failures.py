@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import OperatorProcess, start_operator
+from tests.support.admission import refusing_configmaps
 from tests.support.cluster import Cluster, condition, get_json, wait_for
 from tests.support.probe_catalogue import COMPONENT, component, tenant
 
@@ -19,45 +20,13 @@ TENANT = "t-poison"
 
 
 def _policy() -> list[dict[str, Any]]:
-    return [
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": POLICY},
-            "spec": {
-                "failurePolicy": "Fail",
-                "matchConstraints": {
-                    "resourceRules": [
-                        {
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "operations": ["CREATE", "UPDATE"],
-                            "resources": ["configmaps"],
-                        }
-                    ]
-                },
-                "validations": [
-                    {
-                        "expression": "!has(object.metadata.labels) || !("
-                        "'appstore.commonground.nl/installation' in object.metadata.labels)",
-                        "message": "refused by a test policy",
-                    }
-                ],
-            },
-        },
-        {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": {"name": POLICY},
-            "spec": {
-                "policyName": POLICY,
-                "validationActions": ["Deny"],
-                "matchResources": {
-                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": TENANT}}
-                },
-            },
-        },
-    ]
+    return refusing_configmaps(
+        POLICY,
+        {"kubernetes.io/metadata.name": TENANT},
+        "refused by a test policy",
+        expression="!has(object.metadata.labels) || !("
+        "'appstore.commonground.nl/installation' in object.metadata.labels)",
+    )
 
 
 @pytest.fixture(scope="module")

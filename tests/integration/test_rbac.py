@@ -9,16 +9,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from cg_operator.handlers.observed import CHILD_KINDS
 from tests.integration.conftest import OperatorProcess
-from tests.support.chart import render
 from tests.support.cluster import REPO, Cluster, wait_for
+from tests.support.identity import chart_identity, service_account_kubeconfig
 
 TIMEOUT = 240
 NAMESPACE = "cg-rbac-proof"
@@ -110,85 +108,32 @@ def tenant(
     }
 
 
-def _chart_identity(cluster: Cluster) -> list[dict[str, Any]]:
-    """The chart's ServiceAccount, ClusterRole and ClusterRoleBinding, as rendered."""
-    objects = render(None, "--namespace", NAMESPACE)
-    wanted = [
-        o
-        for o in objects
-        if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
-        and not o["metadata"]["name"].endswith(
-            ("-viewer", "-delivery-organisation", "-catalogue-editor")
-        )
-    ]
-    for obj in wanted:
-        obj["metadata"]["name"] = obj["metadata"]["name"].replace("cg-operator", "cg-rbac-proof")
-        if obj["kind"] == "ClusterRoleBinding":
-            obj["roleRef"]["name"] = "cg-rbac-proof"
-            for subject in obj["subjects"]:
-                subject["name"], subject["namespace"] = "cg-rbac-proof", NAMESPACE
-        if obj["kind"] == "ServiceAccount":
-            obj["metadata"]["namespace"] = NAMESPACE
-    return wanted
-
-
-def _token_kubeconfig(cluster: Cluster, token: str, path: Path) -> Path:
-    """The admin kubeconfig's server and CA with the ServiceAccount's token instead."""
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    context = next(c for c in admin["contexts"] if c["name"] == cluster.context)["context"]
-    entry = next(c for c in admin["clusters"] if c["name"] == context["cluster"])
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "proof", "cluster": entry["cluster"]}],
-        "users": [{"name": "operator", "user": {"token": token}}],
-        "contexts": [{"name": "proof", "context": {"cluster": "proof", "user": "operator"}}],
-        "current-context": "proof",
-    }
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
-
-
 @pytest.fixture(scope="module")
 def as_service_account(
     cluster: Cluster, crds: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
-    cluster.kubectl("create", "namespace", NAMESPACE, check=False)
-    identity = _chart_identity(cluster)
-    for obj in identity:
-        cluster.apply(obj)
-    token = cluster.kubectl(
-        "create", "token", "cg-rbac-proof", "-n", NAMESPACE, "--duration=2h"
-    ).stdout.strip()
     workdir = tmp_path_factory.mktemp("rbac")
-    kubeconfig = _token_kubeconfig(cluster, token, workdir / "kubeconfig")
-    who = cluster.kubectl("auth", "whoami", "--kubeconfig", str(kubeconfig), "-o", "json")
-    assert json.loads(who.stdout)["status"]["userInfo"]["username"] == (
-        f"system:serviceaccount:{NAMESPACE}:cg-rbac-proof"
-    )
-    cluster.kubectl("apply", "--server-side", "-f", str(REPO / "examples" / "catalog"))
-    proc = OperatorProcess(cluster, workdir / "operator.log", {"KUBECONFIG": str(kubeconfig)})
-    try:
-        wait_for("the operator live", proc.healthy, timeout=60)
-        yield proc
-    finally:
-        for name in ("t-rbac-houten", "t-rbac-nieuwegein"):
-            cluster.kubectl(
-                "delete", "mt", name, "--ignore-not-found", "--timeout=110s", check=False
-            )
-        proc.stop()
-        for obj in reversed(identity):
+    with service_account_kubeconfig(cluster, NAMESPACE, workdir) as kubeconfig:
+        cluster.kubectl("apply", "--server-side", "-f", str(REPO / "examples" / "catalog"))
+        proc = OperatorProcess(cluster, workdir / "operator.log", {"KUBECONFIG": str(kubeconfig)})
+        try:
+            wait_for("the operator live", proc.healthy, timeout=60)
+            yield proc
+        finally:
+            for name in ("t-rbac-houten", "t-rbac-nieuwegein"):
+                cluster.kubectl(
+                    "delete", "mt", name, "--ignore-not-found", "--timeout=110s", check=False
+                )
+            proc.stop()
+            # Houten's namespace is retained (deletionPolicy Retain): a rerun starts clean.
             cluster.kubectl(
                 "delete",
-                obj["kind"],
-                obj["metadata"]["name"],
-                "-n",
-                NAMESPACE,
+                "namespace",
+                "t-rbac-houten",
                 "--ignore-not-found",
+                "--timeout=110s",
                 check=False,
             )
-        cluster.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false")
 
 
 def _forbidden(proc: OperatorProcess) -> list[str]:
@@ -213,6 +158,38 @@ def test_the_operator_does_its_work_with_exactly_the_charts_permissions(
     wait_for(
         "the Deployment back",
         lambda: _json(cluster, "deployment", "referentielijsten", "-n", "t-rbac-nieuwegein"),
+        timeout=TIMEOUT,
+    )
+    # Someone else changes a field, twice: put back each time, one Event counted up (events
+    # create, get and patch).
+    for _round in range(2):
+        cluster.kubectl(
+            "patch",
+            "deployment",
+            "referentielijsten",
+            "-n",
+            "t-rbac-nieuwegein",
+            "--type=merge",
+            "-p",
+            '{"spec": {"replicas": 2}}',
+            "--field-manager=rbac-proof",
+        )
+        wait_for(
+            "the replicas put back",
+            lambda: (
+                _json(cluster, "deployment", "referentielijsten", "-n", "t-rbac-nieuwegein")
+                .get("spec", {})
+                .get("replicas")
+                == 1
+            ),
+            timeout=TIMEOUT,
+        )
+    wait_for(
+        "the repair counted twice on one Event",
+        lambda: any(
+            e.get("reason") == "DriftRepaired" and e.get("count") == 2
+            for e in _json(cluster, "events", "-n", "t-rbac-nieuwegein").get("items") or []
+        ),
         timeout=TIMEOUT,
     )
     # Exposed under the tenant's domain: an Ingress.
@@ -298,7 +275,7 @@ def test_the_operator_does_its_work_with_exactly_the_charts_permissions(
     page = proc.metrics()
     assert 'code="403"' not in page
 
-    granted = _granted(_chart_identity(cluster))
+    granted = _granted(chart_identity(NAMESPACE))
     unused = granted - _used(page) - _watched()
     assert unused == EXPLAINED_UNUSED, f"rules never used: {sorted(unused - EXPLAINED_UNUSED)}"
 

@@ -7,7 +7,19 @@ from typing import Any
 import pytest
 
 from cg_operator.api.constants import ANNOTATION_APPLIED
-from cg_operator.reconcile.diff import difference, in_sync, needs_replace, stamped
+from cg_operator.reconcile.diff import (
+    LARGE_DATA_BYTES,
+    Digests,
+    changed_by_someone_else,
+    compact,
+    difference,
+    foreign_managers,
+    in_sync,
+    needs_replace,
+    other_writer,
+    plain_data,
+    stamped,
+)
 from cg_operator.reconcile.quantity import parse_quantity
 
 DESIRED = {
@@ -136,3 +148,75 @@ def test_a_service_is_recreated_when_its_type_or_port_numbers_changed() -> None:
     # Someone changed the port: applying would add 5432 beside 1, two ports named postgresql.
     assert needs_replace(service("ClusterIP", 5432), service("ClusterIP", 1))
     assert not needs_replace(config(A="1"), config(B="2"))
+
+
+# --- Someone else's change ------------------------------------------------------------------
+
+
+def test_a_difference_under_the_operators_own_stamp_is_someone_elses_change() -> None:
+    want = stamped({"kind": "Deployment", "metadata": {"name": "a"}, "spec": {"replicas": 1}})
+    theirs = {**want, "spec": {"replicas": 3}}
+    assert changed_by_someone_else(want, theirs)
+    # The operator's own wish changed (a new stamp): its apply, not a repair.
+    wished = stamped({**want, "spec": {"replicas": 2}})
+    assert not changed_by_someone_else(wished, theirs)
+    assert not changed_by_someone_else(want, None), "missing: created, not repaired"
+    unstamped = {"kind": "Deployment", "metadata": {"name": "a"}, "spec": {"replicas": 3}}
+    assert not changed_by_someone_else(want, unstamped), "made before stamps: adopted"
+
+
+def test_the_other_writer_is_the_last_manager_of_spec_or_data_that_is_not_ours() -> None:
+    fields = [
+        {"manager": "cg-operator", "operation": "Apply", "time": "2026-12-02T10:00:05Z"},
+        {
+            "manager": "kube-controller-manager",
+            "operation": "Update",
+            "subresource": "status",
+            "time": "2026-12-02T10:00:09Z",
+        },
+        {"manager": "kubectl-edit", "operation": "Update", "time": "2026-12-02T09:00:00Z"},
+        {"manager": "rogue-autoscaler", "operation": "Update", "time": "2026-12-02T10:00:07Z"},
+    ]
+    assert other_writer(fields, "cg-operator") == "rogue-autoscaler"
+    assert other_writer(fields[:2], "cg-operator") is None
+
+
+# --- Large data kept as digests ----------------------------------------------------------
+
+
+def test_a_large_data_map_is_kept_as_digests_and_still_compared() -> None:
+    big = "x" * (LARGE_DATA_BYTES + 1)
+    stranger = {"kind": "ConfigMap", "metadata": {"name": "junk"}, "data": {"blob": big}}
+    kept = compact(stranger)
+    assert isinstance(kept["data"], Digests)
+    assert len(kept["data"]["blob"]) == 64, "a digest, not the megabyte"
+    assert plain_data(kept) is None, "never read as values"
+    assert difference({"kind": "ConfigMap", "data": {"blob": big}}, kept) is None
+    assert difference({"kind": "ConfigMap", "data": {"blob": "small"}}, kept) == ".data.blob"
+    small = {"kind": "ConfigMap", "metadata": {"name": "ours"}, "data": {"A": "1"}}
+    assert compact(small) is small
+    assert plain_data(small) == {"A": "1"}
+
+
+def test_the_other_writer_is_the_one_owning_the_changed_field_even_if_not_the_last() -> None:
+    fields = [
+        {
+            "manager": "rogue-autoscaler",
+            "operation": "Update",
+            "time": "2026-12-02T10:00:01Z",
+            "fieldsV1": {"f:spec": {"f:replicas": {}}},
+        },
+        {
+            "manager": "kube-controller-manager",
+            "operation": "Update",
+            "time": "2026-12-02T10:00:02Z",
+            "fieldsV1": {
+                "f:metadata": {"f:annotations": {"f:deployment.kubernetes.io/revision": {}}}
+            },
+        },
+    ]
+    assert other_writer(fields, "cg-operator", ".spec.replicas") == "rogue-autoscaler"
+    assert other_writer(fields, "cg-operator", ".spec.template.spec.containers[0].image") == (
+        "kube-controller-manager"
+    ), "no owner of the path: the last writer"
+    assert foreign_managers(fields, "rogue-autoscaler") == [fields[1]]

@@ -177,15 +177,22 @@ def test_an_unchanged_verdict_keeps_every_condition_as_it_was() -> None:
     assert summarize(first, now=later, **verdict) == first  # type: ignore[arg-type]
 
 
-def conditions_of(ready: str, healthy: str, deps_reason: str = "AllDependenciesReady") -> Any:
+def conditions_of(
+    ready: str, healthy: str, deps_reason: str = "AllDependenciesReady", message: str = "x"
+) -> Any:
     out: list[Any] = []
-    for type_, status, reason in (
-        (READY, ready, "x"),
-        (HEALTHY, healthy, "x"),
-        (DEPENDENCIES_READY, "True" if deps_reason.startswith("All") else "False", deps_reason),
+    for type_, status, reason, text in (
+        (READY, ready, "x", "x"),
+        (HEALTHY, healthy, "x", message),
+        (
+            DEPENDENCIES_READY,
+            "True" if deps_reason.startswith("All") else "False",
+            deps_reason,
+            deps_reason,
+        ),
     ):
         out = set_condition(
-            out, type_=type_, status=status, reason=reason, message=reason, generation=1, now=NOW
+            out, type_=type_, status=status, reason=reason, message=text, generation=1, now=NOW
         )
     return out
 
@@ -223,6 +230,34 @@ def test_an_unhealthy_or_missing_dependency_event_is_a_warning() -> None:
         plan=plan(),
     )
     assert [e.warning for e in events] == [True, True]
+
+
+def test_health_flapping_counts_on_one_event_per_reason_and_upgrades_stay_apart() -> None:
+    """Someone fighting the operator makes health flap: each flap counts on the one Unhealthy
+    (or Recovered) Event, whatever its message; each upgrade is its own Event."""
+    ready = conditions_of("True", "True")
+    unhealthy = [
+        transition_events(
+            wire(ready, "1.30.0"),
+            conditions_of("True", "False", message=text),
+            component="open-zaak",
+            version="1.30.0",
+            plan=plan(),
+        )[0]
+        for text in ("0/3 available", "1/3 available")
+    ]
+    assert {e.key for e in unhealthy} == {"Unhealthy"}
+    upgrades = [
+        transition_events(
+            wire(conditions_of("False", "True"), old),
+            ready,
+            component="open-zaak",
+            version=new,
+            plan=plan(),
+        )[0]
+        for old, new in (("1.29.0", "1.30.0"), ("1.30.0", "1.31.0"))
+    ]
+    assert len({e.key for e in upgrades}) == 2
 
 
 def secret(name: str) -> Ref:

@@ -5,6 +5,7 @@ object costs one pass per backoff step and never holds up others."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Hashable
 
@@ -29,12 +30,28 @@ MESSAGE_MAX = 300
 
 
 def describe(error: Exception) -> str:
-    """What went wrong, short and without the request or response body (which may carry a
-    Secret's data): the API server's status and reason, or the error's type and first line."""
+    """What went wrong, short: the API server's status and reason, with its message when it
+    names the object it refused and that is not a Secret (an admission policy's or a quota's
+    refusal says why; a Secret's may echo its data); or the error's type and first line."""
     if isinstance(error, ApiException):
-        return f"the API server answered {error.status} {error.reason}"
+        told = f"the API server answered {error.status} {error.reason}"
+        said = _api_message(error)
+        return f"{told}: {said}"[:MESSAGE_MAX] if said else told
     first = (str(error).strip().splitlines() or [""])[0]
     return f"{type(error).__name__}: {first}"[:MESSAGE_MAX]
+
+
+def _api_message(error: ApiException) -> str:
+    try:
+        body = json.loads(error.body or "")
+    except (TypeError, ValueError):
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    kind = str((body.get("details") or {}).get("kind") or "").lower()
+    if not kind or kind in ("secret", "secrets"):
+        return ""
+    return (str(body.get("message") or "").strip().splitlines() or [""])[0]
 
 
 def report_failure(key: Hashable, failures: int, error: Exception) -> None:

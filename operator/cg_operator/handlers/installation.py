@@ -34,11 +34,12 @@ from cg_operator.handlers import probing
 from cg_operator.handlers.catalogue import CatalogueIndex, catalogue_of
 from cg_operator.handlers.observed import Observed
 from cg_operator.handlers.queue import QUEUE
-from cg_operator.handlers.sync import apply_all, prune
+from cg_operator.handlers.sync import apply_all, prune, report_repairs
 from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
 from cg_operator.reconcile.backing import FLAVOURS
+from cg_operator.reconcile.diff import plain_data
 from cg_operator.reconcile.exposure import ROUTE_KINDS, route_admitted
 from cg_operator.reconcile.health import PublicEndpoint, credentials_expiry
 from cg_operator.reconcile.installation import (
@@ -173,7 +174,7 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
     new_servers = [
         o for o in desired if o["kind"] == "StatefulSet" and observed.get(Ref.of(o)) is None
     ]
-    written = apply_all(desired, observed)
+    written = apply_all(desired, observed, on_repair=report_repairs(live))
     _reclaim(live, plan, observed, bool(new_servers))
     if had_binding and binding in written:
         objects.post_event(
@@ -258,7 +259,7 @@ def _passwords(
             continue
         secret = f"{spec.component}-{key}"
         stored = observed.get(Ref("v1", "Secret", namespace, secret))
-        data = (stored or {}).get("data") or objects.secret_data(namespace, secret) or {}
+        data = plain_data(stored) or objects.secret_data(namespace, secret) or {}
         encoded = data.get("password")
         out[secret] = base64.b64decode(encoded).decode() if encoded else secrets.token_urlsafe(24)
     return out
@@ -280,8 +281,8 @@ def _generated(
     namespace = live["metadata"]["namespace"]
     name = generated_secret_name(spec.component)
     stored = observed.get(Ref("v1", "Secret", namespace, name))
-    if stored is not None:
-        data, annotations = stored.get("data") or {}, stored["metadata"].get("annotations") or {}
+    if stored is not None and plain_data(stored) is not None:
+        data, annotations = plain_data(stored) or {}, stored["metadata"].get("annotations") or {}
     else:
         data, annotations = objects.read_secret(namespace, name) or ({}, {})
     request = (live["metadata"].get("annotations") or {}).get(ANNOTATION_ROTATE_SECRETS)
@@ -394,7 +395,13 @@ def _report(
     for event in transition_events(
         status, conditions, component=spec.component, version=observed_version, plan=plan
     ):
-        objects.post_event(live, reason=event.reason, message=event.message, warning=event.warning)
+        objects.post_event(
+            live,
+            reason=event.reason,
+            message=event.message,
+            warning=event.warning,
+            series=event.key,
+        )
     _write_status(live, conditions, extra)
 
 

@@ -13,10 +13,17 @@ from typing import Any, TypeVar
 
 import kopf
 
-from cg_operator.api.constants import GROUP, LABEL_INSTALLATION, LABEL_TENANT, VERSION
+from cg_operator.api.constants import (
+    FIELD_MANAGER,
+    GROUP,
+    LABEL_INSTALLATION,
+    LABEL_TENANT,
+    VERSION,
+)
 from cg_operator.api.kinds import INSTALLATION
 from cg_operator.api.refs import Ref
 from cg_operator.handlers.monitoring import watch_event
+from cg_operator.reconcile.diff import compact, foreign_managers
 from cg_operator.reconcile.exposure import GATEWAY_API
 
 
@@ -61,10 +68,15 @@ BY_KIND = {(k.api_version, k.kind): k for k in CHILD_KINDS}
 
 
 def _trim(body: kopf.Body) -> dict[str, Any]:
-    """The live object without managedFields (large, never compared)."""
+    """The live object without its own managedFields (large, never compared), large data kept
+    as digests (reconcile/diff.compact)."""
     raw = dict(body)
     meta = {k: v for k, v in dict(body.meta).items() if k != "managedFields"}
-    return {**raw, "metadata": meta}
+    # Only other writers' entries: enough to name who changed a field (usually none).
+    foreign = foreign_managers(list(body.meta.get("managedFields") or []), FIELD_MANAGER)
+    if foreign:
+        meta["managedFields"] = foreign
+    return compact({**raw, "metadata": meta})
 
 
 def _register(kind: ChildKind) -> None:

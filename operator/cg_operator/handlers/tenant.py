@@ -19,7 +19,7 @@ from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
 from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
-from cg_operator.handlers.sync import apply_all, prune
+from cg_operator.handlers.sync import apply_all, prune, report_repairs
 from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
@@ -149,7 +149,11 @@ def _reconcile(
     labels = body["metadata"].get("labels") or {}
     if any(labels.get(k) != v for k, v in plan.labels.items()):
         objects.merge_patch(Ref.of(body), {"metadata": {"labels": plan.labels}})
-    apply_all([plan.namespace_object, *plan.children, *plan.installations], observed)
+    apply_all(
+        [plan.namespace_object, *plan.children, *plan.installations],
+        observed,
+        on_repair=report_repairs(body),
+    )
     wanted = {Ref.of(o) for o in [*plan.children, *plan.installations]}
     stale = [
         Ref.of(o) for o in observed.tenant_children(plan.namespace, name) if Ref.of(o) not in wanted

@@ -3,6 +3,7 @@ field manager; 404s on delete are success (the object is already gone)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from datetime import UTC, datetime
@@ -65,7 +66,8 @@ def create_if_absent(obj: dict[str, Any]) -> bool:
 
 
 def get(ref: Ref) -> dict[str, Any] | None:
-    """The live object, or None when it does not exist."""
+    """The live object, or None when it does not exist (without managedFields: large, and
+    never read)."""
     try:
         found = resource(ref.api_version, ref.kind).get(
             name=ref.name, namespace=ref.namespace or None
@@ -74,7 +76,9 @@ def get(ref: Ref) -> dict[str, Any] | None:
         if error.status == 404:
             return None
         raise
-    return dict(found.to_dict())
+    obj = dict(found.to_dict())
+    obj["metadata"] = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
+    return obj
 
 
 def list_objects(
@@ -138,16 +142,30 @@ def read_secret(namespace: str, name: str) -> tuple[dict[str, str], dict[str, st
 
 
 def post_event(
-    involved: dict[str, Any], *, reason: str, message: str, warning: bool = False
+    involved: dict[str, Any],
+    *,
+    reason: str,
+    message: str,
+    warning: bool = False,
+    series: str | None = None,
 ) -> None:
-    """A core/v1 Event on an object, for a domain action (installed, upgraded, ...)."""
+    """A core/v1 Event on an object, for a domain action (installed, upgraded, ...). With
+    `series`, repeats of the same occurrence (a field someone keeps changing) are one Event
+    whose count and lastTimestamp go up, so a fight makes no stream of events."""
     meta = involved["metadata"]
     now = datetime.now(UTC)
+    namespace = meta.get("namespace") or "default"
+    # The object's uid too: one deleted and made again starts its own series.
+    suffix = (
+        hashlib.sha256(f"{meta.get('uid')}/{series}".encode()).hexdigest()[:16]
+        if series
+        else secrets.token_hex(8)
+    )
+    name = f"{meta['name']}.{suffix}"
+    if series and _count_again(namespace, name, message, now):
+        return
     event = client.CoreV1Event(
-        metadata=client.V1ObjectMeta(
-            name=f"{meta['name']}.{secrets.token_hex(8)}",
-            namespace=meta.get("namespace") or "default",
-        ),
+        metadata=client.V1ObjectMeta(name=name, namespace=namespace),
         involved_object=client.V1ObjectReference(
             api_version=involved["apiVersion"],
             kind=involved["kind"],
@@ -171,3 +189,24 @@ def post_event(
         )
     except ApiException as error:  # an event is never worth failing a reconcile for
         log.warning("could not post event %s on %s: %s", reason, meta["name"], error.reason)
+
+
+def _count_again(namespace: str, name: str, message: str, now: datetime) -> bool:
+    """Count one more occurrence on an existing Event of a series; False when there is none."""
+    core = client.CoreV1Api(api_client())
+    try:
+        existing = core.read_namespaced_event(name, namespace)
+        core.patch_namespaced_event(
+            name,
+            namespace,
+            {
+                "count": (existing.count or 1) + 1,
+                "lastTimestamp": now.isoformat(),
+                "message": message[:1024],
+            },
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        log.warning("could not count event %s: %s", name, error.reason)
+    return True

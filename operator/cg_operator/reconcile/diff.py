@@ -59,6 +59,8 @@ def _first(want: Any, have: Any, path: str) -> str | None:
     if isinstance(want, Mapping):
         if not isinstance(have, Mapping):
             return path or "."
+        if isinstance(have, Digests):
+            want = {key: digest(str(value)) for key, value in want.items()}
         pairs = [(value, have.get(key), f"{path}.{key}") for key, value in want.items()]
     elif isinstance(want, list):
         if not isinstance(have, list) or len(want) != len(have):
@@ -97,3 +99,89 @@ def needs_replace(desired: Mapping[str, Any], live: Mapping[str, Any] | None) ->
 
 def _port_keys(spec: Mapping[str, Any]) -> set[tuple[int, str]]:
     return {(int(p.get("port", 0)), p.get("protocol", "TCP")) for p in spec.get("ports") or []}
+
+
+def changed_by_someone_else(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> bool:
+    """Whether a difference is someone else's doing: the live object carries the stamp of
+    what the operator wants now (its wish did not change since it last applied), yet differs."""
+    if live is None:
+        return False
+    return _stamp(desired) is not None and _stamp(desired) == _stamp(live)
+
+
+def _stamp(obj: Mapping[str, Any]) -> str | None:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(ANNOTATION_APPLIED)
+    return str(value) if value is not None else None
+
+
+def foreign_managers(managed_fields: list[Mapping[str, Any]], ours: str) -> list[dict[str, Any]]:
+    """The managedFields entries of writers other than `ours` to the object itself (not its
+    status): what the operator keeps of managedFields, to name who changed a field. Usually
+    none, so the cache pays nothing for them."""
+    return [
+        dict(entry)
+        for entry in managed_fields
+        if entry.get("manager") != ours and not entry.get("subresource")
+    ]
+
+
+def other_writer(managed_fields: list[Mapping[str, Any]], ours: str, path: str = "") -> str | None:
+    """Who changed the field at `path` (a difference path such as .spec.replicas): the other
+    manager that owns it, else the one that wrote last; None when no one else wrote."""
+    entries = foreign_managers(managed_fields, ours)
+    if not entries:
+        return None
+    owners = [e for e in entries if path and _owns(e.get("fieldsV1") or {}, path)]
+    latest = max(owners or entries, key=lambda entry: str(entry.get("time") or ""))
+    return str(latest.get("manager") or "") or None
+
+
+def _owns(fields: Mapping[str, Any], path: str) -> bool:
+    """Whether a fieldsV1 set holds `path` (lists are matched by their field, not the item)."""
+    node: Mapping[str, Any] = fields
+    for segment in path.strip(".").split("."):
+        name, _, rest = segment.partition("[")
+        child = node.get(f"f:{name}")
+        if not isinstance(child, Mapping):
+            return False
+        if rest:
+            return True
+        node = child
+    return True
+
+
+# Data larger than this is kept as digests in the operator's cache: nothing the operator
+# writes comes near it, and a stranger's labelled ConfigMaps of a megabyte each must not fill
+# its memory.
+LARGE_DATA_BYTES = 256 * 1024
+_DATA_FIELDS = ("data", "binaryData")
+
+
+class Digests(dict[str, str]):
+    """A data map kept as a SHA-256 digest per key (see `compact`): compared by digest,
+    never read as values."""
+
+
+def digest(value: str) -> str:
+    """The digest a large data value is kept as."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def compact(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as the operator keeps it: large data maps (ConfigMap, Secret) as digests."""
+    for field in _DATA_FIELDS:
+        data = obj.get(field)
+        if isinstance(data, Mapping) and not isinstance(data, Digests):
+            size = sum(len(str(v)) for v in data.values())
+            if size > LARGE_DATA_BYTES:
+                obj = {**obj, field: Digests({k: digest(str(v)) for k, v in data.items()})}
+    return obj
+
+
+def plain_data(obj: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """An object's data map when the cache holds its values; None when absent or digested."""
+    data = (obj or {}).get("data")
+    if data is None or isinstance(data, Digests):
+        return None
+    return dict(data)

@@ -32,11 +32,19 @@ Lookup = Callable[[Ref], Mapping[str, Any] | None]
 
 
 class Event(NamedTuple):
-    """A Kubernetes event to post on the installation."""
+    """A Kubernetes event to post on the installation. Events of one `series` are one Event
+    object counted up (health flapping while someone fights the operator must not become a
+    stream); by default a series is the reason and message."""
 
     reason: str
     message: str
     warning: bool = False
+    series: str = ""
+
+    @property
+    def key(self) -> str:
+        """The series this event counts in."""
+        return self.series or f"{self.reason}/{self.message}"
 
 
 def held(plan: InstallationPlan) -> bool:
@@ -142,14 +150,14 @@ def transition_events(
             )
     healthy, was_healthy = find(conditions, HEALTHY), was.get(HEALTHY, {}).get("status")
     if healthy and healthy.status == "False" and was_healthy != "False":
-        events.append(Event("Unhealthy", healthy.message, warning=True))
+        events.append(Event("Unhealthy", healthy.message, warning=True, series="Unhealthy"))
     elif healthy and healthy.status == "True" and was_healthy == "False":
-        events.append(Event("Recovered", healthy.message))
+        events.append(Event("Recovered", healthy.message, series="Recovered"))
     deps = find(conditions, DEPENDENCIES_READY)
     if (
         deps
         and deps.reason == MISSING_DEPENDENCY
         and was.get(DEPENDENCIES_READY, {}).get("reason") != deps.reason
     ):
-        events.append(Event(deps.reason, deps.message, warning=True))
+        events.append(Event(deps.reason, deps.message, warning=True, series=deps.reason))
     return events
