@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
+import threading
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -67,6 +68,14 @@ MISSING_RECHECK_SECONDS = 15.0
 TENANCY_RECHECK_SECONDS = 60.0
 
 
+# What this process last concluded for each installation's status, (namespace, name) ->
+# its conditions and observed version. The operator is the only writer of that status, and
+# kopf's index can lag its own last write: transitions are told against this, so a pass that
+# reads the status from before its predecessor's write posts no event a second time.
+_reported: dict[tuple[str, str], dict[str, Any]] = {}
+_reported_lock = threading.Lock()
+
+
 def enqueue_installation(namespace: str, name: str, kwargs: Mapping[str, Any]) -> None:
     """Ask for a reconcile pass of one installation (coalesced with pending ones)."""
     QUEUE.add((PLURAL, namespace, name), _run, kwargs)
@@ -84,6 +93,8 @@ def reconcile_installation(namespace: str, name: str, kwargs: Mapping[str, Any])
     if live is None:
         probing.forget_installation((PLURAL, namespace, name))
         QUEUE.forget((PLURAL, namespace, name))
+        with _reported_lock:
+            _reported.pop((namespace, name), None)
         return
     if live["metadata"].get("deletionTimestamp"):
         _finalize(live, observed)
@@ -392,8 +403,15 @@ def _report(
     }
     if observed_version:
         extra["observedVersion"] = observed_version
+    key = (live["metadata"]["namespace"], live["metadata"]["name"])
+    with _reported_lock:
+        before = _reported.get(key) or status
+        _reported[key] = {
+            "conditions": [c.wire() for c in conditions],
+            "observedVersion": observed_version,
+        }
     for event in transition_events(
-        status, conditions, component=spec.component, version=observed_version, plan=plan
+        before, conditions, component=spec.component, version=observed_version, plan=plan
     ):
         objects.post_event(
             live,
