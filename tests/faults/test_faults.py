@@ -647,7 +647,8 @@ def _edit_latencies(cluster: Cluster, names: list[str], site: str) -> list[float
     return sorted(seen[n] - applied[n] for n in names)
 
 
-ROUNDS = 3
+# Rounds per measurement: one round's median swings by about 15% on 2 shared cores.
+ROUNDS = 5
 
 
 def _median_edit_latency(cluster: Cluster, names: list[str], label: str) -> float:

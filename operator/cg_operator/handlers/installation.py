@@ -186,6 +186,12 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
         o for o in desired if o["kind"] == "StatefulSet" and observed.get(Ref.of(o)) is None
     ]
     written = apply_all(desired, observed, on_repair=report_repairs(live))
+    if any(ref.kind in ROUTE_KINDS for ref in written):
+        # kopf watches a kind whose CRD appeared while it runs (the Gateway API installed
+        # later) only once its observer notices: the route's echo may never come, so look
+        # again rather than wait for it.
+        key = (PLURAL, namespace, live["metadata"]["name"])
+        QUEUE.add(key, _run, kwargs, delay=MISSING_RECHECK_SECONDS)
     _reclaim(live, plan, observed, bool(new_servers))
     if had_binding and binding in written:
         objects.post_event(
