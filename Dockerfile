@@ -27,10 +27,15 @@ LABEL org.opencontainers.image.title="cg-operator" \
       org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.licenses="EUPL-1.2" \
       org.opencontainers.image.version="${VERSION}"
+# MALLOC_MMAP_THRESHOLD_: watch events of large objects (a ConfigMap near 1 MiB) are parsed and
+# dropped; with glibc's adaptive threshold those buffers move to the heap and RSS keeps their
+# high-water mark (80 such events: +68 MiB). A fixed 128 KiB threshold maps them and gives them
+# back (+5 MiB). Measured by `hack/measure_watch_memory.sh`.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    MALLOC_MMAP_THRESHOLD_=131072
 # Installed from the build stage's wheels only; the wheels themselves do not stay in the image.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m pip install --no-index --find-links=/wheels cg-operator \

@@ -101,6 +101,8 @@ class FleetSnapshot:
     tenants: Iterable[Mapping[str, Any]] = ()
     rollouts: Iterable[Mapping[str, Any]] = ()
     queue_depth: int = 0
+    # Children held in the operator's indexes, per resource (its memory, in objects).
+    cached_objects: Mapping[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -179,6 +181,14 @@ def state_families(snapshot: FleetSnapshot) -> Iterator[GaugeMetricFamily]:
         "cg_workqueue_depth", "Objects waiting for a reconcile pass.", value=snapshot.queue_depth
     )
     yield depth
+    cached = GaugeMetricFamily(
+        "cg_operator_cached_objects",
+        "Children held in the operator's indexes (only those in tenant namespaces).",
+        labels=["resource"],
+    )
+    for resource, count in sorted(snapshot.cached_objects.items()):
+        cached.add_metric([resource], count)
+    yield cached
 
 
 def _tenant_families(tenants: Iterable[Mapping[str, Any]]) -> Iterator[GaugeMetricFamily]:

@@ -363,6 +363,69 @@ def test_domain_actions_are_events_not_handler_chatter(
     assert all(e["count"] == 1 for e in ours if e["reason"] == "Installed")
 
 
+def _metric(page: str, name: str, resource: str) -> float:
+    match = re.search(rf'^{name}{{resource="{resource}"}} (\S+)$', page, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+def test_objects_labelled_as_ours_outside_tenant_namespaces_are_not_kept(
+    cluster: Cluster, converged: OperatorProcess, namespace: str
+) -> None:
+    """Labels are anyone's to set: ConfigMaps labelled managed-by=cg-operator in a namespace no
+    tenant owns reach the operator's watch but never its memory."""
+    before = converged.metrics()
+    cached = _metric(before, "cg_operator_cached_objects", "configmaps")
+    seen = _metric(before, "cg_watch_events_total", "configmaps")
+    rss = _rss_mib(converged.process.pid)
+    assert cached > 0, "the example tenants' ConfigMaps are held"
+    strangers = 20
+    for i in range(strangers):
+        # created, not applied: kubectl apply would copy the data into an annotation
+        cluster.kubectl(
+            "create",
+            "-f",
+            "-",
+            input_text=json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {
+                        "name": f"stranger-{i}",
+                        "namespace": namespace,
+                        "labels": {
+                            "app.kubernetes.io/managed-by": "cg-operator",
+                            "appstore.commonground.nl/tenant": "amsterdam",
+                        },
+                    },
+                    "data": {"blob": f"{i:04d}" * 128 * 1024},  # 512 KiB each
+                }
+            ),
+        )
+    wait_for(
+        "the operator's watch to see the strangers' ConfigMaps",
+        lambda: (
+            _metric(converged.metrics(), "cg_watch_events_total", "configmaps") >= seen + strangers
+        ),
+        timeout=60,
+    )
+    after = converged.metrics()
+    print(
+        f"\n{strangers} x 512 KiB ConfigMaps outside tenant namespaces: RSS {rss:.0f} -> "
+        f"{_rss_mib(converged.process.pid):.0f} MiB, cached ConfigMaps {cached:.0f} -> "
+        f"{_metric(after, 'cg_operator_cached_objects', 'configmaps'):.0f}"
+    )
+    # Other passes may still add or drop one of the examples' ConfigMaps meanwhile; held,
+    # the strangers would add all of theirs.
+    assert _metric(after, "cg_operator_cached_objects", "configmaps") < cached + strangers
+
+
 def test_a_restart_and_an_idle_period_make_no_writes(
     cluster: Cluster, converged: OperatorProcess, tmp_path: Path
 ) -> None:

@@ -134,3 +134,9 @@ def test_api_requests_are_labelled_by_verb_and_resource(
     method: str, path: str, content_type: str | None, expected: tuple[str, str]
 ) -> None:
     assert request_labels(method, f"https://127.0.0.1:6443{path}", content_type) == expected
+
+
+def test_the_objects_the_operator_holds_are_counted_per_resource() -> None:
+    got = samples(FleetSnapshot(cached_objects={"configmaps": 12, "secrets": 30}))
+    held = {s["resource"]: v for s, v in got["cg_operator_cached_objects"]}
+    assert held == {"configmaps": 12.0, "secrets": 30.0}

@@ -111,6 +111,7 @@ def _full_snapshot() -> FleetSnapshot:
             }
         ],
         queue_depth=3,
+        cached_objects={"configmaps": 40},
     )
 
 

@@ -14,6 +14,8 @@ from cg_operator import metrics
 from cg_operator.handlers.queue import QUEUE
 
 METRICS_ADDRESS: str | None = "0.0.0.0:8081"
+# The child indexes' names (handlers/observed.ChildKind.index_name), which import this module.
+CHILD_INDEX_PREFIX = "observed_"
 
 
 def configure(address: str | None) -> None:
@@ -48,6 +50,11 @@ def snapshot() -> metrics.FleetSnapshot:
                 tenants=list(_values(context, "tenant_index")),
                 rollouts=list(_values(context, "rollout_index")),
                 queue_depth=QUEUE.depth(),
+                cached_objects={
+                    name.removeprefix(CHILD_INDEX_PREFIX): sum(len(s) for s in index.values())
+                    for name, index in context.items()
+                    if name.startswith(CHILD_INDEX_PREFIX)
+                },
             )
         except RuntimeError:  # "changed size during iteration"
             continue

@@ -2,7 +2,7 @@
 runs, so a restart compares against the cluster instead of re-applying everything.
 
 Every child kind is watched with the server-side label selector managed-by=cg-operator (see
-settings), indexed by namespace.
+settings), indexed by namespace, and kept only in tenant namespaces (see scope).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from cg_operator.api.constants import (
 )
 from cg_operator.api.kinds import INSTALLATION
 from cg_operator.api.refs import Ref
-from cg_operator.handlers.monitoring import watch_event
+from cg_operator.handlers.monitoring import CHILD_INDEX_PREFIX, watch_event
+from cg_operator.handlers.scope import TENANT_NAMESPACES, is_tenant_namespace, labels_tenant
 from cg_operator.reconcile.diff import compact, foreign_managers
 from cg_operator.reconcile.exposure import GATEWAY_API
 
@@ -40,7 +41,7 @@ class ChildKind:
     @property
     def index_name(self) -> str:
         """The kwarg kopf passes the index as."""
-        return f"observed_{self.plural}"
+        return f"{CHILD_INDEX_PREFIX}{self.plural}"
 
 
 CHILD_KINDS: tuple[ChildKind, ...] = (
@@ -80,13 +81,28 @@ def _trim(body: kopf.Body) -> dict[str, Any]:
 
 
 def _register(kind: ChildKind) -> None:
+    def in_scope(namespace: str | None, **_: Any) -> bool:
+        if is_tenant_namespace(namespace):
+            return True
+        # Counted here: an event the filter turns away never reaches the index function, and it
+        # still shows the watch is alive.
+        watch_event(kind.plural)
+        return False
+
     # async: kopf runs a sync handler on its thread pool, a hand-off per event of every child.
     async def index(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
         watch_event(kind.plural)
+        if kind.kind == "Namespace" and labels_tenant(body):
+            TENANT_NAMESPACES.admit(body.meta["name"])
         return {namespace or "": _trim(body)}
 
     index.__name__ = kind.index_name
-    kopf.index(kind.group, kind.version, kind.plural, id=kind.index_name)(index)
+    # Labelled children are kept only in tenant namespaces (handlers/scope); kopf drops an
+    # object from the index as soon as its filter stops matching. Kept everywhere: Namespaces
+    # (only cluster-level rights label one) and ComponentInstallations (writing one takes a
+    # grant on our own kind, and one outside its tenant's namespace must be seen to be refused).
+    when = None if kind.kind == "Namespace" or kind.group == GROUP else in_scope
+    kopf.index(kind.group, kind.version, kind.plural, id=kind.index_name, when=when)(index)
 
 
 for _kind in CHILD_KINDS:

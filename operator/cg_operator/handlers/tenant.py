@@ -18,6 +18,7 @@ from cg_operator.handlers import exposure as platform_exposure
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
 from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
+from cg_operator.handlers.scope import TENANT_NAMESPACES
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
 from cg_operator.handlers.sync import apply_all, prune, report_repairs
 from cg_operator.handlers.validate import now
@@ -228,11 +229,16 @@ def _claim_namespace(plan: TenantPlan, tenant: str, observed: Observed) -> str |
     state, reason = namespace_claim(tenant, plan.namespace, observed.get(ref))
     if state is ClaimState.ABSENT:
         if objects.create_if_absent(stamped(plan.namespace_object)):
-            return None
-        state, reason = namespace_claim(tenant, plan.namespace, objects.get(ref))
+            state = ClaimState.OURS
+        else:
+            state, reason = namespace_claim(tenant, plan.namespace, objects.get(ref))
         if state is ClaimState.ABSENT:
             raise RuntimeError(f"namespace {plan.namespace} vanished while being claimed")
-    return reason if state is ClaimState.TAKEN else None
+    if state is ClaimState.TAKEN:
+        return reason
+    # In scope before any child is written into it (handlers/scope).
+    TENANT_NAMESPACES.admit(plan.namespace)
+    return None
 
 
 def _write(body: dict[str, Any], conditions: list[Any], extra: dict[str, Any]) -> None:
