@@ -12,6 +12,7 @@ from cg_operator.reconcile.health import ContainerProbeMode
 
 if TYPE_CHECKING:
     from cg_operator.handlers.probing import HealthConfig
+    from cg_operator.reconcile.backing import BackingImages
     from cg_operator.reconcile.exposure import ExposureSettings
 
 
@@ -47,6 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _health_arguments(run)
     _exposure_arguments(run)
+    run.add_argument(
+        "--backing-image",
+        action="append",
+        default=[],
+        metavar="TYPE[+EXT][:VERSION]=IMAGE",
+        help="the image an embedded backing service runs, instead of the public one: a mirror, "
+        "or an image pinned by digest (repeatable; e.g. "
+        "postgresql:17=registry.example/postgres@sha256:...; IMAGE may hold {version})",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     commands.add_parser("version", help="print the version and exit")
     return parser
@@ -205,6 +215,16 @@ def exposure_settings(args: argparse.Namespace) -> ExposureSettings:
     )
 
 
+def backing_images(args: argparse.Namespace) -> BackingImages:
+    """The platform's embedded images from parsed arguments; a bad entry exits naming it."""
+    from cg_operator.reconcile.backing import BackingImages  # noqa: PLC0415 - see main()
+
+    try:
+        return BackingImages.parse(args.backing_image)
+    except ValueError as error:
+        raise SystemExit(f"cg-operator run: {error}") from None
+
+
 def health_config(args: argparse.Namespace) -> HealthConfig:
     """The health settings from parsed arguments; a bad CIDR exits with its name."""
     from cg_operator.handlers.probing import HealthConfig  # noqa: PLC0415 - see main()
@@ -246,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics_address=args.metrics_address or None,
         health=health_config(args),
         exposure=exposure_settings(args),
+        backing_images=backing_images(args),
     )
     return 0
 

@@ -3,6 +3,8 @@ composes them consistently, and picks the image and arguments from the catalogue
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cg_operator.api.component import (
@@ -13,6 +15,7 @@ from cg_operator.api.component import (
 )
 from cg_operator.reconcile.backing import (
     FLAVOURS,
+    BackingImages,
     component_env,
     embedded_args,
     embedded_image,
@@ -61,6 +64,65 @@ def test_the_embedded_image_follows_version_and_extensions(
     service: BackingService, image: str
 ) -> None:
     assert embedded_image(service) == image
+
+
+PINNED = "registry.gemeenten.example/postgres@sha256:" + "a" * 64
+PLATFORM = BackingImages.parse(
+    [
+        f"postgresql:17={PINNED}",
+        "postgresql=registry.gemeenten.example/postgres:{version}",
+        "postgresql+postgis:17=registry.gemeenten.example/postgis@sha256:" + "b" * 64,
+        "Redis=registry.gemeenten.example/redis:7.4.2",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("service", "image"),
+    [
+        # A digest pinned for one version wins over the mirror's template.
+        (BackingService(type=BackingServiceType.POSTGRESQL), PINNED),
+        (
+            BackingService(type=BackingServiceType.POSTGRESQL, version="16"),
+            "registry.gemeenten.example/postgres:16",
+        ),
+        (
+            BackingService(type=BackingServiceType.POSTGRESQL, extensions=["postgis"]),
+            "registry.gemeenten.example/postgis@sha256:" + "b" * 64,
+        ),
+        # A PostGIS version the platform pinned nothing for keeps the public PostGIS image,
+        # never the plain postgres mirror (which lacks the extension).
+        (
+            BackingService(
+                type=BackingServiceType.POSTGRESQL, version="16", extensions=["postgis"]
+            ),
+            "postgis/postgis:16-3.5",
+        ),
+        (BackingService(type=BackingServiceType.REDIS), "registry.gemeenten.example/redis:7.4.2"),
+        (BackingService(type=BackingServiceType.SOLR), "solr:9.10.1"),
+    ],
+)
+def test_the_platform_chooses_mirrors_and_digests_for_embedded_images(
+    service: BackingService, image: str
+) -> None:
+    assert embedded_image(service, PLATFORM) == image
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("postgres:17=registry/pg", "TYPE one of elasticsearch, postgresql, rabbitmq"),
+        ("postgresql", "expected TYPE[+EXTENSION][:VERSION]=IMAGE"),
+        ("postgresql=", "the image is empty"),
+        ("postgresql=registry/pg:{major}", "the only placeholder allowed is {version}"),
+    ],
+)
+def test_a_backing_image_entry_the_operator_cannot_use_is_refused_naming_it(
+    entry: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)) as refused:
+        BackingImages.parse([entry])
+    assert repr(entry) in str(refused.value)
 
 
 def test_only_a_named_solr_core_gets_creation_arguments() -> None:

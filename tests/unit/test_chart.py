@@ -23,9 +23,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from cg_operator.api.component import BackingServiceType
 from cg_operator.api.constants import GROUP
-from cg_operator.cli import build_parser, exposure_settings, health_config
+from cg_operator.cli import backing_images, build_parser, exposure_settings, health_config
 from cg_operator.handlers.observed import CHILD_KINDS
+from cg_operator.reconcile.backing import BackingImages
 from cg_operator.reconcile.exposure import ExposureMode, ExposureSettings, GatewayRef
 from tests.support.chart import CHART, KUBE_VERSION, NAMESPACE, helm, render, template_args
 
@@ -229,6 +231,7 @@ def test_the_operator_cli_accepts_the_rendered_arguments(
     args = build_parser().parse_args(["run", *spec["args"]])
     health = health_config(args)  # a CIDR the operator would refuse fails here
     exposure = exposure_settings(args)  # so does an incomplete exposure choice
+    images = backing_images(args)  # and an image key naming no backing service
     assert args.liveness == "http://0.0.0.0:8080/healthz"
     assert args.metrics_address == "0.0.0.0:8081"
     if rendered[0] == "default":
@@ -240,6 +243,7 @@ def test_the_operator_cli_accepts_the_rendered_arguments(
         assert args.container_probe == "auto"
         assert args.cluster_domain == "cluster.local"
         assert exposure == ExposureSettings(mode=ExposureMode.INGRESS)
+        assert images == BackingImages()
     else:
         assert args.namespace == ["gm0363-amsterdam", "gm0518-den-haag"]
         assert args.verbose
@@ -254,6 +258,12 @@ def test_the_operator_cli_accepts_the_rendered_arguments(
         assert exposure.tls_secret == "wildcard-gemeenten"  # noqa: S105 - a Secret name
         assert exposure.extra_domains == ("gemeenten.example.nl",)
         assert exposure.ingress_namespaces == ("gateways",)
+        assert images.lookup(BackingServiceType.POSTGRESQL, None, "17") == (
+            "registry.gemeenten.example/library/postgres@sha256:" + "0" * 64
+        )
+        assert images.lookup(BackingServiceType.REDIS, None, "7") == (
+            "registry.gemeenten.example/library/redis:7"
+        )
 
 
 def test_image_defaults_to_the_app_version_and_takes_a_digest() -> None:

@@ -17,6 +17,7 @@ from cg_operator.api.component import CGComponentSpec, host_allowed
 from cg_operator.api.constants import LABEL_COMPONENT_ROLE
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.api.tenant import MunicipalityTenantSpec
+from cg_operator.reconcile.backing import BackingImages
 from cg_operator.reconcile.installation import plan_installation, tenancy_errors
 from cg_operator.reconcile.installation_summary import deployable, readiness
 from cg_operator.reconcile.tenant import plan_tenant
@@ -68,6 +69,7 @@ def plan(live: dict[str, Any], installed: dict[str, Any] | None = None, **kwargs
         passwords=kwargs.get("passwords", {"objecttypen-postgresql": "s3cret"}),
         credentials=kwargs.get("credentials"),
         secret_keys=kwargs.get("secret_keys"),
+        backing_images=kwargs.get("backing_images"),
     )
 
 
@@ -257,6 +259,18 @@ def test_external_backing_services_come_from_the_named_secret() -> None:
     web = next(o for o in result.children if o["kind"] == "Deployment")
     env = {e["name"]: e for e in web["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["DB_HOST"]["valueFrom"]["secretKeyRef"] == {"name": "shared-db", "key": "host"}
+
+
+def test_the_embedded_database_runs_the_image_the_platform_pinned() -> None:
+    pinned = "registry.gemeenten.example/postgres@sha256:" + "c" * 64
+    images = BackingImages.parse([f"postgresql={pinned}"])
+    for result, image in (
+        (plan(installation("objecttypen")), "postgres:17"),
+        (plan(installation("objecttypen"), backing_images=images), pinned),
+    ):
+        database = next(o for o in result.children if o["kind"] == "StatefulSet")
+        assert database["metadata"]["name"] == "objecttypen-postgresql"
+        assert database["spec"]["template"]["spec"]["containers"][0]["image"] == image
 
 
 def test_saas_plan_fills_in_the_municipality_and_copies_credentials() -> None:

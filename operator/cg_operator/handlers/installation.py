@@ -39,7 +39,7 @@ from cg_operator.handlers.sync import apply_all, prune, report_repairs
 from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
-from cg_operator.reconcile.backing import FLAVOURS
+from cg_operator.reconcile.backing import FLAVOURS, BackingImages
 from cg_operator.reconcile.diff import plain_data
 from cg_operator.reconcile.exposure import ROUTE_KINDS, route_admitted
 from cg_operator.reconcile.health import PublicEndpoint, credentials_expiry
@@ -66,6 +66,14 @@ PLURAL = INSTALLATION.plural
 MISSING_RECHECK_SECONDS = 15.0
 # How soon an installation refused for its namespace looks again.
 TENANCY_RECHECK_SECONDS = 60.0
+# The platform's embedded images (--backing-image), set once before the operator starts.
+BACKING_IMAGES = BackingImages()
+
+
+def configure(backing_images: BackingImages) -> None:
+    """The platform's embedded images (before the operator starts)."""
+    global BACKING_IMAGES  # noqa: PLW0603 - one setting per process, read by every pass
+    BACKING_IMAGES = backing_images
 
 
 # What this process last concluded for each installation's status, (namespace, name) ->
@@ -145,6 +153,7 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
         rotation=(live["metadata"].get("annotations") or {}).get(ANNOTATION_ROTATE_SECRETS),
         cluster_domain=probing.CONFIG.cluster_domain,
         exposure=platform_exposure.current(),
+        backing_images=BACKING_IMAGES,
     )
     if plan.errors:
         _write_status(

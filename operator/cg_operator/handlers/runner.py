@@ -9,9 +9,10 @@ import kopf
 
 from cg_operator.api.kinds import ALL_KINDS
 from cg_operator.handlers import exposure as platform_exposure
-from cg_operator.handlers import failures, monitoring, probing, startup_gate
+from cg_operator.handlers import failures, installation, monitoring, probing, startup_gate
 from cg_operator.handlers.probing import HealthConfig
 from cg_operator.handlers.queue import QUEUE
+from cg_operator.reconcile.backing import BackingImages
 from cg_operator.reconcile.exposure import ExposureSettings
 
 # Every module that registers handlers; importing one registers its handlers with kopf.
@@ -49,11 +50,13 @@ def run_operator(
     metrics_address: str | None = None,
     health: HealthConfig | None = None,
     exposure: ExposureSettings | None = None,
+    backing_images: BackingImages | None = None,
 ) -> None:
     """Run the operator in the foreground until SIGINT/SIGTERM."""
     monitoring.configure(metrics_address)
     probing.configure(health or HealthConfig())
     platform_exposure.configure(exposure or ExposureSettings())
+    installation.configure(backing_images or BackingImages())
     kopf.configure(verbose=verbose)
     if not verbose:
         # kopf reports every handler call at INFO; our own log says what changed.

@@ -10,6 +10,7 @@ A kind of service is a Flavour: data, no branch on the type anywhere else.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,14 +187,63 @@ FLAVOURS: dict[BackingServiceType, Flavour] = {
 }
 
 
-def embedded_image(service: BackingService) -> str:
-    """The embedded image for a service and the extensions the component needs."""
+@dataclass(frozen=True)
+class BackingImages:
+    """The platform's choice of embedded images, by key `type[+extension][:version]` (e.g.
+    `postgresql`, `postgresql:17`, `postgresql+postgis:17`): a mirror, or an image pinned by
+    digest per version. A value may hold `{version}`. Unset keys keep the flavour's image."""
+
+    images: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, entries: Iterable[str]) -> BackingImages:
+        """From `KEY=IMAGE` entries; ValueError naming the entry and what is allowed."""
+        images: dict[str, str] = {}
+        for entry in entries:
+            key, sep, image = entry.partition("=")
+            match = _IMAGE_KEY.fullmatch(key.strip().lower())
+            if not sep or match is None or match["type"] not in _TYPES:
+                raise ValueError(
+                    f"backing image {entry!r}: expected TYPE[+EXTENSION][:VERSION]=IMAGE with "
+                    f"TYPE one of {', '.join(sorted(_TYPES))}"
+                )
+            image = image.strip()
+            if not image or any(c.isspace() for c in image):
+                raise ValueError(f"backing image {entry!r}: the image is empty or has spaces")
+            try:
+                image.format(version="1")
+            except (KeyError, IndexError, ValueError):
+                raise ValueError(
+                    f"backing image {entry!r}: the only placeholder allowed is {{version}}"
+                ) from None
+            images[match.group(0)] = image
+        return cls(tuple(sorted(images.items())))
+
+    def lookup(self, type_: BackingServiceType, extension: str | None, version: str) -> str | None:
+        """The platform's image for a service, the most specific key first."""
+        images = dict(self.images)
+        base = type_.value.lower() + (f"+{extension}" if extension else "")
+        for key in (f"{base}:{version}", base):
+            if key in images:
+                return images[key].format(version=version)
+        return None
+
+
+_TYPES = frozenset(t.value.lower() for t in BackingServiceType)
+_IMAGE_KEY = re.compile(r"(?P<type>[a-z]+)(\+(?P<extension>[a-z0-9_]+))?(:(?P<version>[\w.-]+))?")
+
+
+def embedded_image(service: BackingService, platform: BackingImages | None = None) -> str:
+    """The embedded image for a service and the extensions the component needs: the
+    platform's choice when it made one (--backing-image), else the flavour's."""
     flavour = FLAVOURS[service.type]
-    template = next(
-        (image for ext, image in flavour.extension_images if ext in service.extensions),
-        flavour.image,
+    version = service.version or flavour.default_version
+    extension, template = next(
+        ((ext, image) for ext, image in flavour.extension_images if ext in service.extensions),
+        (None, flavour.image),
     )
-    return template.format(version=service.version or flavour.default_version)
+    chosen = (platform or BackingImages()).lookup(service.type, extension, version)
+    return chosen or template.format(version=version)
 
 
 def embedded_args(service: BackingService) -> list[str]:

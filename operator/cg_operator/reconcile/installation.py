@@ -13,6 +13,7 @@ from typing import Any
 from cg_operator.api.component import CGComponentSpec, OfferingType
 from cg_operator.api.conditions import READY
 from cg_operator.api.installation import ComponentInstallationSpec
+from cg_operator.reconcile.backing import BackingImages
 from cg_operator.reconcile.delivery import delivery_for
 from cg_operator.reconcile.delivery.base import (
     SERVICE_PORT,
@@ -102,6 +103,7 @@ def plan_installation(
     rotation: str | None = None,
     cluster_domain: str = "cluster.local",
     exposure: ExposureSettings | None = None,
+    backing_images: BackingImages | None = None,
 ) -> InstallationPlan:
     """The desired children of one installation: its offering's delivery plans them (see
     PlanRequest for what the arguments hold)."""
@@ -134,5 +136,6 @@ def plan_installation(
             rotation=rotation,
             cluster_domain=cluster_domain,
             exposure=exposure or ExposureSettings(),
+            backing_images=backing_images or BackingImages(),
         )
     )

@@ -15,6 +15,7 @@ from cg_operator.api.component import (
     OfferingType,
 )
 from cg_operator.api.installation import ComponentInstallationSpec
+from cg_operator.reconcile.backing import BackingImages
 from cg_operator.reconcile.exposure import ExposureSettings
 from cg_operator.reconcile.health import ContainerProbeMode, HealthTarget
 from cg_operator.reconcile.validation import FieldError
@@ -77,6 +78,7 @@ class PlanRequest:
     rotation: str | None = None
     cluster_domain: str = "cluster.local"
     exposure: ExposureSettings = field(default_factory=ExposureSettings)
+    backing_images: BackingImages = field(default_factory=BackingImages)
 
     @property
     def namespace(self) -> str:

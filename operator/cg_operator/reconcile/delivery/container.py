@@ -34,6 +34,7 @@ from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.api.tenant import BackingServiceMode
 from cg_operator.reconcile.backing import (
     FLAVOURS,
+    BackingImages,
     component_env,
     embedded_args,
     embedded_image,
@@ -123,6 +124,7 @@ class ContainerDelivery:
             labels=labels,
             passwords=request.passwords,
             cluster_domain=request.cluster_domain,
+            images=request.backing_images,
         )
         env = [
             *dependency_env(request.component, request.installations),
@@ -244,6 +246,7 @@ def _backing_services(
     labels: dict[str, str],
     passwords: Mapping[str, str],
     cluster_domain: str,
+    images: BackingImages,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """(the data Secrets of embedded services, their StatefulSets, Services and policies, the
     component's env)."""
@@ -289,7 +292,7 @@ def _backing_services(
             service_account=WORKLOAD_SERVICE_ACCOUNT,
             uid=flavour.uid,
             container_name=key,
-            image=embedded_image(service),
+            image=embedded_image(service, images),
             args=embedded_args(service),
             port_name=key[:15],
             port=flavour.port,
