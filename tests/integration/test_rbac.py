@@ -16,6 +16,13 @@ import pytest
 from cg_operator.handlers.observed import CHILD_KINDS
 from tests.integration.conftest import OperatorProcess
 from tests.support.cluster import REPO, Cluster, wait_for
+from tests.support.configuration import COMPONENT as CONFIGURED
+from tests.support.configuration import component as configure_component
+from tests.support.configuration import (
+    make_job_pods_unschedulable,
+    remove_policy,
+    wait_configured,
+)
 from tests.support.identity import chart_identity, service_account_kubeconfig
 
 TIMEOUT = 240
@@ -30,6 +37,10 @@ EXPLAINED_UNUSED = {
     # the deletes exercised here (a backing service's NetworkPolicy goes with the delivery
     # switch).
     ("poddisruptionbudgets", "delete"),
+    # A failed configuration Job's log is read from a pod that ran and failed. KWOK's stages
+    # only complete pods; the failure here is a deadline, after which the Job controller has
+    # already removed its (never started) pod, so there is no log to read. The pods are listed.
+    ("pods/log", "get"),
     # Read only to report an object whose passes keep failing (handlers/failures.py); none
     # fails in this run.
     ("cgcomponents", "get"),
@@ -260,8 +271,20 @@ def test_the_operator_does_its_work_with_exactly_the_charts_permissions(
         timeout=TIMEOUT,
     )
     cluster.kubectl("delete", "cgr", "rbac-proof")
+    # A configuration Job that fails (its pods held Pending until its deadline): its pods are
+    # listed and a log read for the reason; fixed, a new Job replaces it (jobs delete).
+    policy = make_job_pods_unschedulable(cluster, "t-rbac-nieuwegein")
+    try:
+        cluster.apply(configure_component())
+        cluster.apply(tenant(*nieuwegein, saas, CONFIGURED, domain="nieuwegein.example"))
+        wait_configured(cluster, "t-rbac-nieuwegein", "ConfigurationFailed", TIMEOUT)
+    finally:
+        remove_policy(cluster, policy, "t-rbac-nieuwegein")
+    cluster.apply(configure_component(data="site: {host}\nfixed: true\n", deadline=600))
+    wait_configured(cluster, "t-rbac-nieuwegein", "Configured", TIMEOUT)
     # Deleting a tenant with deletionPolicy Delete removes its namespace.
     cluster.kubectl("delete", "mt", "t-rbac-nieuwegein", "--timeout=200s")
+    cluster.kubectl("delete", "cgc", CONFIGURED)
     wait_for(
         "the namespace going",
         lambda: (

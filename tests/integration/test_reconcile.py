@@ -16,7 +16,13 @@ import pytest
 
 from tests.integration.conftest import OperatorProcess, start_operator
 from tests.support.apiserver import WriteWindow
-from tests.support.cluster import Cluster, apply_examples, apply_tenant_secrets, wait_for
+from tests.support.cluster import (
+    Cluster,
+    apply_examples,
+    apply_tenant_secrets,
+    get_json,
+    wait_for,
+)
 
 CONVERGE_TIMEOUT = 420
 
@@ -359,8 +365,64 @@ def test_domain_actions_are_events_not_handler_chatter(
         # Health transitions are domain events too (a drift test removes a workload here).
         "Unhealthy",
         "Recovered",
+        # The configuration Job (Open Zaak, Open Notificaties) succeeded.
+        "Configured",
     }
     assert all(e["count"] == 1 for e in ours if e["reason"] == "Installed")
+
+
+def _configuration_job(cluster: Cluster, component: str) -> str | None:
+    """The configuration Job its installation is Configured by, when it is."""
+    cgi = _json(cluster, "cgi", component, "-n", "gm0363-amsterdam")
+    condition = _condition(cgi, "Configured")
+    if condition.get("status") != "True":
+        return None
+    return str(condition["message"].split()[3])  # "the configuration Job <name> succeeded"
+
+
+def test_wired_components_are_configured_with_one_credential_per_pair(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    """Open Zaak and Open Notificaties each ran their configuration Job (KWOK's default
+    pod-complete stage finishes a Job's pods, and the Job controller marks it Complete), both
+    read the same generated credential for each direction, and deleting a credential's Secret
+    rotates it: a new value, and a new Job on both sides."""
+    ns = "gm0363-amsterdam"
+    jobs = {c: _configuration_job(cluster, c) for c in ("open-zaak", "open-notificaties")}
+    assert all(jobs.values()), jobs
+    secret = "open-zaak-to-open-notificaties-credentials"  # noqa: S105 - a Secret name
+    for component, job in jobs.items():
+        spec = _json(cluster, "job", str(job), "-n", ns)["spec"]["template"]["spec"]
+        read = {
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for e in spec["containers"][0]["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+        assert {secret, "open-notificaties-to-open-zaak-credentials"} <= read, component
+        config = _json(cluster, "configmap", f"{component}-configuration", "-n", ns)
+        assert "value_from" in config["data"]["configuration.yaml"]
+    before = _json(cluster, "secret", secret, "-n", ns)
+    cluster.kubectl("delete", "secret", secret, "-n", ns)
+
+    def rotated() -> dict[str, Any] | None:
+        found = get_json(cluster, "secret", secret, "-n", ns)
+        return found if found and found["metadata"]["uid"] != before["metadata"]["uid"] else None
+
+    after = wait_for("the credential made anew", rotated, timeout=120)
+    assert after["data"]["secret"] != before["data"]["secret"]
+
+    def reconfigured() -> dict[str, str | None] | None:
+        now = {c: _configuration_job(cluster, c) for c in jobs}
+        changed = all(now[c] and now[c] != jobs[c] for c in jobs)
+        return now if changed else None
+
+    wait_for("both sides configured again with the new credential", reconfigured, timeout=180)
+    for job in jobs.values():
+        wait_for(
+            f"the old Job {job} pruned",
+            lambda job=job: get_json(cluster, "job", str(job), "-n", ns) == {} or None,
+            timeout=60,
+        )
 
 
 def _metric(page: str, name: str, resource: str) -> float:

@@ -494,6 +494,47 @@ class InitStep(Model):
     """Arguments to the command."""
 
 
+class Credential(Model):
+    """A credential the operator generates for one component calling another inside the
+    municipality (an API client id and secret): one Secret per pair in the tenant namespace,
+    the same on both sides, kept across passes and upgrades, replaced only when that Secret is
+    deleted. The client id is the calling component's name."""
+
+    env: EnvName
+    """The variable the configuration reads the secret from (its YAML says
+    `value_from: {env: <env>}`)."""
+    client: DnsLabel
+    """The component that calls, e.g. open-zaak calling Open Notificaties."""
+    server: DnsLabel
+    """The component that is called and must accept the client."""
+
+
+class Configuration(Model):
+    """How the component is configured once it runs, as its maintainers' charts do it (the
+    Maykin apps: `manage.py setup_configuration --yaml-file`, the charts' job-config.yaml): a
+    Job per version and change of inputs, run when the workloads are available and before the
+    installation is Ready. The YAML is a template; placeholders: {host} and {origin} (the
+    public host and https://host, empty when not exposed), {url:<component>} (the endpoint of
+    another subscribed component). Secrets never appear in it: a value the app must not see
+    in a ConfigMap is `value_from: {env: NAME}` (django-setup-configuration >= 0.4), NAME
+    being a credential's env."""
+
+    command: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=256)]],
+        Field(min_length=1, max_length=16),
+    ]
+    """The command, given the YAML's path as its last argument."""
+    data: Annotated[str, Field(min_length=1, max_length=65536)]
+    """The configuration YAML (a template, see above)."""
+    credentials: Annotated[list[Credential], Field(max_length=16)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["env"]},
+    )
+    """The generated credentials it reads, each as an environment variable."""
+    deadline_seconds: Annotated[int, Field(ge=1, le=86400)] = 900
+    """How long the configuration may take, retries included, before it counts as failed."""
+
+
 def _connection_keys_cel() -> str:
     """The CEL twin of BackingService._known_keys for `key` entries. A composed `value`'s
     placeholders are checked by the operator (InvalidSpec): a regex over every value of every
@@ -704,6 +745,8 @@ class ContainerSpec(Model):
     """How the component learns its allowed host names (e.g. ALLOWED_HOSTS)."""
     proxy: Proxy | None = None
     """A web server in front, serving private media (see Proxy)."""
+    configuration: Configuration | None = None
+    """Configuration run once it is up (connections to other components, API clients)."""
 
     @model_validator(mode="after")
     def _image_has_tag_or_digest(self) -> ContainerSpec:

@@ -40,6 +40,12 @@ from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
 from cg_operator.reconcile.backing import FLAVOURS, BackingImages
+from cg_operator.reconcile.configuration import (
+    CONFIGURATION_FAILED,
+    configured,
+    credential_secret_name,
+    log_tail,
+)
 from cg_operator.reconcile.diff import plain_data
 from cg_operator.reconcile.exposure import ROUTE_KINDS, route_admitted
 from cg_operator.reconcile.health import PublicEndpoint, credentials_expiry
@@ -49,6 +55,7 @@ from cg_operator.reconcile.installation import (
     tenancy_errors,
 )
 from cg_operator.reconcile.installation_summary import (
+    Configured,
     deployable,
     readiness,
     summarize,
@@ -66,6 +73,10 @@ PLURAL = INSTALLATION.plural
 MISSING_RECHECK_SECONDS = 15.0
 # How soon an installation refused for its namespace looks again.
 TENANCY_RECHECK_SECONDS = 60.0
+# A failed configuration Job's masked log tail, read once per Job (its name changes with its
+# inputs; a retry of the same inputs shows the first failure's lines until it succeeds).
+_log_tails: dict[tuple[str, str, str], str] = {}
+_log_tails_lock = threading.Lock()
 # The platform's embedded images (--backing-image), set once before the operator starts.
 BACKING_IMAGES = BackingImages()
 
@@ -154,6 +165,7 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
         cluster_domain=probing.CONFIG.cluster_domain,
         exposure=platform_exposure.current(),
         backing_images=BACKING_IMAGES,
+        credential_versions=_credential_versions(namespace, spec, component, observed),
     )
     if plan.errors:
         _write_status(
@@ -189,6 +201,7 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
             wrote=False,
         )
         return
+    desired += _configuration_job(plan, desired, observed)
     binding = Ref("v1", "Secret", namespace, plan.binding_secret)
     had_binding = observed.get(binding) is not None
     new_servers = [
@@ -220,6 +233,90 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
         observed=observed,
         wrote=bool(written),
     )
+
+
+def _credential_versions(
+    namespace: str, spec: ComponentInstallationSpec, component: CGComponentSpec, observed: Observed
+) -> dict[str, str | None]:
+    """Each credential Secret the version's configuration reads -> its uid, or None while the
+    tenant has not made it."""
+    version = component.version(spec.version)
+    config = version.container.configuration if version and version.container else None
+    out: dict[str, str | None] = {}
+    for credential in config.credentials if config else []:
+        name = credential_secret_name(credential.client, credential.server)
+        live = observed.get(Ref("v1", "Secret", namespace, name))
+        out[name] = live["metadata"].get("uid") if live else None
+    return out
+
+
+def _configuration_job(
+    plan: InstallationPlan, desired: list[dict[str, Any]], observed: Observed
+) -> list[dict[str, Any]]:
+    """The configuration Job, once the workloads it configures are available (or when it
+    exists already: a Job is never taken away while they roll)."""
+    job = plan.configuration.job if plan.configuration else None
+    if job is None:
+        return []
+    if observed.get(Ref.of(job)) is not None or workloads_state(desired, observed.get)[0]:
+        return [job]
+    return []
+
+
+def _configured(
+    live: dict[str, Any], plan: InstallationPlan, observed: Observed
+) -> Configured | None:
+    """The Configured verdict; a failed Job's message ends with its log's last lines, every
+    secret value the installation's Secrets and credentials hold masked."""
+    if plan.configuration is None:
+        return None
+    job = plan.configuration.job
+    found = observed.get(Ref.of(job)) if job else None
+    verdict = Configured(*configured(found, plan.configuration.waiting))
+    if verdict.reason != CONFIGURATION_FAILED or job is None:
+        return verdict
+    assert found is not None  # a verdict of failure comes from a live Job
+    namespace = live["metadata"]["namespace"]
+    name = job["metadata"]["name"]
+    key = (namespace, name, str(found["metadata"].get("uid")))
+    with _log_tails_lock:
+        tail = _log_tails.get(key)
+    if tail is None:
+        masked = _secret_values(namespace, live, job, observed)
+        tail = log_tail(objects.job_log_tail(namespace, name), masked)
+        with _log_tails_lock:
+            _log_tails[key] = tail
+    if not tail:
+        return verdict
+    return verdict._replace(message=f"{verdict.message}; last lines of its log:\n{tail}")
+
+
+def _secret_values(
+    namespace: str, live: dict[str, Any], job: dict[str, Any], observed: Observed
+) -> list[str]:
+    """Every value of the Secrets this installation made and of those its Job reads."""
+    secrets_ = [
+        o
+        for o in observed.owned_by_installation(namespace, live["metadata"]["name"])
+        if o["kind"] == "Secret"
+    ]
+    read = {
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for c in job["spec"]["template"]["spec"]["containers"]
+        for e in c.get("env") or []
+        if "secretKeyRef" in (e.get("valueFrom") or {})
+    }
+    secrets_ += [
+        o for o in observed.in_namespace("v1", "Secret", namespace) if o["metadata"]["name"] in read
+    ]
+    values = []
+    for secret in secrets_:
+        for value in (secret.get("data") or {}).values():
+            try:
+                values.append(base64.b64decode(str(value)).decode())
+            except (ValueError, UnicodeDecodeError):
+                continue
+    return values
 
 
 def _tenancy(
@@ -394,7 +491,8 @@ def _report(
         now=at,
         public=_public(plan, spec, desired, observed),
     )
-    ready = readiness(plan, wrote=wrote, workloads=workloads)
+    configured_verdict = _configured(live, plan, observed)
+    ready = readiness(plan, wrote=wrote, workloads=workloads, configured=configured_verdict)
     conditions = summarize(
         existing_conditions(status),
         plan=plan,
@@ -402,6 +500,7 @@ def _report(
         health=verdict,
         generation=generation,
         now=at,
+        configured=configured_verdict,
     )
     observed_version = spec.version if ready.ready else status.get("observedVersion")
     extra = {

@@ -55,6 +55,7 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     ChildKind("", "v1", "services", "v1", "Service"),
     ChildKind("apps", "v1", "deployments", "apps/v1", "Deployment"),
     ChildKind("apps", "v1", "statefulsets", "apps/v1", "StatefulSet"),
+    ChildKind("batch", "v1", "jobs", "batch/v1", "Job"),
     ChildKind("policy", "v1", "poddisruptionbudgets", "policy/v1", "PodDisruptionBudget"),
     ChildKind(
         "networking.k8s.io", "v1", "networkpolicies", "networking.k8s.io/v1", "NetworkPolicy"

@@ -3,6 +3,7 @@ subscription, and a status that says per component why it is not Ready."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 from collections.abc import Hashable, Mapping
@@ -24,6 +25,12 @@ from cg_operator.handlers.sync import apply_all, prune, report_repairs
 from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
+from cg_operator.reconcile.configuration import (
+    CREDENTIAL_KEY,
+    credential_pairs,
+    credential_secret_name,
+    new_credential,
+)
 from cg_operator.reconcile.diff import stamped
 from cg_operator.reconcile.exposure import (
     claimed_hosts,
@@ -135,6 +142,7 @@ def _reconcile(
         rollout_versions=versions,
         namespace=namespace,
         current_versions=current,
+        credentials=_credentials(namespace, spec, catalogue, observed),
     )
     conflict = _claim_namespace(plan, name, observed)
     if conflict:
@@ -216,6 +224,22 @@ def _taken_hosts(
 def _waiting_on(holder: str) -> list[str]:
     with _waiting_lock:
         return [name for name, holders in _waiting_for_hosts.items() if holder in holders]
+
+
+def _credentials(
+    namespace: str, spec: MunicipalityTenantSpec, catalogue: Catalogue, observed: Observed
+) -> dict[str, str]:
+    """Credential Secret name -> value for every pair its subscriptions' configurations read:
+    the stored value, or a fresh one for a Secret that does not exist (first time, or deleted
+    to rotate it)."""
+    subscribed = [catalogue[s.name] for s in spec.components if s.name in catalogue]
+    out = {}
+    for client, server in sorted(credential_pairs(subscribed)):
+        name = credential_secret_name(client, server)
+        live = observed.get(Ref("v1", "Secret", namespace, name))
+        stored = ((live or {}).get("data") or {}).get(CREDENTIAL_KEY)
+        out[name] = base64.b64decode(stored).decode() if stored else new_credential()
+    return out
 
 
 def _claim_namespace(plan: TenantPlan, tenant: str, observed: Observed) -> str | None:

@@ -11,7 +11,13 @@ from typing import Any
 
 import kopf
 
-from cg_operator.api.constants import GROUP, LABEL_INSTALLATION, LABEL_TENANT, VERSION
+from cg_operator.api.constants import (
+    GROUP,
+    LABEL_COMPONENT_ROLE,
+    LABEL_INSTALLATION,
+    LABEL_TENANT,
+    VERSION,
+)
 from cg_operator.api.kinds import INSTALLATION, TENANT
 from cg_operator.api.refs import Ref
 from cg_operator.handlers.catalogue import catalogue_of
@@ -23,6 +29,7 @@ from cg_operator.handlers.queue import SUMMARY_DELAY_SECONDS
 from cg_operator.handlers.rollout import enqueue_rollouts
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
 from cg_operator.handlers.tenant import enqueue_tenant
+from cg_operator.reconcile.configuration import CREDENTIALS_ROLE
 
 
 @kopf.on.event(GROUP, VERSION, INSTALLATION.plural)
@@ -103,6 +110,10 @@ async def _child_event(
             TENANT_CHILD_ECHOES.forget(key)
         if type == "DELETED" or TENANT_CHILD_ECHOES.acts_on(key, body):
             enqueue_tenant(tenant, kwargs)
+            if namespace and labels.get(LABEL_COMPONENT_ROLE) == CREDENTIALS_ROLE:
+                # A credential made anew (rotated): every configuration reading it runs again.
+                for live in observed.installations(namespace).values():
+                    enqueue_installation(namespace, live["metadata"]["name"], kwargs)
 
 
 for _kind in CHILD_KINDS:

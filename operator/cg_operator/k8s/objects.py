@@ -141,6 +141,26 @@ def read_secret(namespace: str, name: str) -> tuple[dict[str, str], dict[str, st
     return data, dict(annotations or {})
 
 
+def job_log_tail(namespace: str, job: str, lines: int = 40) -> str:
+    """The last lines of the log of a Job's most recent pod ("" when there is none). The
+    caller masks secret values before the text goes anywhere."""
+    core = client.CoreV1Api(api_client())
+    pods = [
+        (p.metadata.creation_timestamp or datetime.min.replace(tzinfo=UTC), p.metadata.name)
+        for p in core.list_namespaced_pod(namespace, label_selector=f"job-name={job}").items
+        if p.metadata is not None and p.metadata.name
+    ]
+    if not pods:
+        return ""
+    _created, latest = max(pods)
+    try:
+        return str(core.read_namespaced_pod_log(latest, namespace, tail_lines=lines) or "")
+    except ApiException as error:
+        if error.status in (400, 404):  # not started yet, or gone
+            return ""
+        raise
+
+
 def post_event(
     involved: dict[str, Any],
     *,

@@ -104,6 +104,7 @@ def plan_installation(
     cluster_domain: str = "cluster.local",
     exposure: ExposureSettings | None = None,
     backing_images: BackingImages | None = None,
+    credential_versions: Mapping[str, str | None] | None = None,
 ) -> InstallationPlan:
     """The desired children of one installation: its offering's delivery plans them (see
     PlanRequest for what the arguments hold)."""
@@ -137,5 +138,6 @@ def plan_installation(
             cluster_domain=cluster_domain,
             exposure=exposure or ExposureSettings(),
             backing_images=backing_images or BackingImages(),
+            credential_versions=credential_versions or {},
         )
     )

@@ -18,6 +18,7 @@ from cg_operator.api.conditions import (
     set_condition,
 )
 from cg_operator.api.refs import Ref
+from cg_operator.reconcile.configuration import CONFIGURATION_FAILED, CONFIGURED
 from cg_operator.reconcile.delivery import delivery_for
 from cg_operator.reconcile.delivery.base import WORKLOAD_KINDS, InstallationPlan, Readiness
 from cg_operator.reconcile.health import HEALTHY, Verdict
@@ -76,9 +77,24 @@ def workloads_state(desired: Sequence[dict[str, Any]], lookup: Lookup) -> tuple[
     return True, "every workload is available"
 
 
-def readiness(plan: InstallationPlan, *, wrote: bool, workloads: tuple[bool, str]) -> Readiness:
+class Configured(NamedTuple):
+    """The Configured condition's status, reason and message (reconcile/configuration)."""
+
+    status: Status
+    reason: str
+    message: str
+
+
+def readiness(
+    plan: InstallationPlan,
+    *,
+    wrote: bool,
+    workloads: tuple[bool, str],
+    configured: Configured | None = None,
+) -> Readiness:
     """The Ready verdict, first reason wins: a dependency, a missing Secret, changes just
-    applied, then what the delivery says."""
+    applied, what the delivery says, then its configuration (when it has one): a component
+    that runs but is not yet connected to the others is not handed over."""
     deps = plan.dependencies
     if not deps.ready:
         return Readiness(False, deps.reason, deps.message)
@@ -88,7 +104,10 @@ def readiness(plan: InstallationPlan, *, wrote: bool, workloads: tuple[bool, str
         return Readiness(False, EXPOSURE_UNAVAILABLE, plan.unrouted)
     if wrote:
         return Readiness(False, "Progressing", "applied changes; waiting for them to take effect")
-    return delivery_for(plan.delivery).readiness(plan, workloads)
+    delivered = delivery_for(plan.delivery).readiness(plan, workloads)
+    if delivered.ready and configured is not None and configured.status != "True":
+        return Readiness(False, configured.reason, configured.message)
+    return delivered
 
 
 def summarize(
@@ -99,9 +118,11 @@ def summarize(
     health: Verdict,
     generation: int | None,
     now: datetime,
+    configured: Configured | None = None,
 ) -> list[Condition]:
     """Every condition of a reconciled installation: DependenciesReady, Ready, Reconciling
-    (while it works towards Ready, not while a person must act) and Healthy."""
+    (while it works towards Ready, not while a person must act), Healthy, and Configured for
+    a component with a configuration."""
     deps = plan.dependencies
     wanted: list[tuple[str, Status, str, str]] = [
         (DEPENDENCIES_READY, "True" if deps.ready else "False", deps.reason, deps.message),
@@ -109,6 +130,10 @@ def summarize(
         (HEALTHY, health.status, health.reason, health.message),
     ]
     out = remove_condition(conditions, STALLED)
+    if configured is not None:
+        wanted.append((CONFIGURED, *configured))
+    else:
+        out = remove_condition(out, CONFIGURED)
     if not ready.ready and ready.reason != MISSING_DEPENDENCY:
         wanted.append((RECONCILING, "True", ready.reason, ready.message))
     else:
@@ -153,6 +178,15 @@ def transition_events(
         events.append(Event("Unhealthy", healthy.message, warning=True, series="Unhealthy"))
     elif healthy and healthy.status == "True" and was_healthy == "False":
         events.append(Event("Recovered", healthy.message, series="Recovered"))
+    configured, was_configured = find(conditions, CONFIGURED), was.get(CONFIGURED, {})
+    if (
+        configured
+        and configured.reason == CONFIGURATION_FAILED
+        and was_configured.get("reason") != CONFIGURATION_FAILED
+    ):
+        events.append(Event(configured.reason, configured.message, warning=True))
+    elif configured and configured.status == "True" and was_configured.get("status") != "True":
+        events.append(Event(CONFIGURED, configured.message))
     deps = find(conditions, DEPENDENCIES_READY)
     if (
         deps

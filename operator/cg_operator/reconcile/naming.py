@@ -33,6 +33,8 @@ def child_names(name: str, component: CGComponentSpec) -> set[str]:
         suffixes |= {v.name for v in container.volumes if v.type is VolumeType.DATA}
         if container.proxy is not None:
             suffixes.add("proxy")
+        if container.configuration is not None:
+            suffixes.add("configuration")
     return {name, *(f"{name}-{suffix}" for suffix in suffixes)}
 
 

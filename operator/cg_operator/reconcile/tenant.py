@@ -5,6 +5,7 @@ Pure: (tenant, catalogue, observed installations) -> desired objects and status.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 from collections.abc import Collection, Iterable, Mapping
@@ -30,6 +31,7 @@ from cg_operator.api.tenant import (
     UpgradePolicy,
 )
 from cg_operator.reconcile.children import tenant_labels, with_owner
+from cg_operator.reconcile.configuration import CREDENTIAL_KEY, CREDENTIALS_ROLE
 from cg_operator.reconcile.exposure import tenant_hosts
 from cg_operator.reconcile.validation import Catalogue
 from cg_operator.render.environment import render
@@ -205,10 +207,13 @@ def plan_tenant(
     namespace: str | None = None,
     *,
     current_versions: Mapping[str, str] | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> TenantPlan:
-    """Desired namespace, quota, network policies, service account and installations, in
-    `namespace` (the assigned one; default: the one the spec derives). `current_versions`:
-    component -> the version its installation is set to now (see desired_version)."""
+    """Desired namespace, quota, network policies, service account, credentials and
+    installations, in `namespace` (the assigned one; default: the one the spec derives).
+    `current_versions`: component -> the version its installation is set to now (see
+    desired_version). `credentials`: credential Secret name -> its value (kept or fresh; see
+    reconcile/configuration)."""
     name = tenant["metadata"]["name"]
     namespace = namespace or spec.target_namespace()
     labels = tenant_labels(name)
@@ -238,6 +243,15 @@ def plan_tenant(
             labels=labels,
         ),
     ]
+    for secret_name, value in sorted((credentials or {}).items()):
+        children += render(
+            "secret.yaml.j2",
+            name=secret_name,
+            namespace=namespace,
+            labels={**labels, LABEL_COMPONENT_ROLE: CREDENTIALS_ROLE},
+            secret_type="Opaque",  # noqa: S106 - a Secret type, not a password
+            data={CREDENTIAL_KEY: base64.b64encode(value.encode()).decode()},
+        )
     installations = []
     hosts = tenant_hosts(spec, catalogue)
     for index, subscription in enumerate(spec.components):

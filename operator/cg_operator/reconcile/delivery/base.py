@@ -16,6 +16,7 @@ from cg_operator.api.component import (
 )
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.reconcile.backing import BackingImages
+from cg_operator.reconcile.configuration import ConfigurationPlan
 from cg_operator.reconcile.exposure import ExposureSettings
 from cg_operator.reconcile.health import ContainerProbeMode, HealthTarget
 from cg_operator.reconcile.validation import FieldError
@@ -54,6 +55,8 @@ class InstallationPlan:
     # routed there when it should be (the route kind is not installed).
     url: str = ""
     unrouted: str = ""
+    # How it is configured once it runs (a catalogue `configuration`), or None.
+    configuration: ConfigurationPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class PlanRequest:
     cluster_domain: str = "cluster.local"
     exposure: ExposureSettings = field(default_factory=ExposureSettings)
     backing_images: BackingImages = field(default_factory=BackingImages)
+    # Credential Secret name -> its uid (None: not made yet), for a catalogue configuration.
+    credential_versions: Mapping[str, str | None] = field(default_factory=dict)
 
     @property
     def namespace(self) -> str:

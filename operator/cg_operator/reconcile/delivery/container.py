@@ -42,6 +42,7 @@ from cg_operator.reconcile.backing import (
     server_env,
 )
 from cg_operator.reconcile.children import installation_labels, label_value, with_owner
+from cg_operator.reconcile.configuration import ConfigurationPlan, plan_configuration
 from cg_operator.reconcile.delivery.base import (
     SERVICE_PORT,
     HealthRequest,
@@ -151,6 +152,9 @@ class ContainerDelivery:
             host=host,
             config_extra=host_settings(container, spec, namespace, request.cluster_domain) | public,
         )
+        configuration = _configuration(request, container, children, labels)
+        if configuration is not None:
+            children.append(with_owner([configuration.config_map], request.installation)[0])
         return InstallationPlan(
             self.type,
             children + with_owner(route, request.installation),
@@ -161,6 +165,7 @@ class ContainerDelivery:
             missing=missing_secrets(container, spec, request.secret_keys or {}),
             url=url,
             unrouted=unrouted,
+            configuration=configuration,
         )
 
     def readiness(self, plan: InstallationPlan, workloads: tuple[bool, str]) -> Readiness:
@@ -189,6 +194,38 @@ class ContainerDelivery:
             return HealthTarget(url, self.type, None, service, namespace, port, path), ""
         url = f"http://{service}.{namespace}.svc.{request.cluster_domain}:{port}{path}"
         return HealthTarget(url, self.type), ""
+
+
+def _configuration(
+    request: PlanRequest,
+    container: ContainerSpec,
+    children: list[dict[str, Any]],
+    labels: dict[str, str],
+) -> ConfigurationPlan | None:
+    """The configuration ConfigMap and Job, from the web Deployment's pod template."""
+    if container.configuration is None:
+        return None
+    name = request.spec.component
+    web = next(o for o in children if o["kind"] == "Deployment" and o["metadata"]["name"] == name)
+    plan = plan_configuration(
+        container.configuration,
+        component=name,
+        namespace=request.namespace,
+        labels=labels,
+        pod_template=web["spec"]["template"],
+        host=request.spec.host or "",
+        endpoints={
+            component: (live.get("status") or {}).get("endpoint")
+            for component, live in request.installations.items()
+            if live is not None
+        },
+        credential_versions=request.credential_versions,
+    )
+    if plan.job is None:
+        return plan
+    return ConfigurationPlan(
+        plan.config_map, with_owner([plan.job], request.installation)[0], plan.waiting
+    )
 
 
 def _exposure(

@@ -1,0 +1,223 @@
+"""Configuring a component once it runs, as its maintainers' charts do (the Maykin apps:
+`manage.py setup_configuration --yaml-file`, charts/*/templates/job-config.yaml): the
+catalogue's YAML rendered into a ConfigMap, a Job per version and change of inputs, and the
+`Configured` verdict from that Job. Pure.
+
+Secrets never enter the YAML: the catalogue writes `value_from: {env: NAME}` where a credential
+belongs (django-setup-configuration's substitution), and the Job's NAME comes from the
+credential's Secret through the kubelet. A credential is generated once per pair of components
+in the tenant namespace (the tenant plans it), so both sides read the same value.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+import secrets
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from cg_operator.api.component import CGComponentSpec, Configuration
+from cg_operator.api.constants import LABEL_COMPONENT_ROLE
+
+CONFIGURED = "Configured"
+CONFIGURATION_FAILED = "ConfigurationFailed"
+CREDENTIAL_KEY = "secret"
+CREDENTIALS_ROLE = "credentials"  # the component-role label of a credential Secret
+CREDENTIAL_ALPHABET = string.ascii_letters + string.digits
+CREDENTIAL_LENGTH = 40
+CONFIG_DIR = "/configuration"
+CONFIG_FILE = "configuration.yaml"
+# A Job's name is copied into its pods' `job-name` label: at most 63 characters.
+JOB_NAME_MAX = 63
+JOB_SUFFIX = "-configure-"
+HASH_LENGTH = 10
+# Retried by the Job controller with its own exponential backoff (10 s, 20 s, 40 s, ...).
+BACKOFF_LIMIT = 4
+# {host}, {origin} and {url:<component>}; a YAML flow mapping ({env: X}) has a space and a
+# colon and is left alone.
+PLACEHOLDER = re.compile(r"\{(host|origin|url:[a-z0-9]([-a-z0-9]*[a-z0-9])?)\}")
+Status = Literal["True", "False", "Unknown"]
+
+
+def new_credential() -> str:
+    """A fresh credential secret: 40 characters from the system's CSPRNG (the ZGW JWT secrets
+    and API tokens the apps take are free text)."""
+    return "".join(secrets.choice(CREDENTIAL_ALPHABET) for _ in range(CREDENTIAL_LENGTH))
+
+
+def credential_secret_name(client: str, server: str) -> str:
+    """The Secret holding the credential `client` uses to call `server`."""
+    return f"{client}-to-{server}-credentials"
+
+
+def credential_pairs(components: Iterable[CGComponentSpec]) -> set[tuple[str, str]]:
+    """Every (client, server) pair the configurations of these components (a tenant's
+    subscriptions) read, in any of their versions: what the tenant generates. A pair whose
+    other side is not subscribed is made all the same: a server that accepts a client that
+    never calls costs nothing, and its configuration needs the value to run at all."""
+    return {
+        (credential.client, credential.server)
+        for component in components
+        for version in component.versions
+        if version.container is not None and version.container.configuration is not None
+        for credential in version.container.configuration.credentials
+    }
+
+
+def render_data(
+    template: str, *, host: str, endpoints: Mapping[str, str | None]
+) -> tuple[str, list[str]]:
+    """(the YAML with its placeholders filled, the components whose endpoint it waits for)."""
+    waiting: list[str] = []
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == "host":
+            return host
+        if name == "origin":
+            return f"https://{host}" if host else ""
+        component = name.removeprefix("url:")
+        endpoint = endpoints.get(component)
+        if not endpoint:
+            waiting.append(component)
+            return ""
+        return endpoint
+
+    return PLACEHOLDER.sub(fill, template), waiting
+
+
+def placeholder_errors(config: Configuration, subscribed: Iterable[str]) -> list[str]:
+    """The {url:...} placeholders naming a component the municipality does not subscribe to."""
+    known = set(subscribed)
+    return sorted(
+        {
+            m.group(1).removeprefix("url:")
+            for m in PLACEHOLDER.finditer(config.data)
+            if m.group(1).startswith("url:") and m.group(1).removeprefix("url:") not in known
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ConfigurationPlan:
+    """What configuring an installation takes: the ConfigMap (applied with the rest), the Job
+    (applied once the workloads are available), and why the Job cannot be made yet."""
+
+    config_map: dict[str, Any]
+    job: dict[str, Any] | None
+    waiting: str = ""
+
+
+def job_name(component: str, digest: str) -> str:
+    """<component>-configure-<hash of the inputs>, within a label value's 63 characters."""
+    room = JOB_NAME_MAX - len(JOB_SUFFIX) - HASH_LENGTH
+    return f"{component[:room].rstrip('-')}{JOB_SUFFIX}{digest[:HASH_LENGTH]}"
+
+
+def plan_configuration(
+    config: Configuration,
+    *,
+    component: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    pod_template: Mapping[str, Any],
+    host: str,
+    endpoints: Mapping[str, str | None],
+    credential_versions: Mapping[str, str | None],
+) -> ConfigurationPlan:
+    """The configuration of one installation. `pod_template` is the web Deployment's: the Job
+    runs the same image with the same settings, user and volumes. `credential_versions`:
+    credential Secret name -> its uid, or None while it does not exist (a Secret made anew,
+    i.e. rotated, makes a new Job on both sides)."""
+    text, waiting_for = render_data(config.data, host=host, endpoints=endpoints)
+    name = f"{component}-configuration"
+    role = {**labels, LABEL_COMPONENT_ROLE: "configuration"}
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": role},
+        "data": {CONFIG_FILE: text},
+    }
+    secrets = {c.env: credential_secret_name(c.client, c.server) for c in config.credentials}
+    absent = sorted({s for s in secrets.values() if not credential_versions.get(s)})
+    if waiting_for or absent:
+        why = [f"the endpoint of {c}" for c in waiting_for] + [f"the Secret {s}" for s in absent]
+        return ConfigurationPlan(config_map, None, f"waiting for {', '.join(why)}")
+    spec = copy.deepcopy(dict(pod_template["spec"]))
+    container = spec["containers"][0]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        container.pop(probe, None)
+    container.pop("ports", None)
+    container["command"] = [*config.command, f"{CONFIG_DIR}/{CONFIG_FILE}"]
+    container.pop("args", None)
+    container["env"] = [
+        *container.get("env", []),
+        *(
+            {"name": env, "valueFrom": {"secretKeyRef": {"name": s, "key": CREDENTIAL_KEY}}}
+            for env, s in sorted(secrets.items())
+        ),
+    ]
+    container["volumeMounts"] = [
+        *container.get("volumeMounts", []),
+        {"name": "configuration", "mountPath": CONFIG_DIR, "readOnly": True},
+    ]
+    spec["containers"] = [container]
+    spec.pop("initContainers", None)
+    spec["restartPolicy"] = "Never"
+    spec["volumes"] = [
+        *spec.get("volumes", []),
+        {"name": "configuration", "configMap": {"name": name}},
+    ]
+    template = {"metadata": {"labels": role}, "spec": spec}
+    # Everything the Job's pods get, and which credential Secrets: a change of any is a new
+    # Job (a Job's pod template cannot be changed).
+    digest = hashlib.sha256(
+        json.dumps(
+            [text, template, sorted((s, credential_versions[s]) for s in secrets.values())],
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": job_name(component, digest), "namespace": namespace, "labels": role},
+        "spec": {
+            "backoffLimit": BACKOFF_LIMIT,
+            "activeDeadlineSeconds": config.deadline_seconds,
+            "template": template,
+        },
+    }
+    return ConfigurationPlan(config_map, job)
+
+
+def configured(job: Mapping[str, Any] | None, waiting: str) -> tuple[Status, str, str]:
+    """The Configured condition (status, reason, message) from the live Job, or why there is
+    none yet."""
+    if job is None:
+        if waiting:
+            return "False", "WaitingForInputs", waiting
+        return "False", "Pending", "the configuration runs once the workloads are available"
+    name = job["metadata"]["name"]
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("status") != "True":
+            continue
+        if condition.get("type") == "Complete":
+            return "True", CONFIGURED, f"the configuration Job {name} succeeded"
+        if condition.get("type") == "Failed":
+            detail = condition.get("message") or condition.get("reason") or "failed"
+            return "False", CONFIGURATION_FAILED, f"the configuration Job {name} failed: {detail}"
+    return "False", "Configuring", f"the configuration Job {name} is running"
+
+
+def log_tail(text: str, secrets: Iterable[str], *, lines: int = 8, limit: int = 1024) -> str:
+    """The last lines of a failed Job's log for a condition message: every known secret value
+    replaced, cut to `limit` characters."""
+    for value in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(value, "***")
+    tail = "\n".join(text.rstrip().splitlines()[-lines:])
+    return tail[-limit:]

@@ -1,0 +1,94 @@
+"""A component's configuration Job against the real control plane: a Job that fails is
+reported on the installation with its reason, keeps it from Ready and is an event; once the
+cause is gone, new inputs make a new Job that succeeds, and the failed one is removed.
+
+KWOK completes every Job pod it runs (its default pod-complete stage); to fail one, a
+MutatingAdmissionPolicy keeps the Job's pods unschedulable, so the Job passes its deadline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.conftest import OperatorProcess
+from tests.support.cluster import Cluster, condition, get_json, wait_for
+from tests.support.configuration import (
+    COMPONENT,
+    component,
+    make_job_pods_unschedulable,
+    remove_policy,
+    wait_configured,
+)
+
+TENANT = "t-configure-fails"
+TIMEOUT = 120
+
+
+def tenant() -> dict[str, object]:
+    return {
+        "apiVersion": "appstore.commonground.nl/v1alpha1",
+        "kind": "MunicipalityTenant",
+        "metadata": {"name": TENANT},
+        "spec": {
+            "municipality": {"name": "Configureren", "code": "GM0731"},
+            "ring": "volger",
+            "namespace": TENANT,
+            "deletionPolicy": "Delete",
+            "components": [{"name": COMPONENT, "offering": "container"}],
+        },
+    }
+
+
+@pytest.fixture
+def policy(cluster: Cluster, crds: None) -> Iterator[str]:
+    name = make_job_pods_unschedulable(cluster, TENANT)
+    yield name
+    remove_policy(cluster, name, TENANT)
+    cluster.kubectl("delete", "mt", TENANT, "--ignore-not-found", "--timeout=90s")
+    cluster.kubectl("delete", "cgc", COMPONENT, "--ignore-not-found")
+
+
+def test_a_failed_configuration_keeps_the_installation_from_ready_until_fixed(
+    cluster: Cluster, module_operator: OperatorProcess, policy: str
+) -> None:
+    cluster.apply(component())
+    cluster.apply(tenant())
+    failed = wait_configured(cluster, TENANT, "ConfigurationFailed", TIMEOUT)
+    assert failed["status"] == "False"
+    assert "failed" in failed["message"]
+    assert "deadline" in failed["message"].lower()
+    cgi = get_json(cluster, "cgi", COMPONENT, "-n", TENANT)
+    ready = condition(cgi, "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "ConfigurationFailed")
+    assert "observedVersion" not in cgi["status"], "a version that is not configured is not run"
+    wait_for(
+        "a ConfigurationFailed event",
+        lambda: any(
+            e["reason"] == "ConfigurationFailed" and e["type"] == "Warning"
+            for e in get_json(cluster, "events", "-n", TENANT).get("items") or []
+        ),
+        timeout=30,
+    )
+    first = failed["message"].split()[3]  # "the configuration Job <name> failed: ..."
+
+    # The cause is gone and the configuration changes: a new Job, which succeeds.
+    remove_policy(cluster, policy, TENANT)
+    cluster.apply(component(data="site: {host}\nretry: 1\n", deadline=600))
+    done = wait_configured(cluster, TENANT, "Configured", TIMEOUT)
+    assert done["status"] == "True"
+    assert first not in done["message"]
+    wait_for(
+        "the failed Job removed",
+        lambda: get_json(cluster, "job", first, "-n", TENANT) == {} or None,
+        timeout=60,
+    )
+    wait_for(
+        "the installation Ready",
+        lambda: (
+            condition(get_json(cluster, "cgi", COMPONENT, "-n", TENANT), "Ready").get("status")
+            == "True"
+            or None
+        ),
+        timeout=60,
+    )
