@@ -22,6 +22,7 @@ from cg_operator.reconcile.configuration import (
     credential_secret_name,
     log_tail,
     new_credential,
+    plan_configuration,
     render_data,
 )
 from cg_operator.reconcile.installation import plan_installation
@@ -284,3 +285,42 @@ def test_a_tenant_generates_every_credential_its_subscriptions_read() -> None:
 def test_a_configuration_needs_a_command_and_data() -> None:
     with pytest.raises(ValueError, match="command"):
         Configuration.model_validate({"command": [], "data": "a: 1"})
+
+
+POD = {"spec": {"containers": [{"name": "web", "image": "registry.example/app:1", "env": []}]}}
+WITH_SAAS = Configuration.model_validate(
+    {
+        "command": ["/app/configure", "--file"],
+        "data": "register:\n  url: '{url:brp}'\n  token:\n    value_from: {env: BRP_TOKEN}\n",
+        "bindings": [{"env": "BRP_TOKEN", "component": "brp", "key": "token"}],
+    }
+)
+
+
+def plan_with_saas(endpoint: str | None, version: str | None) -> Any:
+    return plan_configuration(
+        WITH_SAAS,
+        component="app",
+        namespace=NAMESPACE,
+        labels={},
+        pod_template=POD,
+        host="",
+        endpoints={"brp": endpoint},
+        credential_versions={"brp-binding": version},
+    )
+
+
+def test_a_saas_dependency_is_wired_from_its_binding() -> None:
+    plan = plan_with_saas("https://brp.supplier.example/gm0363/", "v1")
+    data = yaml.safe_load(plan.config_map["data"][CONFIG_FILE])
+    assert data["register"]["url"] == "https://brp.supplier.example/gm0363/"
+    env = {e["name"]: e for e in plan.job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["BRP_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "brp-binding", "key": "token"}
+    # New credentials in the binding: configured again.
+    assert (
+        plan_with_saas("https://brp.supplier.example/gm0363/", "v2").job["metadata"]["name"]
+        != plan.job["metadata"]["name"]
+    )
+    waiting = plan_with_saas(None, None)
+    assert waiting.job is None
+    assert "the endpoint of brp" in waiting.waiting

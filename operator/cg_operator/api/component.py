@@ -509,6 +509,19 @@ class Credential(Model):
     """The component that is called and must accept the client."""
 
 
+class BindingValue(Model):
+    """A value of another subscribed component's binding Secret (`<component>-binding`: uri,
+    and for a SaaS offering the supplier's credentials), given to the configuration as an
+    environment variable: how a SaaS dependency is wired."""
+
+    env: EnvName
+    """The variable the configuration reads it from (`value_from: {env: <env>}`)."""
+    component: DnsLabel
+    """The component whose binding it is."""
+    key: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[-._a-zA-Z0-9]+$")]
+    """The binding Secret's key: uri, username, password, token, ..."""
+
+
 class Configuration(Model):
     """How the component is configured once it runs, as its maintainers' charts do it (the
     Maykin apps: `manage.py setup_configuration --yaml-file`, the charts' job-config.yaml): a
@@ -531,6 +544,11 @@ class Configuration(Model):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["env"]},
     )
     """The generated credentials it reads, each as an environment variable."""
+    bindings: Annotated[list[BindingValue], Field(max_length=16)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["env"]},
+    )
+    """Values from other components' bindings (a SaaS dependency's URL and credentials)."""
     deadline_seconds: Annotated[int, Field(ge=1, le=86400)] = 900
     """How long the configuration may take, retries included, before it counts as failed."""
 

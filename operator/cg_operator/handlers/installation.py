@@ -8,6 +8,8 @@ children's, and by its dependencies' and the catalogue's changes.
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import logging
 import secrets
 import threading
@@ -40,6 +42,7 @@ from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
 from cg_operator.k8s.client import patch_status
 from cg_operator.reconcile.backing import FLAVOURS, BackingImages
+from cg_operator.reconcile.children import binding_secret_name
 from cg_operator.reconcile.configuration import (
     CONFIGURATION_FAILED,
     configured,
@@ -239,7 +242,7 @@ def _credential_versions(
     namespace: str, spec: ComponentInstallationSpec, component: CGComponentSpec, observed: Observed
 ) -> dict[str, str | None]:
     """Each credential Secret the version's configuration reads -> its uid, or None while the
-    tenant has not made it."""
+    tenant has not made it; each binding it reads -> a digest of its data."""
     version = component.version(spec.version)
     config = version.container.configuration if version and version.container else None
     out: dict[str, str | None] = {}
@@ -247,6 +250,11 @@ def _credential_versions(
         name = credential_secret_name(credential.client, credential.server)
         live = observed.get(Ref("v1", "Secret", namespace, name))
         out[name] = live["metadata"].get("uid") if live else None
+    for binding in config.bindings if config else []:
+        name = binding_secret_name(binding.component)
+        live = observed.get(Ref("v1", "Secret", namespace, name))
+        data = json.dumps((live or {}).get("data") or {}, sort_keys=True)
+        out[name] = hashlib.sha256(data.encode()).hexdigest()[:16] if live else None
     return out
 
 

@@ -51,3 +51,8 @@ def with_owner(objects: list[dict[str, Any]], owner: Mapping[str, Any]) -> list[
     for obj in objects:
         obj["metadata"]["ownerReferences"] = [reference]
     return objects
+
+
+def binding_secret_name(component: str) -> str:
+    """The servicebinding.io Secret a component's dependents read."""
+    return f"{component}-binding"

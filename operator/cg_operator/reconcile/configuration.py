@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from cg_operator.api.component import CGComponentSpec, Configuration
 from cg_operator.api.constants import LABEL_COMPONENT_ROLE
+from cg_operator.reconcile.children import binding_secret_name
 
 CONFIGURED = "Configured"
 CONFIGURATION_FAILED = "ConfigurationFailed"
@@ -132,8 +133,9 @@ def plan_configuration(
 ) -> ConfigurationPlan:
     """The configuration of one installation. `pod_template` is the web Deployment's: the Job
     runs the same image with the same settings, user and volumes. `credential_versions`:
-    credential Secret name -> its uid, or None while it does not exist (a Secret made anew,
-    i.e. rotated, makes a new Job on both sides)."""
+    Secret name -> a version of its content, or None while it does not exist, for the
+    credential Secrets (their uid: one made anew, i.e. rotated, makes a new Job on both sides)
+    and the bindings it reads (a digest of their data: new SaaS credentials, a new Job)."""
     text, waiting_for = render_data(config.data, host=host, endpoints=endpoints)
     name = f"{component}-configuration"
     role = {**labels, LABEL_COMPONENT_ROLE: "configuration"}
@@ -144,6 +146,9 @@ def plan_configuration(
         "data": {CONFIG_FILE: text},
     }
     secrets = {c.env: credential_secret_name(c.client, c.server) for c in config.credentials}
+    bound = {b.env: (binding_secret_name(b.component), b.key) for b in config.bindings}
+    unbound = sorted({b.component for b in config.bindings if not endpoints.get(b.component)})
+    waiting_for = sorted({*waiting_for, *unbound})
     absent = sorted({s for s in secrets.values() if not credential_versions.get(s)})
     if waiting_for or absent:
         why = [f"the endpoint of {c}" for c in waiting_for] + [f"the Secret {s}" for s in absent]
@@ -160,6 +165,10 @@ def plan_configuration(
         *(
             {"name": env, "valueFrom": {"secretKeyRef": {"name": s, "key": CREDENTIAL_KEY}}}
             for env, s in sorted(secrets.items())
+        ),
+        *(
+            {"name": env, "valueFrom": {"secretKeyRef": {"name": s, "key": key}}}
+            for env, (s, key) in sorted(bound.items())
         ),
     ]
     container["volumeMounts"] = [
@@ -178,7 +187,14 @@ def plan_configuration(
     # Job (a Job's pod template cannot be changed).
     digest = hashlib.sha256(
         json.dumps(
-            [text, template, sorted((s, credential_versions[s]) for s in secrets.values())],
+            [
+                text,
+                template,
+                sorted(
+                    (s, credential_versions.get(s))
+                    for s in {*secrets.values(), *(s for s, _key in bound.values())}
+                ),
+            ],
             sort_keys=True,
         ).encode()
     ).hexdigest()

@@ -14,6 +14,7 @@ from cg_operator.api.component import CGComponentSpec, OfferingType
 from cg_operator.api.conditions import READY
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.reconcile.backing import BackingImages
+from cg_operator.reconcile.children import binding_secret_name
 from cg_operator.reconcile.delivery import delivery_for
 from cg_operator.reconcile.delivery.base import (
     SERVICE_PORT,
@@ -21,7 +22,6 @@ from cg_operator.reconcile.delivery.base import (
     Dependencies,
     InstallationPlan,
     PlanRequest,
-    binding_secret_name,
 )
 from cg_operator.reconcile.exposure import ExposureSettings
 from cg_operator.reconcile.validation import FieldError

@@ -140,11 +140,6 @@ def b64(value: str) -> str:
     return base64.b64encode(value.encode()).decode()
 
 
-def binding_secret_name(component: str) -> str:
-    """The servicebinding.io Secret a component's dependents read."""
-    return f"{component}-binding"
-
-
 def binding_data(
     component: str, offering: Offering, uri: str, host: str, port: int
 ) -> dict[str, str]:

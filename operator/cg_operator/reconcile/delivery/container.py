@@ -41,7 +41,12 @@ from cg_operator.reconcile.backing import (
     secret_data,
     server_env,
 )
-from cg_operator.reconcile.children import installation_labels, label_value, with_owner
+from cg_operator.reconcile.children import (
+    binding_secret_name,
+    installation_labels,
+    label_value,
+    with_owner,
+)
 from cg_operator.reconcile.configuration import ConfigurationPlan, plan_configuration
 from cg_operator.reconcile.delivery.base import (
     SERVICE_PORT,
@@ -51,7 +56,6 @@ from cg_operator.reconcile.delivery.base import (
     Readiness,
     b64,
     binding_data,
-    binding_secret_name,
 )
 from cg_operator.reconcile.exposure import Route, exposure_objects, public_env, public_url
 from cg_operator.reconcile.health import ContainerProbeMode, HealthTarget

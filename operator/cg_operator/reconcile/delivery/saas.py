@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlparse
 from cg_operator.api.component import Offering, OfferingType
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.api.tenant import slugify
-from cg_operator.reconcile.children import installation_labels, with_owner
+from cg_operator.reconcile.children import binding_secret_name, installation_labels, with_owner
 from cg_operator.reconcile.delivery.base import (
     BINDING_KEYS,
     HealthRequest,
@@ -19,7 +19,6 @@ from cg_operator.reconcile.delivery.base import (
     PlanRequest,
     Readiness,
     binding_data,
-    binding_secret_name,
 )
 from cg_operator.reconcile.health import HealthTarget
 from cg_operator.reconcile.validation import FieldError
