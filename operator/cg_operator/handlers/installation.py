@@ -121,14 +121,17 @@ def reconcile_installation(namespace: str, name: str, kwargs: Mapping[str, Any])
     if live["metadata"].get("deletionTimestamp"):
         _finalize(live, observed)
         return
-    _ensure_finalizer(live)
-    _reconcile(live, observed, kwargs)
+    if _ensure_finalizer(live):
+        _reconcile(live, observed, kwargs)
 
 
-def _ensure_finalizer(live: dict[str, Any]) -> None:
+def _ensure_finalizer(live: dict[str, Any]) -> bool:
+    """Our finalizer on the installation; False when it is gone (deleted before its first
+    pass got here, the index still having it): nothing of it may be made now."""
     finalizers = list(live["metadata"].get("finalizers") or [])
-    if FINALIZER not in finalizers:
-        objects.merge_patch(Ref.of(live), {"metadata": {"finalizers": [*finalizers, FINALIZER]}})
+    if FINALIZER in finalizers:
+        return True
+    return objects.merge_patch(Ref.of(live), {"metadata": {"finalizers": [*finalizers, FINALIZER]}})
 
 
 def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, Any]) -> None:

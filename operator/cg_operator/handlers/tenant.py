@@ -87,7 +87,11 @@ def reconcile_tenant(seen: Seen, kwargs: Mapping[str, Any]) -> None:
         return
     finalizers = list(body["metadata"].get("finalizers") or [])
     if FINALIZER not in finalizers:
-        objects.merge_patch(Ref.of(body), {"metadata": {"finalizers": [*finalizers, FINALIZER]}})
+        finalized = {"metadata": {"finalizers": [*finalizers, FINALIZER]}}
+        if not objects.merge_patch(Ref.of(body), finalized):
+            # Deleted before its first pass got here (the index still had it): nothing of it
+            # may be made now, or its namespace would outlive it with nobody to remove it.
+            return
     rollouts = [seen.body for _name, seen in latest(kwargs["rollout_index"])]
     tenants = [seen.body for _name, seen in latest(kwargs["tenant_index"])]
     _reconcile(body, observed, catalogue_of(kwargs["catalogue_index"]), rollouts, tenants)

@@ -108,8 +108,8 @@ def delete(ref: Ref, preconditions: dict[str, str] | None = None) -> bool:
     return True
 
 
-def merge_patch(ref: Ref, patch: dict[str, Any]) -> None:
-    """A JSON merge patch (labels, finalizers); 404 is ignored."""
+def merge_patch(ref: Ref, patch: dict[str, Any]) -> bool:
+    """A JSON merge patch (labels, finalizers); False when the object is gone (404)."""
     try:
         resource(ref.api_version, ref.kind).patch(
             name=ref.name,
@@ -120,6 +120,8 @@ def merge_patch(ref: Ref, patch: dict[str, Any]) -> None:
     except ApiException as error:
         if error.status != 404:
             raise
+        return False
+    return True
 
 
 def secret_data(namespace: str, name: str) -> dict[str, str] | None:
