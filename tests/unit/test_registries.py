@@ -11,6 +11,7 @@ from cg_operator.handlers import startup_gate
 from cg_operator.handlers.observed import CHILD_KINDS
 from cg_operator.handlers.queue import _kind_of
 from cg_operator.handlers.runner import HANDLER_MODULES, load_handlers
+from tests.support.apiserver import OPERATOR_RESOURCES, OWN_KINDS
 
 
 @pytest.fixture(scope="module")
@@ -49,3 +50,9 @@ def test_the_work_queue_labels_each_kinds_passes_with_its_kind(kind: Kind) -> No
     key = (kind.plural, "gm0363-amsterdam", "x") if kind.namespaced else (kind.plural, "x")
     assert _kind_of(key) == kind.kind
     assert _kind_of(("secrets", "x")) == "other"
+
+
+def test_write_counts_cover_every_kind_the_operator_writes() -> None:
+    """The idle and restart tests count writes to these resources: a child kind missing here
+    could be rewritten on every pass unnoticed."""
+    assert {k.plural for k in CHILD_KINDS} | OWN_KINDS == OPERATOR_RESOURCES
