@@ -1,6 +1,7 @@
 """A component's configuration Job against the real control plane: a Job that fails is
 reported on the installation with its reason, keeps it from Ready and is an event; once the
-cause is gone, new inputs make a new Job that succeeds, and the failed one is removed.
+cause is gone, new inputs make a new Job that succeeds, and the failed one is removed. A part
+of the configuration for another component runs only while that component is subscribed.
 
 KWOK completes every Job pod it runs (its default pod-complete stage); to fail one, a
 MutatingAdmissionPolicy keeps the Job's pods unschedulable, so the Job passes its deadline."""
@@ -15,7 +16,9 @@ from tests.integration.conftest import OperatorProcess
 from tests.support.cluster import Cluster, condition, get_json, wait_for
 from tests.support.configuration import (
     COMPONENT,
+    PEER,
     component,
+    entry,
     make_job_pods_unschedulable,
     remove_policy,
     wait_configured,
@@ -25,17 +28,17 @@ TENANT = "t-configure-fails"
 TIMEOUT = 120
 
 
-def tenant() -> dict[str, object]:
+def tenant(name: str = TENANT, code: str = "GM0731", *components: str) -> dict[str, object]:
     return {
         "apiVersion": "appstore.commonground.nl/v1alpha1",
         "kind": "MunicipalityTenant",
-        "metadata": {"name": TENANT},
+        "metadata": {"name": name},
         "spec": {
-            "municipality": {"name": "Configureren", "code": "GM0731"},
+            "municipality": {"name": "Configureren", "code": code},
             "ring": "volger",
-            "namespace": TENANT,
+            "namespace": name,
             "deletionPolicy": "Delete",
-            "components": [{"name": COMPONENT, "offering": "container"}],
+            "components": [{"name": c, "offering": "container"} for c in components or [COMPONENT]],
         },
     }
 
@@ -92,3 +95,63 @@ def test_a_failed_configuration_keeps_the_installation_from_ready_until_fixed(
         ),
         timeout=60,
     )
+
+
+PARTS_TENANT = "t-configure-parts"
+
+
+def parts_tenant(*components: str) -> dict[str, object]:
+    return tenant(PARTS_TENANT, "GM0732", *components)
+
+
+@pytest.fixture
+def with_peer(cluster: Cluster, crds: None) -> Iterator[None]:
+    cluster.apply(entry(PEER))
+    cluster.apply(component(data="", deadline=600, parts=[{"component": PEER, "data": PART}]))
+    yield
+    cluster.kubectl("delete", "mt", PARTS_TENANT, "--ignore-not-found", "--timeout=90s")
+    cluster.kubectl("delete", "cgc", COMPONENT, PEER, "--ignore-not-found")
+
+
+PART = "peer:\n  url: '{url:configure-peer}'\n"
+
+
+def _ready(namespace: str, cluster: Cluster) -> dict[str, object] | None:
+    cgi = get_json(cluster, "cgi", COMPONENT, "-n", namespace)
+    return cgi if condition(cgi, "Ready").get("status") == "True" else None
+
+
+def test_a_part_is_configured_only_while_its_component_is_subscribed(
+    cluster: Cluster, module_operator: OperatorProcess, with_peer: None
+) -> None:
+    """Open Notificaties without Open Zaak: what concerns the other component waits for nothing
+    until it is subscribed, then runs; unsubscribing it takes the Job away again."""
+    cluster.apply(parts_tenant(COMPONENT))
+    alone = wait_for(
+        "Ready without the peer", lambda: _ready(PARTS_TENANT, cluster), timeout=TIMEOUT
+    )
+    assert condition(alone, "Configured") == {}
+    jobs = get_json(cluster, "jobs", "-n", PARTS_TENANT)
+    assert jobs["items"] == []
+
+    cluster.apply(parts_tenant(COMPONENT, PEER))
+    done = wait_configured(cluster, PARTS_TENANT, "Configured", TIMEOUT)
+    assert done["status"] == "True"
+    text = get_json(cluster, "configmap", f"{COMPONENT}-configuration", "-n", PARTS_TENANT)
+    peer = get_json(cluster, "cgi", PEER, "-n", PARTS_TENANT)["status"]["endpoint"]
+    assert f"url: {peer}" in text["data"]["configuration.yaml"]
+
+    cluster.apply(parts_tenant(COMPONENT))
+    wait_for(
+        "the Job and the Configured condition gone",
+        lambda: (
+            (
+                get_json(cluster, "jobs", "-n", PARTS_TENANT)["items"] == []
+                and condition(get_json(cluster, "cgi", COMPONENT, "-n", PARTS_TENANT), "Configured")
+                == {}
+            )
+            or None
+        ),
+        timeout=TIMEOUT,
+    )
+    assert _ready(PARTS_TENANT, cluster) is not None

@@ -1,7 +1,8 @@
 """Staged rollouts against the real control plane: 14 tenants in 3 rings (plus a pinned one and
 one that approves for itself), a rollout that completes in wave order within maxParallel and
 bake times, an approval gate, a broken version that pauses one rollout and is rolled back by
-another, a second rollout refused while one runs, and an operator killed mid-rollout.
+another, a configuration that fails and pauses a rollout the same way, a second rollout
+refused while one runs, and an operator killed mid-rollout.
 
 The broken version asks for 900 CPUs: its pods are never scheduled, so it never becomes Ready.
 """
@@ -21,9 +22,12 @@ import pytest
 
 from tests.integration.conftest import OperatorProcess, start_operator
 from tests.support.cluster import Cluster, condition, get_json, wait_for
+from tests.support.configuration import make_job_pods_unschedulable, remove_policy
 
 COMPONENT = "rollout-test"
 GOOD, NEXT, BROKEN = "1.0.0", "1.1.0", "1.2.0"
+# Runs, but its configuration Job fails where a policy keeps Job pods from being scheduled.
+UNCONFIGURED = "1.3.0"
 RINGS = {
     "koploper": ["t-ro-almere", "t-ro-breda", "t-ro-delft"],
     "vroege-volger": ["t-ro-ede", "t-ro-emmen", "t-ro-gouda", "t-ro-hoorn"],
@@ -35,7 +39,7 @@ TIMEOUT = 300
 
 
 def component() -> dict[str, Any]:
-    def version(number: str, cpu: str) -> dict[str, Any]:
+    def version(number: str, cpu: str, **container: Any) -> dict[str, Any]:
         return {
             "version": number,
             "container": {
@@ -44,8 +48,11 @@ def component() -> dict[str, Any]:
                 "user": {"runAsUser": 1000},
                 "probes": {"readiness": "/ready"},
                 "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}},
+                **container,
             },
         }
+
+    configuration = {"command": ["/app/configure"], "data": "a: 1\n", "deadlineSeconds": 3}
 
     return {
         "apiVersion": "appstore.commonground.nl/v1alpha1",
@@ -59,7 +66,12 @@ def component() -> dict[str, Any]:
             "lifecycle": "Beta",
             "steward": {"name": "Test"},
             "defaultVersion": GOOD,
-            "versions": [version(GOOD, "10m"), version(NEXT, "10m"), version(BROKEN, "900")],
+            "versions": [
+                version(GOOD, "10m"),
+                version(NEXT, "10m"),
+                version(BROKEN, "900"),
+                version(UNCONFIGURED, "10m", configuration=configuration),
+            ],
             "offerings": [
                 {"name": "container", "type": "Container", "deliveryOrganisation": {"name": "T"}}
             ],
@@ -326,41 +338,63 @@ def test_a_second_rollout_is_refused_while_one_runs(cluster: Cluster, fleet: Run
     cluster.kubectl("delete", "cgr", "rt-hold", "rt-second", "--wait=true")
 
 
+def _failed(cluster: Cluster, name: str, reason: str) -> dict[str, Any]:
+    """Wait until the rollout's Failed condition has `reason`; return it."""
+    return dict(
+        wait_for(
+            f"{name} Failed ({reason})",
+            lambda: (
+                ((c := condition(_rollout(cluster, name), "Failed")).get("reason") == reason and c)
+                or None
+            ),
+            timeout=TIMEOUT,
+        )
+    )
+
+
+def _stops_at_the_first_koploper(cluster: Cluster, name: str, version: str) -> dict[str, Any]:
+    """Roll `version` out; it fails at the first koploper, moves nobody else, and deleting the
+    rollout returns that tenant to what the completed rollout holds it at. The Failed
+    condition seen while it stood."""
+    cluster.apply(_labelled(rollout(name, version, progressDeadline="20s")))
+    failed = _failed(cluster, name, "TenantFailed")
+    first = RINGS["koploper"][0]
+    assert failed["status"] == "True"
+    assert first in failed["message"]
+    assert condition(_rollout(cluster, name), "Paused")["status"] == "True"
+    others = [n for n in ALL if n != first]
+    assert all(_cgi(cluster, n)["spec"]["version"] != version for n in others)
+    cluster.kubectl("delete", "cgr", name, "--wait=true")
+    wait_for(f"{first} back on {NEXT}", lambda: _ready_on(cluster, first, NEXT), timeout=TIMEOUT)
+    return failed
+
+
 def test_a_broken_version_pauses_the_rollout_and_names_the_tenant(
     cluster: Cluster, fleet: Running
 ) -> None:
-    cluster.apply(_labelled(rollout("rt-broken", BROKEN, progressDeadline="20s")))
-    failed = wait_for(
-        "Failed",
-        lambda: (
-            (c := condition(_rollout(cluster, "rt-broken"), "Failed")).get("status") == "True" and c
-        ),
-        timeout=TIMEOUT,
-    )
+    failed = _stops_at_the_first_koploper(cluster, "rt-broken", BROKEN)
+    assert "not Ready and Healthy" in failed["message"]
+
+
+def test_a_failed_configuration_pauses_the_rollout_like_an_unhealthy_tenant(
+    cluster: Cluster, fleet: Running
+) -> None:
+    """The first koploper's configuration Job cannot run (its pods are kept unschedulable until
+    the Job's 3 s deadline): the rollout stops there, naming the tenant and the Job."""
     first = RINGS["koploper"][0]
-    assert failed["reason"] == "TenantFailed"
-    assert first in failed["message"]
-    assert condition(_rollout(cluster, "rt-broken"), "Paused")["status"] == "True"
-    others = [n for n in ALL if n != first]
-    assert all(_cgi(cluster, n)["spec"]["version"] != BROKEN for n in others)
-    # Deleting the rollout returns its tenant to what the completed rollout holds it at.
-    cluster.kubectl("delete", "cgr", "rt-broken", "--wait=true")
-    wait_for(f"{first} back on {NEXT}", lambda: _ready_on(cluster, first, NEXT), timeout=TIMEOUT)
+    policy = make_job_pods_unschedulable(cluster, first)
+    try:
+        failed = _stops_at_the_first_koploper(cluster, "rt-unconfigured", UNCONFIGURED)
+        assert "configuration Job" in failed["message"]
+    finally:
+        remove_policy(cluster, policy, first)
 
 
 def test_rollback_returns_exactly_the_tenants_moved(cluster: Cluster, fleet: Running) -> None:
     spec = rollout("rt-rollback", BROKEN, progressDeadline="20s", failurePolicy="Rollback")
     spec["spec"]["waves"][0]["maxParallel"] = 2
     cluster.apply(_labelled(spec))
-    failed = wait_for(
-        "RolledBack",
-        lambda: (
-            (c := condition(_rollout(cluster, "rt-rollback"), "Failed")).get("reason")
-            == "RolledBack"
-            and c
-        ),
-        timeout=TIMEOUT,
-    )
+    failed = _failed(cluster, "rt-rollback", "RolledBack")
     status = _rollout(cluster, "rt-rollback")["status"]
     rolled = {t["name"] for t in status["tenants"] if t["state"] == "RolledBack"}
     assert rolled == set(RINGS["koploper"][:2])

@@ -14,36 +14,46 @@ COMPONENT = "configure-test"
 LABEL_TENANT = "appstore.commonground.nl/tenant"
 
 
-def component(data: str = "site: {host}\n", deadline: int = 3) -> dict[str, Any]:
+PEER = "configure-peer"
+
+
+def component(
+    data: str = "site: {host}\n", deadline: int = 3, parts: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     """A small container component whose configuration takes at most `deadline` seconds."""
+    configuration: dict[str, Any] = {
+        "command": ["/app/configure", "--file"],
+        "data": data,
+        "deadlineSeconds": deadline,
+    }
+    if parts:
+        configuration["parts"] = parts
+    return entry(COMPONENT, configuration)
+
+
+def entry(name: str, configuration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A small container component named `name`, with this configuration (or none)."""
+    container: dict[str, Any] = {
+        "image": f"registry.example/{name}:1.0.0",
+        "port": 8000,
+        "user": {"runAsUser": 1000},
+        "probes": {"readiness": "/ready"},
+    }
+    if configuration is not None:
+        container["configuration"] = configuration
     return {
         "apiVersion": "appstore.commonground.nl/v1alpha1",
         "kind": "CGComponent",
-        "metadata": {"name": COMPONENT},
+        "metadata": {"name": name},
         "spec": {
-            "displayName": "Configure test",
+            "displayName": name.replace("-", " ").capitalize(),
             "description": "A component for the configuration tests.",
             "layer": "Service",
             "tier": "Plus",
             "lifecycle": "Beta",
             "steward": {"name": "Test"},
             "defaultVersion": "1.0.0",
-            "versions": [
-                {
-                    "version": "1.0.0",
-                    "container": {
-                        "image": "registry.example/configure-test:1.0.0",
-                        "port": 8000,
-                        "user": {"runAsUser": 1000},
-                        "probes": {"readiness": "/ready"},
-                        "configuration": {
-                            "command": ["/app/configure", "--file"],
-                            "data": data,
-                            "deadlineSeconds": deadline,
-                        },
-                    },
-                }
-            ],
+            "versions": [{"version": "1.0.0", "container": container}],
             "offerings": [
                 {"name": "container", "type": "Container", "deliveryOrganisation": {"name": "T"}}
             ],

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from cg_operator.api.base import Condition
-from cg_operator.api.component import Configuration
+from cg_operator.api.component import CGComponentSpec, Configuration
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.reconcile.configuration import (
     CONFIG_DIR,
@@ -23,10 +23,13 @@ from cg_operator.reconcile.configuration import (
     log_tail,
     new_credential,
     plan_configuration,
+    render_configuration,
     render_data,
+    wired_to,
 )
 from cg_operator.reconcile.installation import plan_installation
 from cg_operator.reconcile.installation_summary import Configured, readiness, transition_events
+from cg_operator.reconcile.validation import component_errors
 from tests.unit.test_planning import CATALOGUE, installation
 
 NAMESPACE = "gm0363-amsterdam"
@@ -185,7 +188,12 @@ def test_a_new_job_for_a_new_version_new_inputs_or_a_rotated_credential_and_not_
 
 
 def test_the_job_waits_for_its_peers_endpoint_and_credentials() -> None:
-    on = planned("open-notificaties", credentials={OZ_TO_ON: None, ON_TO_OZ: "uid-2"})
+    subscribed_not_up = {"spec": {"component": "open-zaak"}}
+    on = planned(
+        "open-notificaties",
+        credentials={OZ_TO_ON: None, ON_TO_OZ: "uid-2"},
+        open_zaak=subscribed_not_up,
+    )
     assert on.configuration.job is None
     assert "the endpoint of open-zaak" in on.configuration.waiting
     assert OZ_TO_ON in on.configuration.waiting
@@ -278,13 +286,136 @@ def test_a_tenant_generates_every_credential_its_subscriptions_read() -> None:
         ("open-zaak", "open-notificaties"),
         ("open-notificaties", "open-zaak"),
     }
-    assert credential_pairs([CATALOGUE["objecten"]]) == set()
+    assert credential_pairs([CATALOGUE["objecten"]]) == {("objecten", "objecttypen")}
+    assert credential_pairs([CATALOGUE["keycloak"]]) == set()
     assert len({new_credential() for _ in range(10)}) == 10
 
 
-def test_a_configuration_needs_a_command_and_data() -> None:
+def test_a_configuration_needs_a_command() -> None:
     with pytest.raises(ValueError, match="command"):
         Configuration.model_validate({"command": [], "data": "a: 1"})
+
+
+def test_open_notificaties_without_open_zaak_has_nothing_to_configure_and_waits_for_nothing() -> (
+    None
+):
+    """All of Open Notificaties' configuration concerns Open Zaak: without it there is no Job,
+    no ConfigMap and no Configured condition, so it can be Ready on its own."""
+    alone = planned("open-notificaties")
+    assert alone.configuration is None
+    assert not any(
+        o["kind"] == "ConfigMap" and "configuration" in o["metadata"]["name"]
+        for o in alone.children
+    )
+    with_oz = planned("open-notificaties", open_zaak=ready("open-zaak"))
+    assert with_oz.configuration is not None
+    assert with_oz.configuration.job is not None
+
+
+def test_a_part_is_merged_into_the_data_lists_joined_mappings_merged() -> None:
+    config = Configuration.model_validate(
+        {
+            "command": ["configure"],
+            "data": "services:\n  - id: own\nflags:\n  a: 1\n",
+            "parts": [
+                {"component": "peer", "data": "services:\n  - id: '{url:peer}'\nflags:\n  b: 2\n"},
+                {"component": "absent", "data": "never: true\n"},
+            ],
+        }
+    )
+    text, waiting = render_configuration(
+        config, subscribed={"peer"}, host="", endpoints={"peer": "http://peer/"}
+    )
+    assert yaml.safe_load(text) == {
+        "services": [{"id": "own"}, {"id": "http://peer/"}],
+        "flags": {"a": 1, "b": 2},
+    }
+    assert waiting == []
+    _, waiting = render_configuration(config, subscribed={"peer"}, host="", endpoints={})
+    assert waiting == ["peer"]
+    # Without a part that applies, the text is kept byte for byte (and so is its Job's name).
+    assert render_configuration(config, subscribed=set(), host="", endpoints={})[0] == config.data
+
+
+def test_objecten_reads_objecttypen_with_the_token_objecttypen_accepts() -> None:
+    """objects-api 3.6.0 and objecttypes-api 3.4.x docker/setup_configuration/data.yaml: an
+    `api_key` service with `Authorization: Token <token>` on one side, a TokenAuth with the
+    same token on the other."""
+    pair = credential_secret_name("objecten", "objecttypen")
+    versions = {pair: "uid-9"}
+    objecten = planned("objecten", versions, objecttypen=ready("objecttypen"))
+    objecttypen = planned("objecttypen", versions, objecten=ready("objecten"))
+    (service,) = rendered_yaml(objecten)["zgw_consumers"]["services"]
+    assert service["api_root"] == f"{endpoint('objecttypen')}api/v2/"
+    assert (service["auth_type"], service["header_key"]) == ("api_key", "Authorization")
+    header = job_env(objecten)[service["header_value"]["value_from"]["env"]]
+    (token,) = rendered_yaml(objecttypen)["tokenauth"]["items"]
+    accepted = job_env(objecttypen)[token["token"]["value_from"]["env"]]
+    assert accepted["valueFrom"]["secretKeyRef"] == {"name": pair, "key": "secret"}
+    # "Token " and the same secret, expanded by the kubelet from a variable defined before it.
+    raw = header["value"].removeprefix("Token $(").removesuffix(")")
+    env = list(job_env(objecten))
+    assert header["value"] == f"Token $({raw})"
+    assert env.index(raw) < env.index(header["name"])
+    assert job_env(objecten)[raw]["valueFrom"]["secretKeyRef"] == {"name": pair, "key": "secret"}
+    # Objecttypen without Objecten makes no token.
+    assert planned("objecttypen", versions).configuration is None
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"data": "url: '{url:stranger}'"}, ".data", "not a required dependency"),
+        ({"data": "- a\n- b"}, ".data", "must be a YAML mapping"),
+        ({"data": "a: [1"}, ".data", "not valid YAML"),
+        (
+            {"parts": [{"component": "nobody", "data": "a: 1"}]},
+            ".parts[0].component",
+            "no CGComponent named 'nobody'",
+        ),
+        (
+            {"parts": [{"component": "open-zaak", "data": "a: '{url:stranger}'"}]},
+            ".parts[0].data",
+            "not a required dependency",
+        ),
+    ],
+)
+def test_a_configuration_that_could_never_run_is_refused_naming_the_field(
+    change: dict[str, Any], field: str, message: str
+) -> None:
+    spec = CATALOGUE["open-notificaties"].model_dump(by_alias=True, exclude_none=True)
+    spec["versions"][0]["container"]["configuration"] = {
+        "command": ["configure"],
+        **change,
+    }
+    errors = component_errors("open-notificaties", CGComponentSpec.model_validate(spec), CATALOGUE)
+    assert [(e.field, message in e.message) for e in errors] == [
+        (f"spec.versions[0].container.configuration{field}", True)
+    ]
+
+
+def test_the_example_catalogue_has_no_configuration_errors() -> None:
+    for name, spec in CATALOGUE.items():
+        assert component_errors(name, spec, CATALOGUE) == [], name
+
+
+def test_an_optional_requirement_makes_no_cycle() -> None:
+    spec = CATALOGUE["open-notificaties"].model_dump(by_alias=True, exclude_none=True)
+    spec["requires"] = [{"component": "open-zaak", "optional": True}]
+    assert (
+        component_errors("open-notificaties", CGComponentSpec.model_validate(spec), CATALOGUE) == []
+    )
+    spec["requires"] = [{"component": "open-zaak"}]
+    (cycle,) = component_errors(
+        "open-notificaties", CGComponentSpec.model_validate(spec), CATALOGUE
+    )
+    assert "cycle" in cycle.message
+
+
+def test_parts_and_bindings_wake_the_installation_like_requirements() -> None:
+    assert "open-zaak" in wired_to(CATALOGUE["open-notificaties"])
+    assert "objecten" in wired_to(CATALOGUE["objecttypen"])
+    assert "objecttypen" in wired_to(CATALOGUE["objecten"])
 
 
 POD = {"spec": {"containers": [{"name": "web", "image": "registry.example/app:1", "env": []}]}}
@@ -306,6 +437,7 @@ def plan_with_saas(endpoint: str | None, version: str | None) -> Any:
         pod_template=POD,
         host="",
         endpoints={"brp": endpoint},
+        subscribed={"brp"},
         credential_versions={"brp-binding": version},
     )
 

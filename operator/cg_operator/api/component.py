@@ -494,6 +494,11 @@ class InitStep(Model):
     """Arguments to the command."""
 
 
+# Put before a secret value in its variable, e.g. "Token " for an Authorization header: printable
+# text without `$`, so the kubelet's $(VAR) expansion is the only one that happens.
+ValuePrefix = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[ -#%-~]+$")]
+
+
 class Credential(Model):
     """A credential the operator generates for one component calling another inside the
     municipality (an API client id and secret): one Secret per pair in the tenant namespace,
@@ -507,6 +512,9 @@ class Credential(Model):
     """The component that calls, e.g. open-zaak calling Open Notificaties."""
     server: DnsLabel
     """The component that is called and must accept the client."""
+    prefix: ValuePrefix | None = None
+    """Text the variable's value starts with before the secret, where the app takes the whole
+    header (e.g. "Token " for a zgw-consumers `api_key` service's header_value)."""
 
 
 class BindingValue(Model):
@@ -520,6 +528,20 @@ class BindingValue(Model):
     """The component whose binding it is."""
     key: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[-._a-zA-Z0-9]+$")]
     """The binding Secret's key: uri, username, password, token, ..."""
+    prefix: ValuePrefix | None = None
+    """Text the variable's value starts with before the binding's value (e.g. "Token ")."""
+
+
+class ConfigurationPart(Model):
+    """Configuration for the edge to one other component, used only while the municipality
+    subscribes to it (Open Notificaties' kanalen and Autorisaties API come from Open Zaak;
+    without Open Zaak there is nothing of it to configure)."""
+
+    component: DnsLabel
+    """The other component; the part applies while its installation exists in the namespace."""
+    data: Annotated[str, Field(min_length=1, max_length=65536)]
+    """YAML merged into the configuration's: mappings merge key by key, lists are joined, a
+    scalar here replaces one there. The same placeholders as `data`."""
 
 
 class Configuration(Model):
@@ -537,8 +559,18 @@ class Configuration(Model):
         Field(min_length=1, max_length=16),
     ]
     """The command, given the YAML's path as its last argument."""
-    data: Annotated[str, Field(min_length=1, max_length=65536)]
-    """The configuration YAML (a template, see above)."""
+    data: Annotated[str, Field(max_length=65536)] = ""
+    """The configuration YAML (a template, see above) every installation runs; may be empty
+    when all of it belongs to `parts`. With nothing to run, there is no Job and no
+    Configured condition."""
+    parts: Annotated[list[ConfigurationPart], Field(max_length=16)] = Field(
+        default_factory=list,
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["component"],
+        },
+    )
+    """Configuration per other component, added while the municipality subscribes to it."""
     credentials: Annotated[list[Credential], Field(max_length=16)] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["env"]},

@@ -29,7 +29,7 @@ from cg_operator.handlers.queue import SUMMARY_DELAY_SECONDS
 from cg_operator.handlers.rollout import enqueue_rollouts
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
 from cg_operator.handlers.tenant import enqueue_tenant
-from cg_operator.reconcile.configuration import CREDENTIALS_ROLE
+from cg_operator.reconcile.configuration import CREDENTIALS_ROLE, wired_to
 
 
 @kopf.on.event(GROUP, VERSION, INSTALLATION.plural)
@@ -47,7 +47,7 @@ async def installation_event(
     catalogue = catalogue_of(kwargs["catalogue_index"])
     for other, dependent in Observed(kwargs).installations(namespace).items():
         entry = catalogue.get(other)
-        if entry is not None and any(r.component == component for r in entry.requires):
+        if entry is not None and component in wired_to(entry):
             enqueue_installation(namespace, dependent["metadata"]["name"], kwargs)
     # The tenant's and the catalogue entry's status sum up many installations: gather changes.
     if spec.get("tenant"):

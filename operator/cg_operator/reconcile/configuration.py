@@ -17,9 +17,11 @@ import json
 import re
 import secrets
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import yaml
 
 from cg_operator.api.component import CGComponentSpec, Configuration
 from cg_operator.api.constants import LABEL_COMPONENT_ROLE
@@ -92,16 +94,93 @@ def render_data(
     return PLACEHOLDER.sub(fill, template), waiting
 
 
-def placeholder_errors(config: Configuration, subscribed: Iterable[str]) -> list[str]:
-    """The {url:...} placeholders naming a component the municipality does not subscribe to."""
-    known = set(subscribed)
-    return sorted(
-        {
-            m.group(1).removeprefix("url:")
-            for m in PLACEHOLDER.finditer(config.data)
-            if m.group(1).startswith("url:") and m.group(1).removeprefix("url:") not in known
-        }
-    )
+def render_configuration(
+    config: Configuration,
+    *,
+    subscribed: Collection[str],
+    host: str,
+    endpoints: Mapping[str, str | None],
+) -> tuple[str, list[str]]:
+    """(the YAML this installation runs, the components whose endpoint it waits for): `data`
+    with the parts for subscribed components merged in, placeholders filled; "" when there is
+    nothing to run. Without parts the text is kept as written (and so is its Job)."""
+    text, waiting = render_data(config.data, host=host, endpoints=endpoints)
+    parts = [p for p in config.parts if p.component in subscribed]
+    if not parts:
+        return (text if text.strip() else ""), waiting
+    merged: Any = yaml.safe_load(text) or {}
+    for part in parts:
+        part_text, part_waiting = render_data(part.data, host=host, endpoints=endpoints)
+        merged = merge_yaml(merged, yaml.safe_load(part_text) or {})
+        waiting += part_waiting
+    dumped = yaml.safe_dump(merged, sort_keys=False, allow_unicode=True, width=4096)
+    return dumped, waiting
+
+
+def merge_yaml(base: Any, extra: Any) -> Any:
+    """Mappings merge key by key, lists are joined (a part adds its services, credentials and
+    applications to the ones before it), anything else in `extra` replaces what `base` has."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        merged = dict(base)
+        for key, value in extra.items():
+            merged[key] = merge_yaml(base[key], value) if key in base else value
+        return merged
+    if isinstance(base, list) and isinstance(extra, list):
+        return [*base, *extra]
+    return extra
+
+
+def configuration_errors(
+    config: Configuration, required: Collection[str], field: str
+) -> list[tuple[str, str]]:
+    """(field, message) for a configuration that could never run as written: YAML that is not
+    a mapping, or a {url:X} it could wait for forever. `required`: the component's
+    non-optional requirements, the only ones `data` may name; a part may also name its own."""
+    errors: list[tuple[str, str]] = []
+    texts = [(f"{field}.data", config.data, None)] + [
+        (f"{field}.parts[{i}].data", part.data, part.component)
+        for i, part in enumerate(config.parts)
+    ]
+    for where, text, own in texts:
+        for name in sorted(_named_components(text)):
+            if name != own and name not in required:
+                errors.append(
+                    (
+                        where,
+                        f"{{url:{name}}} names {name}, which is not a required dependency: the "
+                        f"configuration would wait for it forever where it is not subscribed; "
+                        f"add it to spec.requires or move it to a part for {name}",
+                    )
+                )
+        try:
+            # Placeholders stand for plain text (a host, a URL) wherever they are written.
+            loaded = yaml.safe_load(PLACEHOLDER.sub("x", text))
+        except yaml.YAMLError as error:
+            errors.append((where, f"not valid YAML: {str(error).splitlines()[0]}"))
+            continue
+        if loaded is not None and not isinstance(loaded, dict):
+            errors.append((where, "must be a YAML mapping (setup_configuration's step keys)"))
+    return errors
+
+
+def _named_components(text: str) -> set[str]:
+    return {
+        m.group(1).removeprefix("url:")
+        for m in PLACEHOLDER.finditer(text)
+        if m.group(1).startswith("url:")
+    }
+
+
+def wired_to(spec: CGComponentSpec) -> set[str]:
+    """The components whose installation changes concern this one's: what it requires, and
+    what any version's configuration has a part for or reads a binding of."""
+    wired = {r.component for r in spec.requires}
+    for version in spec.versions:
+        config = version.container.configuration if version.container else None
+        if config is not None:
+            wired |= {p.component for p in config.parts}
+            wired |= {b.component for b in config.bindings}
+    return wired
 
 
 @dataclass(frozen=True)
@@ -129,14 +208,20 @@ def plan_configuration(
     pod_template: Mapping[str, Any],
     host: str,
     endpoints: Mapping[str, str | None],
+    subscribed: Collection[str],
     credential_versions: Mapping[str, str | None],
-) -> ConfigurationPlan:
+) -> ConfigurationPlan | None:
     """The configuration of one installation. `pod_template` is the web Deployment's: the Job
     runs the same image with the same settings, user and volumes. `credential_versions`:
     Secret name -> a version of its content, or None while it does not exist, for the
     credential Secrets (their uid: one made anew, i.e. rotated, makes a new Job on both sides)
-    and the bindings it reads (a digest of their data: new SaaS credentials, a new Job)."""
-    text, waiting_for = render_data(config.data, host=host, endpoints=endpoints)
+    and the bindings it reads (a digest of their data: new SaaS credentials, a new Job).
+    None when nothing applies (only parts, none of whose components is subscribed)."""
+    text, waiting_for = render_configuration(
+        config, subscribed=subscribed, host=host, endpoints=endpoints
+    )
+    if not text:
+        return None
     name = f"{component}-configuration"
     role = {**labels, LABEL_COMPONENT_ROLE: "configuration"}
     config_map = {
@@ -147,6 +232,10 @@ def plan_configuration(
     }
     secrets = {c.env: credential_secret_name(c.client, c.server) for c in config.credentials}
     bound = {b.env: (binding_secret_name(b.component), b.key) for b in config.bindings}
+    sources = {
+        **{c.env: (secrets[c.env], CREDENTIAL_KEY, c.prefix) for c in config.credentials},
+        **{b.env: (*bound[b.env], b.prefix) for b in config.bindings},
+    }
     unbound = sorted({b.component for b in config.bindings if not endpoints.get(b.component)})
     waiting_for = sorted({*waiting_for, *unbound})
     absent = sorted({s for s in secrets.values() if not credential_versions.get(s)})
@@ -162,14 +251,7 @@ def plan_configuration(
     container.pop("args", None)
     container["env"] = [
         *container.get("env", []),
-        *(
-            {"name": env, "valueFrom": {"secretKeyRef": {"name": s, "key": CREDENTIAL_KEY}}}
-            for env, s in sorted(secrets.items())
-        ),
-        *(
-            {"name": env, "valueFrom": {"secretKeyRef": {"name": s, "key": key}}}
-            for env, (s, key) in sorted(bound.items())
-        ),
+        *(e for env, source in sorted(sources.items()) for e in secret_env(env, *source)),
     ]
     container["volumeMounts"] = [
         *container.get("volumeMounts", []),
@@ -209,6 +291,17 @@ def plan_configuration(
         },
     }
     return ConfigurationPlan(config_map, job)
+
+
+def secret_env(env: str, secret: str, key: str, prefix: str | None) -> list[dict[str, Any]]:
+    """The Job's variable `env` from a Secret's key; with a prefix, the value comes in a
+    variable of its own and `env` is the prefix and $(that variable), which the kubelet
+    expands (a variable may refer to one defined before it), so no secret enters the spec."""
+    source = {"valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+    if prefix is None:
+        return [{"name": env, **source}]
+    raw = f"CG_SECRET_{env}"
+    return [{"name": raw, **source}, {"name": env, "value": f"{prefix}$({raw})"}]
 
 
 def configured(job: Mapping[str, Any] | None, waiting: str) -> tuple[Status, str, str]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from cg_operator.api.component import CGComponentSpec, Lifecycle, OfferingType, SaaSAuthType
 from cg_operator.api.rollout import ComponentRolloutSpec
 from cg_operator.api.tenant import MunicipalityTenantSpec, Subscription
+from cg_operator.reconcile.configuration import configuration_errors
 
 M = TypeVar("M", bound=BaseModel)
 Catalogue = Mapping[str, CGComponentSpec]
@@ -105,6 +106,7 @@ def component_errors(name: str, spec: CGComponentSpec, catalogue: Catalogue) -> 
             errors.append(FieldError(field, f"{name!r} cannot require itself"))
         elif requirement.component not in catalogue:
             errors.append(FieldError(field, f"no CGComponent named {requirement.component!r}"))
+    errors += _configuration_errors(spec, catalogue)
     cycle = _cycle_through(name, {**catalogue, name: spec})
     if cycle and len(cycle) > 2:
         errors.append(
@@ -113,8 +115,28 @@ def component_errors(name: str, spec: CGComponentSpec, catalogue: Catalogue) -> 
     return errors
 
 
+def _configuration_errors(spec: CGComponentSpec, catalogue: Catalogue) -> list[FieldError]:
+    """Each version's configuration must be YAML that can run, name in `data` only components
+    it requires, and have parts only for components in the catalogue."""
+    required = {r.component for r in spec.requires if not r.optional}
+    errors = []
+    for i, version in enumerate(spec.versions):
+        config = version.container.configuration if version.container else None
+        if config is None:
+            continue
+        field = f"spec.versions[{i}].container.configuration"
+        errors += [FieldError(f, m) for f, m in configuration_errors(config, required, field)]
+        errors += [
+            FieldError(f"{field}.parts[{j}].component", f"no CGComponent named {p.component!r}")
+            for j, p in enumerate(config.parts)
+            if p.component not in catalogue
+        ]
+    return errors
+
+
 def _cycle_through(start: str, catalogue: Catalogue) -> list[str]:
-    """A requirement path from start back to start, or [] (depth-first, ignores unknown names)."""
+    """A requirement path from start back to start, or [] (depth-first, ignores unknown names).
+    Optional requirements wait for nothing, so they make no cycle."""
     stack: list[tuple[str, list[str]]] = [(start, [start])]
     seen: set[str] = set()
     while stack:
@@ -123,6 +145,8 @@ def _cycle_through(start: str, catalogue: Catalogue) -> list[str]:
         if spec is None:
             continue
         for requirement in spec.requires:
+            if requirement.optional:
+                continue
             if requirement.component == start:
                 return [*path, start]
             if requirement.component not in seen:

@@ -223,9 +223,10 @@ def _configuration(
             for component, live in request.installations.items()
             if live is not None
         },
+        subscribed=request.installations.keys(),
         credential_versions=request.credential_versions,
     )
-    if plan.job is None:
+    if plan is None or plan.job is None:
         return plan
     return ConfigurationPlan(
         plan.config_map, with_owner([plan.job], request.installation)[0], plan.waiting
