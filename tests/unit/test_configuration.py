@@ -369,11 +369,6 @@ def test_objecten_reads_objecttypen_with_the_token_objecttypen_accepts() -> None
         ({"data": "- a\n- b"}, ".data", "must be a YAML mapping"),
         ({"data": "a: [1"}, ".data", "not valid YAML"),
         (
-            {"parts": [{"component": "nobody", "data": "a: 1"}]},
-            ".parts[0].component",
-            "no CGComponent named 'nobody'",
-        ),
-        (
             {"parts": [{"component": "open-zaak", "data": "a: '{url:stranger}'"}]},
             ".parts[0].data",
             "not a required dependency",

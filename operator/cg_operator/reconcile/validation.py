@@ -106,7 +106,7 @@ def component_errors(name: str, spec: CGComponentSpec, catalogue: Catalogue) -> 
             errors.append(FieldError(field, f"{name!r} cannot require itself"))
         elif requirement.component not in catalogue:
             errors.append(FieldError(field, f"no CGComponent named {requirement.component!r}"))
-    errors += _configuration_errors(spec, catalogue)
+    errors += _configuration_errors(spec)
     cycle = _cycle_through(name, {**catalogue, name: spec})
     if cycle and len(cycle) > 2:
         errors.append(
@@ -115,9 +115,10 @@ def component_errors(name: str, spec: CGComponentSpec, catalogue: Catalogue) -> 
     return errors
 
 
-def _configuration_errors(spec: CGComponentSpec, catalogue: Catalogue) -> list[FieldError]:
-    """Each version's configuration must be YAML that can run, name in `data` only components
-    it requires, and have parts only for components in the catalogue."""
+def _configuration_errors(spec: CGComponentSpec) -> list[FieldError]:
+    """Each version's configuration must be YAML that can run and name in `data` only
+    components it requires. A part for a component not in the catalogue is no error: it
+    applies only while a municipality subscribes to that component, so until then never."""
     required = {r.component for r in spec.requires if not r.optional}
     errors = []
     for i, version in enumerate(spec.versions):
@@ -126,11 +127,6 @@ def _configuration_errors(spec: CGComponentSpec, catalogue: Catalogue) -> list[F
             continue
         field = f"spec.versions[{i}].container.configuration"
         errors += [FieldError(f, m) for f, m in configuration_errors(config, required, field)]
-        errors += [
-            FieldError(f"{field}.parts[{j}].component", f"no CGComponent named {p.component!r}")
-            for j, p in enumerate(config.parts)
-            if p.component not in catalogue
-        ]
     return errors
 
 
