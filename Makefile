@@ -17,7 +17,7 @@ export KUBECONFIG := $(shell hack/kubeconfig.sh)
 export PATH := $(BIN_DIR):$(PATH)
 
 .PHONY: help venv binaries tools test-real test-faults cluster-up cluster-down kubeconfig run test test-unit test-integration \
-        test-e2e lint crds chart chart-lint verify bench clean
+        test-e2e browser appstore lint crds chart chart-lint verify bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -57,13 +57,24 @@ run: venv cluster-up ## local cluster + CRDs + examples, then the operator in th
 	@# The tenants' credentials go into their namespaces once the operator has made them.
 	hack/apply-tenant-secrets.sh & $(VENV)/bin/cg-operator run --liveness http://127.0.0.1:8080/healthz
 
-test: venv tools cluster-up ## the whole suite: unit, integration (real control plane), e2e (Prometheus)
+browser: ## install Debian's chromium and chromium-driver for the browser tests, unless present (apt-get; root or sudo)
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+		echo "chromium and chromedriver are installed"; \
+	else \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+appstore: venv ## the App Store page on http://127.0.0.1:8090 as the kubeconfig's user (after `make run`)
+	$(VENV)/bin/cg-operator appstore --kubeconfig $(KUBECONFIG) --kubeconfig-user --insecure-cookies --address 127.0.0.1:8090
+
+test: venv tools browser cluster-up ## the whole suite: unit, integration (real control plane), e2e (Prometheus, a real browser)
 	$(PY) -m pytest
 
 test-unit: venv ## unit tests only: pure, no cluster, no build, seconds (chart and promtool tests need `make tools`)
 	$(PY) -m pytest -m "not integration and not tools"
 
-test-integration: venv tools cluster-up ## integration tests only (e2e included)
+test-integration: venv tools browser cluster-up ## integration tests only (e2e included)
 	$(PY) -m pytest -m integration
 
 test-real: venv ## real pods on kind (needs Docker or Podman; not run by .ci/run: no engine here)
@@ -75,7 +86,7 @@ test-faults: venv cluster-up ## fault scenarios only (operator killed, API serve
 	$(PY) -m pytest -m faults
 	@cat .local/fault-timings.jsonl
 
-test-e2e: venv tools cluster-up ## e2e only: the operator scraped by a real Prometheus (built by `make tools`)
+test-e2e: venv tools browser cluster-up ## e2e only: a real Prometheus (built by `make tools`) and a real browser (`make browser`)
 	$(PY) -m pytest -m e2e
 
 lint: venv ## ruff, mypy (strict) and the layer contracts

@@ -24,6 +24,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    page = commands.add_parser(
+        "appstore",
+        help="serve the App Store page: every Kubernetes call is made as the person asking",
+    )
+    page.add_argument(
+        "--address",
+        default="0.0.0.0:8090",
+        metavar="HOST:PORT",
+        help="where the page is served (default: %(default)s)",
+    )
+    page.add_argument("--kubeconfig", help="the kubeconfig naming the API server and its CA")
+    page.add_argument("--context", help="the kubeconfig context")
+    page.add_argument(
+        "--kubeconfig-user",
+        action="store_true",
+        help="without a token forwarded by an authenticating proxy, act as the kubeconfig's "
+        "user (for one person's local use, e.g. `make run`); never in a shared deployment",
+    )
+    page.add_argument(
+        "--insecure-cookies",
+        action="store_true",
+        help="send cookies over plain HTTP too (local use without TLS)",
+    )
+
     run = commands.add_parser("run", help="run the operator in the foreground until interrupted")
     run.add_argument(
         "-n",
@@ -249,12 +273,32 @@ def health_config(args: argparse.Namespace) -> HealthConfig:
     )
 
 
+def serve_page(args: argparse.Namespace) -> int:
+    """`cg-operator appstore`: the page, in the foreground."""
+    from cg_operator.appstore.web import PageSettings, serve  # noqa: PLC0415
+
+    host, _, port = args.address.rpartition(":")
+    serve(
+        PageSettings(
+            kubeconfig=args.kubeconfig,
+            context=args.context,
+            kubeconfig_user=args.kubeconfig_user,
+            secure_cookies=not args.insecure_cookies,
+        ),
+        host or "0.0.0.0",  # noqa: S104 (a pod's page listens on every address)
+        int(port),
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `cg-operator` console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
     if args.command == "version":
         print(f"cg-operator {__version__}")
         return 0
+    if args.command == "appstore":
+        return serve_page(args)
     # Imported here so that `cg-operator version` and `--help` work without a cluster or kopf's
     # start-up cost.
     from cg_operator.handlers.runner import run_operator  # noqa: PLC0415

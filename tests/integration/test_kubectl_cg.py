@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import OperatorProcess
+from tests.support.appstore import RING_LABEL, approval_rollout, make_tenant, with_second_version
 from tests.support.chart import render
 from tests.support.cluster import Cluster, get_json, wait_for
 from tests.support.configuration import entry
@@ -47,55 +48,18 @@ def run(
 
 
 def component() -> dict[str, Any]:
-    obj = entry(COMPONENT)
-    first = obj["spec"]["versions"][0]
-    second = json.loads(json.dumps(first).replace("1.0.0", "1.1.0"))
-    obj["spec"]["versions"] = [first, second]
-    return obj
-
-
-def tenant(name: str, ring: str, code: str, *components: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "appstore.commonground.nl/v1alpha1",
-        "kind": "MunicipalityTenant",
-        "metadata": {"name": name},
-        "spec": {
-            "municipality": {"name": name.removeprefix("t-cli-").title(), "code": code},
-            "ring": ring,
-            "namespace": name,
-            "deletionPolicy": "Delete",
-            "components": [{"name": c, "offering": "container"} for c in components],
-        },
-    }
+    return with_second_version(entry(COMPONENT))
 
 
 def rollout() -> dict[str, Any]:
-    return {
-        "apiVersion": "appstore.commonground.nl/v1alpha1",
-        "kind": "ComponentRollout",
-        "metadata": {"name": ROLLOUT},
-        "spec": {
-            "component": COMPONENT,
-            "version": "1.1.0",
-            "waves": [
-                {
-                    "name": "koplopers",
-                    "tenantSelector": {
-                        "matchLabels": {"appstore.commonground.nl/ring": "koploper"}
-                    },
-                    "requireApproval": True,
-                    "bakeTime": "1s",
-                }
-            ],
-        },
-    }
+    return approval_rollout(ROLLOUT, COMPONENT, "1.1.0", {RING_LABEL: "koploper"})
 
 
 @pytest.fixture(scope="module")
 def store(cluster: Cluster, module_operator: OperatorProcess) -> Iterator[None]:
     cluster.apply(component())
-    cluster.apply(tenant(KOPLOPER, "koploper", "GM0741", COMPONENT))
-    cluster.apply(tenant(VOLGER, "volger", "GM0742"))
+    cluster.apply(make_tenant(KOPLOPER, "koploper", "GM0741", COMPONENT))
+    cluster.apply(make_tenant(VOLGER, "volger", "GM0742"))
     yield
     cluster.kubectl("delete", "cgr", ROLLOUT, "--ignore-not-found")
     cluster.kubectl("delete", "mt", KOPLOPER, VOLGER, "--ignore-not-found", "--timeout=90s")

@@ -114,10 +114,18 @@ def test_the_wheel_carries_the_templates_and_the_console_script(installed: Insta
         [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         scripts = archive.read(entry_points).decode()
     expected = {f"cg_operator/render/templates/{p.name}" for p in TEMPLATES.glob("*.j2")}
-    assert expected
+    # The App Store page's templates, its stylesheet and the vendored assets with their licences.
+    page = TEMPLATES.parents[1] / "appstore"
+    expected |= {
+        f"cg_operator/{p.relative_to(page.parent)}"
+        for p in [*(page / "templates").glob("*.j2"), *(page / "static").rglob("*")]
+        if p.is_file()
+    }
+    assert "cg_operator/appstore/static/vendor/utrecht-component-library.LICENSE.md" in expected
     assert expected <= names
     assert "cg_operator/py.typed" in names
     assert "cg-operator = cg_operator.cli:main" in scripts
+    assert "kubectl-cg = cg_operator.appstore.kubectl:main" in scripts
     assert installed.wheel.name.startswith(f"cg_operator-{VERSION}-")
 
 

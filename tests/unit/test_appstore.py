@@ -12,26 +12,7 @@ import pytest
 
 from cg_operator.appstore import actions, views
 from cg_operator.appstore.kubectl import build_parser
-
-
-def installation(component: str, tenant: str, version: str, ready: str = "True") -> dict[str, Any]:
-    return {
-        "metadata": {"name": component, "namespace": tenant},
-        "spec": {"component": component, "tenant": tenant, "version": version},
-        "status": {
-            "observedVersion": version,
-            "delivery": "Container",
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": ready,
-                    "reason": "Available" if ready == "True" else "ConfigurationFailed",
-                    "message": "why",
-                },
-                {"type": "Healthy", "status": ready},
-            ],
-        },
-    }
+from tests.support.fake_store import installation
 
 
 def tenant(name: str, ring: str, *components: str, **spec: Any) -> dict[str, Any]:

@@ -61,9 +61,17 @@ def rendered(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]
 
 
 def one(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
-    """The single object of a kind (and name) among objects."""
+    """The single object of a kind (and name) among objects; without a name, the operator's
+    (the App Store page's objects, named <fullname>-appstore, are taken by name)."""
     found = [
-        o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)
+        o
+        for o in objects
+        if o["kind"] == kind
+        and (
+            o["metadata"]["name"] == name
+            if name is not None
+            else not o["metadata"]["name"].endswith("-appstore")
+        )
     ]
     assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
     return found[0]
@@ -158,6 +166,8 @@ def test_defaults_render_the_operator_and_its_rbac_and_no_optional_extras() -> N
     assert kinds == sorted(
         ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment"]
         + ["ClusterRole"] * 3  # viewer, delivery organisation, catalogue editor
+        # A municipality's changes to its own tenant limited to its subscriptions and approvals.
+        + ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
     )
     assert all(o["metadata"].get("namespace") in (None, NAMESPACE) for o in objects)
 
@@ -746,3 +756,56 @@ def test_the_values_reference_check_notices_drift(tmp_path: Path) -> None:
     undocumented = _script("chart_values_doc.py", *args)
     assert undocumented.returncode == 1
     assert "image.tag: no comment above it" in undocumented.stderr
+
+
+# --- the App Store page and the municipality roles ----------------------------------------
+
+
+def test_the_page_runs_without_any_credentials_of_its_own() -> None:
+    """Every call it makes carries the person's token: it gets no token, no role, and the API
+    server's CA from kube-root-ca.crt; its pods are not the operator Deployment's."""
+    objects = render(FULL_VALUES)
+    name = "cg-appstore-operator-appstore"
+    page = one(objects, "Deployment", name)
+    pod = page["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert one(objects, "ServiceAccount", name)["automountServiceAccountToken"] is False
+    bound = [
+        s["name"]
+        for o in objects
+        if o["kind"] in ("ClusterRoleBinding", "RoleBinding")
+        for s in o["subjects"]
+    ]
+    assert name not in bound
+    (container,) = pod["containers"]
+    assert container["command"][:2] == ["cg-operator", "appstore"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["volumes"][0]["configMap"]["name"] == "kube-root-ca.crt"
+    operator = one(objects, "Deployment")["spec"]["selector"]["matchLabels"]
+    labels = page["spec"]["template"]["metadata"]["labels"]
+    assert not all(labels.get(k) == v for k, v in operator.items())
+    policy = one(objects, "NetworkPolicy", name)["spec"]
+    assert [p["port"] for p in policy["ingress"][0]["ports"]] == [8090]
+
+
+def test_a_municipality_role_reaches_its_own_tenant_and_namespace_only() -> None:
+    objects = render(FULL_VALUES)
+    name = "cg-appstore-operator-municipality-gm0363-amsterdam"
+    rules = one(objects, "ClusterRole", name)["rules"]
+    tenant_rule = next(r for r in rules if "municipalitytenants" in r["resources"])
+    assert tenant_rule["resourceNames"] == ["gm0363-amsterdam"]
+    assert "list" not in tenant_rule["verbs"]
+    assert all("componentinstallations" not in r["resources"] for r in rules)
+    role = one(objects, "Role", name)
+    assert role["metadata"]["namespace"] == "gm0363-amsterdam"
+    assert one(objects, "RoleBinding", name)["subjects"] == [
+        {"kind": "Group", "name": "gemeente-amsterdam", "apiGroup": "rbac.authorization.k8s.io"}
+    ]
+
+
+def test_the_self_service_policy_spares_only_the_operator() -> None:
+    objects = render(None)
+    policy = one(objects, "ValidatingAdmissionPolicy")["spec"]
+    (condition,) = policy["matchConditions"]
+    assert f"system:serviceaccount:{NAMESPACE}:" in condition["expression"]
+    assert policy["matchConstraints"]["resourceRules"][0]["resources"] == ["municipalitytenants"]

@@ -69,3 +69,40 @@ value can break a selector. Call with (list $ $extra). */}}
 {{- $extra := index . 1 | default dict }}
 {{- toYaml (merge (dict) (include "cg-operator.labels" $root | fromYaml) $extra) }}
 {{- end }}
+
+{{/* RBAC subjects from values entries {kind: User|Group|ServiceAccount, name, namespace}. */}}
+{{- define "cg-operator.subjects" -}}
+{{- range . }}
+- kind: {{ .kind }}
+  name: {{ .name | quote }}
+  {{- if eq .kind "ServiceAccount" }}
+  namespace: {{ .namespace }}
+  {{- else }}
+  apiGroup: rbac.authorization.k8s.io
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* A container's resources from values {requests, limits}, leaving out empty quantities
+(an empty limit means none). */}}
+{{- define "cg-operator.resources" -}}
+{{- $requests := dict }}
+{{- $limits := dict }}
+{{- range $key, $value := (.requests | default dict) }}
+{{- if ne (toString $value) "" }}{{- $_ := set $requests $key $value }}{{- end }}
+{{- end }}
+{{- range $key, $value := (.limits | default dict) }}
+{{- if ne (toString $value) "" }}{{- $_ := set $limits $key $value }}{{- end }}
+{{- end }}
+{{- if or $requests $limits }}
+resources:
+  {{- with $requests }}
+  requests:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $limits }}
+  limits:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- end }}

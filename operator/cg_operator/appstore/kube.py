@@ -5,8 +5,10 @@ widens it."""
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubernetes import client, config, watch
@@ -17,6 +19,7 @@ from cg_operator.appstore.actions import Patch
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 FIELD_MANAGER = "kubectl-cg"
+IN_CLUSTER_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
     "json": "application/json-patch+json",
@@ -57,12 +60,60 @@ def _object(found: object) -> dict[str, Any]:
     return found
 
 
+def cluster_configuration(kubeconfig: str | None = None, context: str | None = None) -> Any:
+    """Where the API server is and which CA it has, without anyone's credentials: the
+    in-cluster ServiceAccount's or the kubeconfig's user are dropped, so a request carries only
+    the person's own token and the page's ServiceAccount never widens what they may do."""
+    configuration = client.Configuration()
+    if kubeconfig is None and in_cluster():
+        # Not load_incluster_config: it needs the ServiceAccount's token, which the page's pod
+        # does not mount. The API server's address is in the environment, its CA in a file.
+        host = os.environ["KUBERNETES_SERVICE_HOST"]
+        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+        configuration.host = (
+            f"https://{host}:{port}" if ":" not in host else f"https://[{host}]:{port}"
+        )
+        configuration.ssl_ca_cert = os.environ.get("CG_APPSTORE_CA", IN_CLUSTER_CA)
+    else:
+        config.load_kube_config(
+            config_file=kubeconfig, context=context, client_configuration=configuration
+        )
+    configuration.api_key = {}
+    configuration.api_key_prefix = {}
+    configuration.refresh_api_key_hook = None
+    configuration.cert_file = configuration.key_file = None
+    configuration.username = configuration.password = None
+    return configuration
+
+
+def in_cluster() -> bool:
+    """Whether this runs in a pod (the kubelet sets KUBERNETES_SERVICE_HOST)."""
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+
 class Store:
     """The App Store's kinds, read and changed as one person."""
 
-    def __init__(self, kubeconfig: str | None = None, context: str | None = None) -> None:
-        self.api = config.new_client_from_config(config_file=kubeconfig, context=context)
-        self.custom = client.CustomObjectsApi(self.api)
+    def __init__(self, api: Any) -> None:
+        self.api = api
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+
+    @classmethod
+    def as_kubeconfig_user(cls, kubeconfig: str | None = None, context: str | None = None) -> Store:
+        """As the kubeconfig's user (`kubectl cg`, the page under `make run`)."""
+        return cls(config.new_client_from_config(config_file=kubeconfig, context=context))
+
+    @classmethod
+    def with_token(cls, cluster: Any, token: str) -> Store:
+        """As the person whose bearer token an authenticating proxy forwarded."""
+        configuration = copy.copy(cluster)
+        configuration.api_key = {"authorization": token}
+        configuration.api_key_prefix = {"authorization": "Bearer"}
+        return cls(client.ApiClient(configuration))
+
+    def close(self) -> None:
+        self.api.close()
 
     def get(self, plural: str, name: str, namespace: str = "") -> dict[str, Any]:
         try:
@@ -76,7 +127,7 @@ class Store:
         except ApiException as error:
             raise _translated(error) from None
 
-    def list(self, plural: str, namespace: str = "") -> list[dict[str, Any]]:
+    def items(self, plural: str, namespace: str = "") -> list[dict[str, Any]]:
         """Every object of the kind the person may list: in one namespace, or everywhere."""
         try:
             if namespace:
@@ -114,6 +165,28 @@ class Store:
             )
         except ApiException as error:
             raise _translated(error) from None
+
+    def change(self, plural: str, name: str, decide: Callable[[dict[str, Any]], Patch]) -> str:
+        """Read a cluster-scoped object, decide its patch, send it; read again and decide
+        again when it changed in between (409), at most three times. The patch's summary."""
+        for _attempt in range(3):
+            patch = decide(self.get(plural, name))
+            if patch.kind == "none":
+                return patch.summary
+            try:
+                self.patch(plural, name, patch)
+            except ConflictError:
+                continue
+            return patch.summary
+        raise ConflictError(f"{plural} {name} kept changing; try again")
+
+    def quota(self, namespace: str) -> list[dict[str, Any]]:
+        """The namespace's ResourceQuotas (hard and used), as plain data."""
+        try:
+            found = self.core.list_namespaced_resource_quota(namespace)
+        except ApiException as error:
+            raise _translated(error) from None
+        return [self.api.sanitize_for_serialization(q) for q in found.items]
 
     def watch(self, plural: str, name: str) -> Iterator[dict[str, Any]]:
         """The named cluster-scoped object each time it changes (first as it is now)."""

@@ -66,7 +66,7 @@ def cmd_list(plural: str) -> Callable[[Store, argparse.Namespace, Output], int]:
     """catalog and tenants: the kind as the API server prints it (its printer columns)."""
 
     def run(store: Store, args: argparse.Namespace, out: Output) -> int:
-        if out.data(store.list(plural)):
+        if out.data(store.items(plural)):
             return OK
         headers, rows = views.table_rows(store.table(plural), wide=args.output == "wide")
         if not rows:
@@ -80,8 +80,8 @@ def cmd_list(plural: str) -> Callable[[Store, argparse.Namespace, Output], int]:
 def _status_once(store: Store, args: argparse.Namespace, out: Output) -> int:
     tenant = store.get(TENANTS, args.tenant)
     namespace = (tenant.get("status") or {}).get("namespace") or ""
-    installations = store.list(INSTALLATIONS, namespace) if namespace else []
-    catalogue = {c["metadata"]["name"]: c for c in store.list(COMPONENTS)}
+    installations = store.items(INSTALLATIONS, namespace) if namespace else []
+    catalogue = {c["metadata"]["name"]: c for c in store.items(COMPONENTS)}
     rows = views.tenant_components(tenant, installations, catalogue)
     if not out.data([_plain(r) for r in rows]):
         out.table(
@@ -144,7 +144,7 @@ def cmd_status(store: Store, args: argparse.Namespace, out: Output) -> int:
 def cmd_fleet(store: Store, args: argparse.Namespace, out: Output) -> int:
     """One component across the municipalities: versions by ring."""
     entry = store.get(COMPONENTS, args.component)
-    result = views.fleet(args.component, entry, store.list(TENANTS), store.list(INSTALLATIONS))
+    result = views.fleet(args.component, entry, store.items(TENANTS), store.items(INSTALLATIONS))
     if out.data(_plain(result)):
         return OK
     out.table(
@@ -219,20 +219,13 @@ def _change(
     name: str,
     decide: Callable[[dict[str, Any]], actions.Patch],
 ) -> int:
-    """Read, decide the patch, send it; read again and retry when the object changed."""
-    for _attempt in range(3):
-        patch = decide(store.get(plural, name))
-        if patch.kind == "none":
-            print(patch.summary)
-            return OK
-        try:
-            store.patch(plural, name, patch)
-        except ConflictError:
-            continue
-        print(patch.summary)
-        return OK
-    print(f"error: {plural} {name} kept changing; run the command again", file=sys.stderr)
-    return CONFLICT
+    """Make the change, print what it did."""
+    try:
+        print(store.change(plural, name, decide))
+    except ConflictError as error:
+        print(f"error: {error}; run the command again", file=sys.stderr)
+        return CONFLICT
+    return OK
 
 
 def cmd_rollout_action(store: Store, args: argparse.Namespace, out: Output) -> int:
@@ -418,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "rollout" and args.action == "status":
         args.run = cmd_rollout_status
     try:
-        store = Store(args.kubeconfig, args.context)
+        store = Store.as_kubeconfig_user(args.kubeconfig, args.context)
         return int(args.run(store, args, Output(args)))
     except actions.ActionError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -14,6 +14,12 @@ from cg_operator.api.constants import LABEL_RING
 
 Obj = Mapping[str, Any]
 UNKNOWN = "Unknown"
+# The rings in rollout order; any other ring comes after them, by name.
+RING_ORDER = ("koploper", "vroege-volger", "volger")
+
+
+def ring_rank(ring: str) -> tuple[int, str]:
+    return (RING_ORDER.index(ring) if ring in RING_ORDER else len(RING_ORDER), ring)
 
 
 def condition(obj: Obj, type_: str) -> Mapping[str, Any]:
@@ -126,13 +132,16 @@ class Fleet:
     upgrades: int
     """Municipalities running something older than the catalogue's recommended version."""
 
+    def ring(self, name: str) -> FleetRing | None:
+        """One ring's row, or None where the component runs in none of its municipalities."""
+        return next((r for r in self.rings if r.ring == name), None)
+
 
 def fleet(
     component: str,
     entry: Obj | None,
     tenants: Iterable[Obj],
     installations: Iterable[Obj],
-    ring_order: Sequence[str] = ("koploper", "vroege-volger", "volger"),
 ) -> Fleet:
     """The version matrix of one component: installations by their tenant's ring."""
     ring_of = {
@@ -164,8 +173,7 @@ def fleet(
         ready += is_ready == "True"
         upgrades += upgrade_available(version if version != "-" else None, entry) is not None
         seen.add(version)
-    order = {name: i for i, name in enumerate(ring_order)}
-    ordered = sorted(rings.values(), key=lambda r: (order.get(r.ring, len(order)), r.ring))
+    ordered = sorted(rings.values(), key=lambda r: ring_rank(r.ring))
     for ring_row in ordered:
         ring_row.tenants.sort()
     versions = sorted(seen - {"-"}, key=version_key, reverse=True) + (["-"] if "-" in seen else [])
@@ -248,3 +256,171 @@ def render_table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, no_he
         "   ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
         for line in lines
     )
+
+
+# The catalogue's filters: query parameter -> how a card's values are found.
+FILTERS = ("layer", "tier", "lifecycle", "delivery", "standard", "steward")
+
+
+@dataclass(frozen=True)
+class Card:
+    """A component as the catalogue shows it."""
+
+    name: str
+    display_name: str
+    description: str
+    layer: str
+    tier: str
+    lifecycle: str
+    deliveries: list[str]
+    standards: list[str]
+    steward: str
+    default_version: str
+    tenants: int
+
+    def values(self, facet: str) -> list[str]:
+        """The card's values for one filter."""
+        found = {
+            "layer": [self.layer],
+            "tier": [self.tier],
+            "lifecycle": [self.lifecycle],
+            "delivery": self.deliveries,
+            "standard": self.standards,
+            "steward": [self.steward] if self.steward else [],
+        }
+        return found[facet]
+
+
+def card(component: Obj) -> Card:
+    spec, status = component.get("spec") or {}, component.get("status") or {}
+    return Card(
+        component["metadata"]["name"],
+        spec.get("displayName", component["metadata"]["name"]),
+        spec.get("description", ""),
+        spec.get("layer", ""),
+        spec.get("tier", "Plus"),
+        spec.get("lifecycle", ""),
+        sorted({o.get("type", "") for o in spec.get("offerings") or []}),
+        sorted({s["name"] for s in spec.get("standards") or []}),
+        (spec.get("steward") or {}).get("name", ""),
+        spec.get("defaultVersion", ""),
+        int(status.get("tenants") or 0),
+    )
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The cards that pass the filters and search, and every filter's choices (from all
+    cards, so a choice never disappears because another filter is set)."""
+
+    cards: list[Card]
+    facets: dict[str, list[str]]
+    total: int
+
+
+def catalogue(components: Iterable[Obj], chosen: Mapping[str, str], search: str = "") -> Catalogue:
+    cards = sorted((card(c) for c in components), key=lambda c: c.display_name.lower())
+    facets = {f: sorted({v for c in cards for v in c.values(f)}) for f in FILTERS}
+    words = search.lower().split()
+
+    def matches(c: Card) -> bool:
+        if any(chosen.get(f) and chosen[f] not in c.values(f) for f in FILTERS):
+            return False
+        text = " ".join([c.name, c.display_name, c.description, *c.standards, c.steward]).lower()
+        return all(w in text for w in words)
+
+    return Catalogue([c for c in cards if matches(c)], facets, len(cards))
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: str
+    end_of_support: str
+    deprecated: bool
+    default: bool
+    running: int
+
+
+def component_versions(component: Obj, installations: Iterable[Obj]) -> list[VersionRow]:
+    """The catalogue's versions, newest first, with how many municipalities run each."""
+    spec = component.get("spec") or {}
+    name = component["metadata"]["name"]
+    running: dict[str, int] = {}
+    for live in installations:
+        if (live.get("spec") or {}).get("component") == name:
+            version = (live.get("status") or {}).get("observedVersion")
+            if version:
+                running[version] = running.get(version, 0) + 1
+    rows = [
+        VersionRow(
+            v["version"],
+            str(v.get("endOfSupport") or ""),
+            bool(v.get("deprecated")),
+            v["version"] == spec.get("defaultVersion"),
+            running.get(v["version"], 0),
+        )
+        for v in spec.get("versions") or []
+    ]
+    return sorted(rows, key=lambda r: version_key(r.version), reverse=True)
+
+
+@dataclass(frozen=True)
+class FleetPage:
+    """The fleet view: one page of components, each with its fleet by ring."""
+
+    fleets: list[Fleet]
+    rings: list[str]
+    page: int
+    pages: int
+
+
+def fleet_page(
+    components: Iterable[Obj],
+    tenants: Sequence[Obj],
+    installations: Sequence[Obj],
+    *,
+    page: int = 1,
+    per_page: int = 20,
+) -> FleetPage:
+    """Every component's fleet, aggregated here (the browser gets counts, not objects), paged
+    over components in name order."""
+    entries = sorted(components, key=lambda c: c["metadata"]["name"])
+    by_component: dict[str, list[Obj]] = defaultdict(list)
+    for live in installations:
+        by_component[(live.get("spec") or {}).get("component", "")].append(live)
+    pages = max(1, -(-len(entries) // per_page))
+    page = min(max(1, page), pages)
+    shown = entries[(page - 1) * per_page : page * per_page]
+    fleets = [
+        fleet(c["metadata"]["name"], c, tenants, by_component.get(c["metadata"]["name"], []))
+        for c in shown
+    ]
+    rings = sorted({r.ring for f in fleets for r in f.rings}, key=ring_rank)
+    return FleetPage(fleets, rings, page, pages)
+
+
+def pending_approvals(tenant: str, rollouts: Iterable[Obj]) -> list[tuple[str, str, str]]:
+    """(rollout, component, version) of each rollout that waits for this tenant's approval."""
+    waiting = []
+    for rollout in rollouts:
+        for entry in (rollout.get("status") or {}).get("tenants") or []:
+            if entry.get("name") == tenant and entry.get("state") == "WaitingForApproval":
+                spec = rollout.get("spec") or {}
+                waiting.append(
+                    (
+                        rollout["metadata"]["name"],
+                        spec.get("component", ""),
+                        spec.get("version", ""),
+                    )
+                )
+    return sorted(waiting)
+
+
+def quota_use(quotas: Iterable[Obj]) -> list[tuple[str, str, str]]:
+    """(resource, used, hard) of the namespace's quotas."""
+    rows = []
+    for quota in quotas:
+        status = quota.get("status") or {}
+        hard, used = status.get("hard") or {}, status.get("used") or {}
+        rows += [(key, str(used.get(key, "0")), str(value)) for key, value in hard.items()]
+    return sorted(rows)

@@ -1,0 +1,124 @@
+"""An in-memory stand-in for appstore.kube.Store, for the page's fast tests: objects by kind
+and name, RBAC as a set of allowed (verb, plural) pairs, and patches applied as the API server
+would (JSON merge patch with the resourceVersion check, JSON patch with its `test`)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from cg_operator.appstore.actions import Patch
+from cg_operator.appstore.kube import ConflictError, ForbiddenError, NotFoundError
+
+ALL_VERBS = {"get", "list", "patch"}
+
+
+def merge(target: Any, patch: Any) -> Any:
+    """RFC 7386."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge(out.get(key), value)
+    return out
+
+
+class FakeStore:
+    def __init__(
+        self, objects: dict[str, list[dict[str, Any]]], allowed: set[tuple[str, str]] | None = None
+    ) -> None:
+        self.objects = {
+            plural: {o["metadata"]["name"]: copy.deepcopy(o) for o in found}
+            for plural, found in objects.items()
+        }
+        self.allowed = allowed
+        self.patches: list[tuple[str, str, Patch]] = []
+
+    def _check(self, verb: str, plural: str) -> None:
+        if self.allowed is not None and (verb, plural) not in self.allowed:
+            raise ForbiddenError(
+                f'{plural}.appstore.commonground.nl is forbidden: User "someone" cannot {verb} '
+                f'resource "{plural}" in API group "appstore.commonground.nl"'
+            )
+
+    def get(self, plural: str, name: str, namespace: str = "") -> dict[str, Any]:
+        self._check("get", plural)
+        found = self.objects.get(plural, {}).get(name)
+        if found is None:
+            raise NotFoundError(f'{plural} "{name}" not found')
+        return copy.deepcopy(found)
+
+    def items(self, plural: str, namespace: str = "") -> list[dict[str, Any]]:
+        self._check("list", plural)
+        return [
+            copy.deepcopy(o)
+            for o in self.objects.get(plural, {}).values()
+            if not namespace or o["metadata"].get("namespace") == namespace
+        ]
+
+    def quota(self, namespace: str) -> list[dict[str, Any]]:
+        self._check("list", "resourcequotas")
+        return [
+            q
+            for q in self.objects.get("resourcequotas", {}).values()
+            if q["metadata"].get("namespace") == namespace
+        ]
+
+    def patch(self, plural: str, name: str, patch: Patch) -> dict[str, Any]:
+        self._check("patch", plural)
+        live = self.objects[plural][name]
+        if patch.kind == "merge":
+            wanted = (patch.body.get("metadata") or {}).get("resourceVersion")
+            if wanted and wanted != live["metadata"].get("resourceVersion"):
+                raise ConflictError("the object has been modified")
+            updated = merge(live, patch.body)
+        else:
+            updated = copy.deepcopy(live)
+            for op in patch.body:
+                parts = op["path"].strip("/").split("/")
+                parent = updated
+                for part in parts[:-1]:
+                    parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+                last = int(parts[-1]) if isinstance(parent, list) else parts[-1]
+                if op["op"] == "test" and parent[last] != op["value"]:
+                    raise ConflictError("test failed")
+                if op["op"] == "remove":
+                    del parent[last]
+        version = int(live["metadata"].get("resourceVersion") or 0) + 1
+        updated["metadata"]["resourceVersion"] = str(version)
+        self.objects[plural][name] = updated
+        self.patches.append((plural, name, patch))
+        return copy.deepcopy(updated)
+
+    def change(self, plural: str, name: str, decide: Callable[[dict[str, Any]], Patch]) -> str:
+        patch = decide(self.get(plural, name))
+        if patch.kind != "none":
+            self.patch(plural, name, patch)
+        return patch.summary
+
+
+def installation(
+    component: str, namespace: str, version: str, ready: str = "True"
+) -> dict[str, Any]:
+    """An installation as the operator reports it: Ready and Healthy or not, with a reason."""
+    return {
+        "metadata": {"name": f"{namespace}.{component}", "namespace": namespace},
+        "spec": {"component": component, "tenant": namespace, "version": version},
+        "status": {
+            "observedVersion": version,
+            "delivery": "Container",
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": ready,
+                    "reason": "Available" if ready == "True" else "ConfigurationFailed",
+                    "message": "the configuration Job failed",
+                },
+                {"type": "Healthy", "status": ready},
+            ],
+        },
+    }
