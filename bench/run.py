@@ -14,6 +14,9 @@ Scenarios (each a function; `--scenarios` picks them, default all):
   it; then the same catalogue applied again (target 0 child writes). The raw applier's baseline
   (render and re-apply everything) is measured after its first cold run.
 - restart: kill -9 at convergence, start again, until quiescent: time and writes per installation.
+- page: the App Store page on the converged fleet: server-side p50/p95 of the fleet view, Open
+  Zaak's page and the largest municipality's, each against a bare `kubectl get` of the same
+  objects, and the page process's memory (bench/page.py).
 
 Usage: .venv/bin/python bench/run.py [--quick] [-n 342] [--pairs 3] [--profile] ...
 Needs a cluster in --kubeconfig (default .local/kubeconfig-bench: CG_CLUSTER_NAME=bench
@@ -40,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fleet
 import harness
+import page
 from harness import Bench, Operator, Requests, poll, proc_stat
 
 RESULTS = harness.BENCH / "results"
@@ -459,6 +463,9 @@ def scenario_session(ctx: Context) -> None:
         ctx.results["memory"] = {"points": memory, "mb_per_installation": round(slope(memory), 4)}
     if "idle" in wanted:
         ctx.results["idle"] = idle(ctx, operator, pids)
+    if "page" in wanted:
+        ctx.log("session: the App Store page")
+        ctx.results["page"] = page.measure(bench.kubeconfig, bench.cluster.kubectl_binary)
     if "latency" in wanted:
         ctx.log(f"session: {options.edits} edits at {options.n} tenants")
         ctx.results.setdefault("latency", []).append(edit_latency(ctx, options.n, options.edits))
@@ -649,6 +656,8 @@ def table(ctx: Context) -> str:
             f"| operator RSS MB, peak / after | {s.get('peak_rss_mb')} / "
             f"{s.get('settled_rss_mb')} |",
         ]
+    if "page" in r:
+        lines.append(page.table(r["page"]))
     return "\n".join(lines)
 
 
@@ -665,7 +674,7 @@ def passes_per_object(restart_result: Mapping[str, Any]) -> str:
 
 
 RESTART_WRITES_TARGET = 0.01
-SESSION = ("memory", "latency", "idle", "fanout", "restart")
+SESSION = ("memory", "latency", "idle", "page", "fanout", "restart")
 ALL = ("cold", *SESSION)
 
 
