@@ -1,6 +1,6 @@
 """An in-memory stand-in for appstore.kube.Store, for the page's fast tests: objects by kind
 and name, RBAC as a set of allowed (verb, plural) pairs, and patches applied as the API server
-would (JSON merge patch with the resourceVersion check, JSON patch with its `test`)."""
+would (an apply with its resourceVersion check, a JSON patch with its `test`)."""
 
 from __future__ import annotations
 
@@ -12,19 +12,7 @@ from cg_operator.appstore.actions import Patch
 from cg_operator.appstore.kube import ConflictError, ForbiddenError, NotFoundError
 
 ALL_VERBS = {"get", "list", "patch"}
-
-
-def merge(target: Any, patch: Any) -> Any:
-    """RFC 7386."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge(out.get(key), value)
-    return out
+KINDS = {"municipalitytenants": "MunicipalityTenant", "componentrollouts": "ComponentRollout"}
 
 
 class FakeStore:
@@ -71,11 +59,16 @@ class FakeStore:
     def patch(self, plural: str, name: str, patch: Patch) -> dict[str, Any]:
         self._check("patch", plural)
         live = self.objects[plural][name]
-        if patch.kind == "merge":
+        if patch.kind == "apply":
+            # The actions apply whole lists and single fields, so a key-by-key replacement of
+            # spec is what the API server's merge comes to for them.
             wanted = (patch.body.get("metadata") or {}).get("resourceVersion")
             if wanted and wanted != live["metadata"].get("resourceVersion"):
                 raise ConflictError("the object has been modified")
-            updated = merge(live, patch.body)
+            assert patch.body["apiVersion"] == "appstore.commonground.nl/v1alpha1"
+            assert patch.body["kind"] == KINDS[plural]
+            updated = copy.deepcopy(live)
+            updated["spec"] = {**live.get("spec", {}), **patch.body["spec"]}
         else:
             updated = copy.deepcopy(live)
             for op in patch.body:

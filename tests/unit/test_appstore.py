@@ -133,8 +133,11 @@ def test_approving_a_wave_is_guarded_and_names_the_waves() -> None:
         "spec": {"waves": [{"name": "koplopers"}, {"name": "volgers"}], "approvedWaves": []},
     }
     patch = actions.approve_wave(rollout, "volgers")
+    assert patch.kind == "apply"
     assert patch.body == {
-        "metadata": {"resourceVersion": "12"},
+        "apiVersion": "appstore.commonground.nl/v1alpha1",
+        "kind": "ComponentRollout",
+        "metadata": {"name": "r", "resourceVersion": "12"},
         "spec": {"approvedWaves": ["volgers"]},
     }
     with pytest.raises(actions.ActionError, match="koplopers, volgers"):
@@ -168,7 +171,9 @@ def test_subscribing_needs_an_offering_when_there_is_a_choice_and_a_known_versio
         "offering": "saas",
         "values": {"A": "1"},
     }
-    assert patch.body["metadata"] == {"resourceVersion": "7"}
+    # The whole list, as read: an apply would drop entries it set before and now left out.
+    assert [c["name"] for c in patch.body["spec"]["components"]] == ["objecten", "open-zaak"]
+    assert patch.body["metadata"] == {"name": "t", "resourceVersion": "7"}
 
 
 @pytest.mark.parametrize(("policy", "says"), [("Retain", "kept"), ("Delete", "deleted")])
@@ -187,7 +192,9 @@ def test_unsubscribing_removes_exactly_that_entry_and_says_what_stays(
 
 def test_an_abort_cannot_be_undone_by_the_tool() -> None:
     rollout = {"metadata": {"name": "r"}}
-    assert actions.set_rollout_flag(rollout, "paused", True).body == {"spec": {"paused": True}}
+    paused = actions.set_rollout_flag(rollout, "paused", True).body
+    assert paused["spec"] == {"paused": True}
+    assert "resourceVersion" not in paused["metadata"], "one field: nothing to guard"
     with pytest.raises(actions.ActionError, match="cannot be undone"):
         actions.set_rollout_flag(rollout, "abort", False)
 

@@ -1,7 +1,15 @@
 """What each App Store action changes, as pure functions from what is stored to a patch. The
 caller sends it with the person's own credentials, so Kubernetes RBAC decides whether they
-may; every patch that extends a list is guarded by the resourceVersion it was computed from
-(a conflict is answered by reading again), and a removal tests the element it removes."""
+may.
+
+Changes are forced server-side applies under the field manager `cg-appstore`. An apply that
+extends a list (subscriptions, a tenant's approvals, a rollout's approved waves) carries the
+whole list as read, with the resourceVersion it was read at: an apply removes what its manager
+set before and now leaves out, so leaving out entries would drop subscriptions the page made
+earlier, and a concurrent change is refused (409) and answered by reading again. `paused` and
+`abort` are single fields. Only an unsubscribe is not an apply: an apply
+can remove only what its manager set, and a subscription may come from anyone, so it is a JSON
+patch that tests the entry it removes."""
 
 from __future__ import annotations
 
@@ -9,7 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cg_operator.api.constants import GROUP, VERSION
+
 Obj = Mapping[str, Any]
+TENANT, ROLLOUT = "MunicipalityTenant", "ComponentRollout"
 
 
 class ActionError(ValueError):
@@ -18,17 +29,24 @@ class ActionError(ValueError):
 
 @dataclass(frozen=True)
 class Patch:
-    """A patch to one object: `kind` is merge (JSON merge patch) or json (JSON patch)."""
+    """A change to one object: `kind` is apply (server-side apply, forced), json (JSON patch)
+    or none (nothing to do)."""
 
     kind: str
     body: Any
     summary: str
 
 
-def _guarded(obj: Obj, spec: Mapping[str, Any], summary: str) -> Patch:
-    """A merge patch that fails with 409 if the object changed since it was read."""
-    version = obj["metadata"].get("resourceVersion")
-    return Patch("merge", {"metadata": {"resourceVersion": version}, "spec": spec}, summary)
+def _apply(
+    obj: Obj, kind: str, spec: Mapping[str, Any], summary: str, *, guarded: bool = False
+) -> Patch:
+    """A server-side apply of these spec fields of a `kind`; guarded: refused (409) if the
+    object changed since it was read."""
+    metadata: dict[str, Any] = {"name": obj["metadata"]["name"]}
+    if guarded:
+        metadata["resourceVersion"] = obj["metadata"].get("resourceVersion")
+    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": metadata}
+    return Patch("apply", {**body, "spec": dict(spec)}, summary)
 
 
 def set_rollout_flag(rollout: Obj, flag: str, value: bool) -> Patch:
@@ -37,7 +55,7 @@ def set_rollout_flag(rollout: Obj, flag: str, value: bool) -> Patch:
     verb = {("paused", True): "paused", ("paused", False): "resumed", ("abort", True): "aborted"}
     if (flag, value) not in verb:
         raise ActionError(f"an abort cannot be undone: delete {name} to return its tenants")
-    return Patch("merge", {"spec": {flag: value}}, f"rollout {name} {verb[(flag, value)]}")
+    return _apply(rollout, ROLLOUT, {flag: value}, f"rollout {name} {verb[(flag, value)]}")
 
 
 def approve_wave(rollout: Obj, wave: str) -> Patch:
@@ -50,8 +68,12 @@ def approve_wave(rollout: Obj, wave: str) -> Patch:
     approved = list(spec.get("approvedWaves") or [])
     if wave in approved:
         return Patch("none", None, f"wave {wave} of rollout {name} was already approved")
-    return _guarded(
-        rollout, {"approvedWaves": [*approved, wave]}, f"wave {wave} of rollout {name} approved"
+    return _apply(
+        rollout,
+        ROLLOUT,
+        {"approvedWaves": [*approved, wave]},
+        f"wave {wave} of rollout {name} approved",
+        guarded=True,
     )
 
 
@@ -68,10 +90,12 @@ def approve_for_tenant(tenant: Obj, rollout: Obj) -> Patch:
     approved = [a for a in spec.get("approvedRollouts") or [] if a.get("name") != name]
     if entry in (spec.get("approvedRollouts") or []):
         return Patch("none", None, f"{tenant_name} had already approved rollout {name}")
-    return _guarded(
+    return _apply(
         tenant,
+        TENANT,
         {"approvedRollouts": [*approved, entry]},
         f"{tenant_name} approves rollout {name} ({entry['component']} {entry['version']})",
+        guarded=True,
     )
 
 
@@ -107,10 +131,12 @@ def subscribe(
         subscription["version"] = version
     if values:
         subscription["values"] = dict(values)
-    return _guarded(
+    return _apply(
         tenant,
+        TENANT,
         {"components": [*(spec.get("components") or []), subscription]},
         f"{tenant_name} subscribes to {name} ({offering}{' ' + version if version else ''})",
+        guarded=True,
     )
 
 

@@ -18,10 +18,10 @@ from cg_operator.api.constants import GROUP, VERSION
 from cg_operator.appstore.actions import Patch
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-FIELD_MANAGER = "kubectl-cg"
+FIELD_MANAGER = "cg-appstore"  # the page's and kubectl cg's changes, one owner
 IN_CLUSTER_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 PATCH_TYPES = {
-    "merge": "application/merge-patch+json",
+    "apply": "application/apply-patch+yaml",
     "json": "application/json-patch+json",
 }
 
@@ -160,6 +160,9 @@ class Store:
                     name,
                     patch.body,
                     field_manager=FIELD_MANAGER,
+                    # An apply takes over fields another manager set to other values: the
+                    # person asked for exactly this change.
+                    force=True if patch.kind == "apply" else None,
                     _content_type=PATCH_TYPES[patch.kind],
                 )
             )
