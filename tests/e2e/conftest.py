@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import (  # noqa: F401 - shared fixtures
+from tests.integration.conftest import (  # noqa: F401 - shared fixtures and the failure report
     api,
     cluster,
     crds,
     module_operator,
+    pytest_runtest_makereport,
 )
 
 

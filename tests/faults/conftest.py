@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import api, cluster, crds  # noqa: F401 - shared fixtures
+from tests.integration.conftest import (  # noqa: F401 - shared fixtures and the failure report
+    api,
+    cluster,
+    crds,
+    pytest_runtest_makereport,
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

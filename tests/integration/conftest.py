@@ -9,7 +9,7 @@ import subprocess
 import sys
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -90,6 +90,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Operators running now, so a failing test's report carries what they logged (CI keeps no
+# temporary directories; without this a failure there cannot be diagnosed).
+RUNNING: list[OperatorProcess] = []
+REPORTED_LOG_LINES = 120
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the tail of every running operator's log (debug lines left out) to a failure."""
+    report = yield
+    if report.failed and call.when in ("setup", "call"):
+        for proc in RUNNING:
+            lines = [line for line in proc.log().splitlines() if "[DEBUG" not in line]
+            tail = "\n".join(lines[-REPORTED_LOG_LINES:])
+            report.sections.append((f"operator log ({proc.log_path.name}, last lines)", tail))
+    return report
+
+
 class OperatorProcess:
     """`python -m cg_operator run` as a child process, with its log in a file."""
 
@@ -123,6 +143,7 @@ class OperatorProcess:
             env=env,
             cwd=REPO,
         )
+        RUNNING.append(self)
 
     def healthy(self) -> bool:
         """True when kopf's liveness endpoint answers 200."""
@@ -151,6 +172,8 @@ class OperatorProcess:
         if self.process.poll() is None:
             (self.process.kill if kill else self.process.terminate)()
             self.process.wait(timeout=30)
+        if self in RUNNING:
+            RUNNING.remove(self)
         self._log.close()
         return self.process.returncode
 
