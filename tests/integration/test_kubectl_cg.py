@@ -142,8 +142,16 @@ def test_subscribe_and_unsubscribe_a_municipality(cluster: Cluster, store: None)
     assert again.returncode == 1
     assert "already subscribes" in again.stderr
     fleet = json.loads(run(cluster, "fleet", COMPONENT, "-o", "json").stdout)
+    # Read from the server's Table rows of this component's installations only (a field
+    # selector): versions, Ready and the tenant that places each in its ring.
     assert fleet["total"] == 2
+    assert fleet["ready"] == 2
     assert [r["ring"] for r in fleet["rings"]] == ["koploper", "volger"]
+    assert [(r["tenants"][0][0], r["tenants"][0][2]) for r in fleet["rings"]] == [
+        (KOPLOPER, "True"),
+        (VOLGER, "True"),
+    ]
+    assert fleet["rings"][1]["versions"] == {"1.0.0": 1}
 
     unconfirmed = run(cluster, "unsubscribe", VOLGER, COMPONENT)
     assert unconfirmed.returncode == 2

@@ -8,11 +8,43 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from cg_operator.api.kinds import BY_PLURAL
 from cg_operator.appstore.actions import Patch
 from cg_operator.appstore.kube import ConflictError, ForbiddenError, NotFoundError
+from cg_operator.appstore.rows import CONDITION_PATH, objects_from_table
 
 ALL_VERBS = {"get", "list", "patch"}
 KINDS = {"municipalitytenants": "MunicipalityTenant", "componentrollouts": "ComponentRollout"}
+
+
+def _field(obj: dict[str, Any], path: str) -> Any:
+    node: Any = obj
+    for part in path.strip(".").split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _cell(obj: dict[str, Any], json_path: str) -> Any:
+    """What the API server prints for a column: the two JSONPath forms the kinds use."""
+    found = CONDITION_PATH.match(json_path)
+    if found:
+        kind, key = found.groups()
+        conditions = _field(obj, "status.conditions") or []
+        return next((c.get(key) for c in conditions if c.get("type") == kind), None)
+    return _field(obj, json_path)
+
+
+def table_of(plural: str, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """A meta.k8s.io Table of the objects without them (includeObject=None)."""
+    columns = BY_PLURAL[plural].columns
+    return {
+        "kind": "Table",
+        "columnDefinitions": [{"name": "Name"}, *({"name": c.name} for c in columns)],
+        "rows": [
+            {"cells": [o["metadata"]["name"], *(_cell(o, c.json_path) for c in columns)]}
+            for o in objects
+        ],
+    }
 
 
 class FakeStore:
@@ -47,6 +79,18 @@ class FakeStore:
             for o in self.objects.get(plural, {}).values()
             if not namespace or o["metadata"].get("namespace") == namespace
         ]
+
+    def summaries(
+        self, plural: str, namespace: str = "", field_selector: str = ""
+    ) -> list[dict[str, Any]]:
+        """As the API server serves them: a Table of the printer columns, turned back into
+        partial objects by the page's own code, so a view that reads a field no column
+        carries sees it missing here too."""
+        field, _, wanted = field_selector.partition("=")
+        found = [
+            o for o in self.items(plural, namespace) if not field or _field(o, field) == wanted
+        ]
+        return objects_from_table(plural, table_of(plural, found))
 
     def quota(self, namespace: str) -> list[dict[str, Any]]:
         self._check("list", "resourcequotas")

@@ -185,6 +185,11 @@ def crd(kind: Kind) -> JsonSchema:
             }
             for c in kind.columns
         ],
+        **(
+            {"selectableFields": [{"jsonPath": f} for f in kind.selectable_fields]}
+            if kind.selectable_fields
+            else {}
+        ),
         "schema": {"openAPIV3Schema": root},
     }
     return {

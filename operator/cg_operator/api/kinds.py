@@ -58,6 +58,9 @@ class Kind:
     handler_module: str
     index: str = ""
     columns: tuple[PrinterColumn, ...] = field(default_factory=tuple)
+    # Fields the API server can select on (`--field-selector spec.component=open-zaak`): the
+    # App Store and `kubectl cg` ask for one component's installations instead of all of them.
+    selectable_fields: tuple[str, ...] = ()
     # What metadata.name must be, checked at admission: every name here becomes a label value
     # (at most 63 characters) or the name of a namespace, Service or Deployment.
     name_rule: tuple[str, str] = (
@@ -144,8 +147,12 @@ INSTALLATION = Kind(
         PrinterColumn("Healthy", '.status.conditions[?(@.type=="Healthy")].status'),
         REASON,
         PrinterColumn("Endpoint", ".status.endpoint", priority=1),
+        # The fleet views read their rows from these columns (appstore/rows.py): the tenant
+        # links an installation to its ring.
+        PrinterColumn("Tenant", ".spec.tenant", priority=1),
         AGE,
     ),
+    selectable_fields=(".spec.component", ".spec.tenant"),
 )
 ROLLOUT = Kind(
     kind="ComponentRollout",

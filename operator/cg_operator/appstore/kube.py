@@ -16,6 +16,7 @@ from kubernetes.client.exceptions import ApiException
 
 from cg_operator.api.constants import GROUP, VERSION
 from cg_operator.appstore.actions import Patch
+from cg_operator.appstore.rows import objects_from_table
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 FIELD_MANAGER = "cg-appstore"  # the page's and kubectl cg's changes, one owner
@@ -148,6 +149,33 @@ class Store:
             raise _translated(error) from None
         # Not preloaded: the raw HTTP response, whose body the client would not parse as a Table.
         return _object(json.loads(getattr(response, "data", b"{}")))
+
+    def summaries(
+        self, plural: str, namespace: str = "", field_selector: str = ""
+    ) -> list[dict[str, Any]]:
+        """Every object of the kind the person may list (optionally only those matching a
+        field selector), each reduced to what its printer columns show (appstore/rows): the
+        fleet views read thousands of installations, and the full objects cost the API server
+        and this process several times more to send and parse."""
+        where = f"/namespaces/{namespace}" if namespace else ""
+        query = [("includeObject", "None")]
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        try:
+            request = self.api.param_serialize(
+                method="GET",
+                resource_path=f"/apis/{GROUP}/{VERSION}{where}/{plural}",
+                query_params=query,
+                header_params={"Accept": TABLE},
+                auth_settings=["BearerToken"],
+            )
+            response = self.api.call_api(*request)
+            response.read()
+            if not 200 <= response.status < 300:
+                raise ApiException(http_resp=response)
+        except ApiException as error:
+            raise _translated(error) from None
+        return objects_from_table(plural, _object(json.loads(response.data)))
 
     def patch(self, plural: str, name: str, patch: Patch) -> dict[str, Any]:
         """Send an action's patch to a cluster-scoped object (a tenant, a rollout)."""

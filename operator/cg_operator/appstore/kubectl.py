@@ -144,7 +144,12 @@ def cmd_status(store: Store, args: argparse.Namespace, out: Output) -> int:
 def cmd_fleet(store: Store, args: argparse.Namespace, out: Output) -> int:
     """One component across the municipalities: versions by ring."""
     entry = store.get(COMPONENTS, args.component)
-    result = views.fleet(args.component, entry, store.items(TENANTS), store.items(INSTALLATIONS))
+    result = views.fleet(
+        args.component,
+        entry,
+        store.summaries(TENANTS),
+        store.summaries(INSTALLATIONS, "", f"{views.COMPONENT_FIELD}={args.component}"),
+    )
     if out.data(_plain(result)):
         return OK
     out.table(

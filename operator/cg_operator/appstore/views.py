@@ -14,6 +14,9 @@ from cg_operator.api.constants import LABEL_RING
 
 Obj = Mapping[str, Any]
 UNKNOWN = "Unknown"
+# The installation field the API server selects one component's installations by (a
+# selectableField of the CRD, api/kinds).
+COMPONENT_FIELD = "spec.component"
 # The rings in rollout order; any other ring comes after them, by name.
 RING_ORDER = ("koploper", "vroege-volger", "volger")
 

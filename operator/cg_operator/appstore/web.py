@@ -236,10 +236,14 @@ async def catalogue(page: Page) -> web.StreamResponse:
 async def component(page: Page) -> web.StreamResponse:
     name = page.request.match_info["name"]
     entry = await page.call(page.store.get, COMPONENTS, name)
-    fleet, installations = None, []
+    fleet = None
+    installations: list[dict[str, Any]] = []
     try:
-        tenants = await page.call(page.store.items, TENANTS)
-        installations = await page.call(page.store.items, INSTALLATIONS)
+        tenants: list[dict[str, Any]]
+        tenants, installations = await asyncio.gather(
+            page.call(page.store.summaries, TENANTS),
+            page.call(page.store.summaries, INSTALLATIONS, "", f"{views.COMPONENT_FIELD}={name}"),
+        )
         fleet = views.fleet(name, entry, tenants, installations)
     except ForbiddenError:
         pass  # a municipality may see the catalogue, not the other municipalities
@@ -312,8 +316,8 @@ async def fleet(page: Page) -> web.StreamResponse:
         number = 1
     components, tenants_, installations = await asyncio.gather(
         page.call(page.store.items, COMPONENTS),
-        page.call(page.store.items, TENANTS),
-        page.call(page.store.items, INSTALLATIONS),
+        page.call(page.store.summaries, TENANTS),
+        page.call(page.store.summaries, INSTALLATIONS),
     )
     result = views.fleet_page(
         components,
