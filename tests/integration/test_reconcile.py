@@ -435,6 +435,44 @@ def test_wired_components_are_configured_with_one_credential_per_pair(
         )
 
 
+def _secrets_read(cluster: Cluster, namespace: str, job: str) -> set[str]:
+    spec = _json(cluster, "job", job, "-n", namespace)["spec"]["template"]["spec"]
+    return {
+        e["valueFrom"]["secretKeyRef"]["name"]
+        for e in spec["containers"][0]["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+
+
+def test_open_formulieren_is_configured_with_what_the_apis_it_registers_to_accept(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    """Amsterdam runs Open Formulieren with Open Zaak, Objecten and Objecttypen: each of the
+    four ran a configuration Job, and for each API Open Formulieren calls, its Job and the
+    called app's Job read the same credential Secret."""
+    ns = "gm0363-amsterdam"
+    servers = ("open-zaak", "objecten", "objecttypen")
+    components = ("open-formulieren", *servers)
+
+    def configured() -> dict[str, str | None] | None:
+        found = {c: _configuration_job(cluster, c) for c in components}
+        return found if all(found.values()) else None
+
+    jobs = wait_for("the four configured", configured, timeout=120)
+    forms_reads = _secrets_read(cluster, ns, str(jobs["open-formulieren"]))
+    for server in servers:
+        pair = f"open-formulieren-to-{server}-credentials"
+        assert pair in forms_reads, server
+        assert pair in _secrets_read(cluster, ns, str(jobs[server])), server
+    # No secret in the ConfigMap: Open Formulieren's YAML names the variables envsubst fills.
+    data = _json(cluster, "configmap", "open-formulieren-configuration", "-n", ns)["data"]
+    assert "${OPEN_FORMULIEREN_TO_OPEN_ZAAK}" in data["configuration.yaml"]
+    for server in servers:
+        stored = _json(cluster, "secret", f"open-formulieren-to-{server}-credentials", "-n", ns)
+        value = base64.b64decode(stored["data"]["secret"]).decode()
+        assert value not in data["configuration.yaml"]
+
+
 def _metric(page: str, name: str, resource: str) -> float:
     match = re.search(rf'^{name}{{resource="{resource}"}} (\S+)$', page, re.M)
     return float(match.group(1)) if match else 0.0

@@ -35,7 +35,12 @@ from tests.unit.test_planning import CATALOGUE, installation
 NAMESPACE = "gm0363-amsterdam"
 OZ_TO_ON = credential_secret_name("open-zaak", "open-notificaties")
 ON_TO_OZ = credential_secret_name("open-notificaties", "open-zaak")
-BOTH = {OZ_TO_ON: "uid-1", ON_TO_OZ: "uid-2"}
+# Every credential Secret of the example catalogue exists (a tenant makes each pair its
+# subscriptions' configurations read, whether or not the other side is subscribed).
+BOTH = {
+    credential_secret_name(client, server): f"uid-{client}-{server}"
+    for client, server in credential_pairs(CATALOGUE.values())
+}
 
 
 def endpoint(component: str) -> str:
@@ -285,8 +290,12 @@ def test_a_tenant_generates_every_credential_its_subscriptions_read() -> None:
     assert credential_pairs([CATALOGUE["open-zaak"]]) == {
         ("open-zaak", "open-notificaties"),
         ("open-notificaties", "open-zaak"),
+        ("open-formulieren", "open-zaak"),
     }
-    assert credential_pairs([CATALOGUE["objecten"]]) == {("objecten", "objecttypen")}
+    assert credential_pairs([CATALOGUE["objecten"]]) == {
+        ("objecten", "objecttypen"),
+        ("open-formulieren", "objecten"),
+    }
     assert credential_pairs([CATALOGUE["keycloak"]]) == set()
     assert len({new_credential() for _ in range(10)}) == 10
 
@@ -342,7 +351,7 @@ def test_objecten_reads_objecttypen_with_the_token_objecttypen_accepts() -> None
     `api_key` service with `Authorization: Token <token>` on one side, a TokenAuth with the
     same token on the other."""
     pair = credential_secret_name("objecten", "objecttypen")
-    versions = {pair: "uid-9"}
+    versions = {**BOTH, pair: "uid-9"}
     objecten = planned("objecten", versions, objecttypen=ready("objecttypen"))
     objecttypen = planned("objecttypen", versions, objecten=ready("objecten"))
     (service,) = rendered_yaml(objecten)["zgw_consumers"]["services"]
@@ -451,3 +460,88 @@ def test_a_saas_dependency_is_wired_from_its_binding() -> None:
     waiting = plan_with_saas(None, None)
     assert waiting.job is None
     assert "the endpoint of brp" in waiting.waiting
+
+
+def test_open_formulieren_registers_with_the_apis_that_accept_it() -> None:
+    """open-forms 3.3.9 (django-setup-configuration 0.8.2, no value_from: the chart's envsubst)
+    against open-zaak 1.30.0's credentials and applicaties, objects-api 3.6.0's and
+    objecttypes-api 3.4.x's tokenauth: each secret is the one the other side accepts."""
+    pairs = {
+        server: credential_secret_name("open-formulieren", server)
+        for server in ("open-zaak", "objecten", "objecttypen")
+    }
+    versions = BOTH
+    peers = {
+        "open_zaak": ready("open-zaak"),
+        "objecten": ready("objecten"),
+        "objecttypen": ready("objecttypen"),
+    }
+    forms = planned("open-formulieren", versions, **peers)
+    forms_yaml = rendered_yaml(forms)
+    services = {s["identifier"]: s for s in forms_yaml["zgw_consumers"]["services"]}
+    for identifier, path, api_type in (
+        ("zaken-api", "zaken/api/v1/", "zrc"),
+        ("documenten-api", "documenten/api/v1/", "drc"),
+        ("catalogi-api", "catalogi/api/v1/", "ztc"),
+    ):
+        service = services[identifier]
+        assert service["api_root"] == f"{endpoint('open-zaak')}{path}"
+        assert (service["api_type"], service["auth_type"]) == (api_type, "zgw")
+        assert service["client_id"] == "open-formulieren"
+    assert services["objecten-api"]["api_root"] == f"{endpoint('objecten')}api/v2/"
+    assert services["objecttypen-api"]["api_root"] == f"{endpoint('objecttypen')}api/v2/"
+    (group,) = forms_yaml["zgw_api"]["groups"]
+    assert {group[k] for k in group if k.endswith("_service_identifier")} <= set(services)
+    (objects,) = forms_yaml["objects_api"]["groups"]
+    assert objects["objects_service_identifier"] == "objecten-api"
+    assert objects["objecttypes_service_identifier"] == "objecttypen-api"
+
+    # The YAML carries ${NAME}; the command substitutes the Job's environment into a copy.
+    command = forms.configuration.job["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[:2] == ["/bin/sh", "-c"]
+    assert command[2].startswith('envsubst < "$0" > /tmp/configuration.yaml && exec ')
+    assert command[-1] == f"{CONFIG_DIR}/{CONFIG_FILE}"
+    env = job_env(forms)
+
+    def forms_secret(value: str) -> tuple[str, str]:
+        """The Secret behind `${NAME}`, and what precedes the secret in NAME's value."""
+        name = value.removeprefix("${").removesuffix("}")
+        entry = env[name]
+        if "valueFrom" in entry:
+            return entry["valueFrom"]["secretKeyRef"]["name"], ""
+        prefix, _, raw = entry["value"].partition("$(")
+        return env[raw.removesuffix(")")]["valueFrom"]["secretKeyRef"]["name"], prefix
+
+    assert forms_secret(services["zaken-api"]["secret"]) == (pairs["open-zaak"], "")
+    assert forms_secret(services["objecten-api"]["header_value"]) == (pairs["objecten"], "Token ")
+    assert forms_secret(services["objecttypen-api"]["header_value"]) == (
+        pairs["objecttypen"],
+        "Token ",
+    )
+
+    # Each server accepts that secret while the municipality runs Open Formulieren.
+    oz = planned("open-zaak", versions, open_notificaties=ready("open-notificaties"))
+    oz_with = planned(
+        "open-zaak",
+        versions,
+        open_notificaties=ready("open-notificaties"),
+        open_formulieren=ready("open-formulieren"),
+    )
+    known = {
+        c["identifier"]: c for c in rendered_yaml(oz_with)["vng_api_common_credentials"]["items"]
+    }
+    assert (
+        secret_of(oz_with, known["open-formulieren"]["secret"]["value_from"]["env"])
+        == pairs["open-zaak"]
+    )
+    applicaties = rendered_yaml(oz_with)["vng_api_common_applicaties"]["items"]
+    (for_forms,) = [a for a in applicaties if a["client_ids"] == ["open-formulieren"]]
+    assert for_forms["heeft_alle_autorisaties"] is True
+    assert "open-formulieren" not in str(rendered_yaml(oz)), "only while it is subscribed"
+    for server in ("objecten", "objecttypen"):
+        with_forms = planned(server, versions, **peers, open_formulieren=ready("open-formulieren"))
+        tokens = {t["identifier"]: t for t in rendered_yaml(with_forms)["tokenauth"]["items"]}
+        token_env = tokens["open-formulieren"]["token"]["value_from"]["env"]
+        assert secret_of(with_forms, token_env) == pairs[server]
+        # Objecten: a superuser token (forms register into object types chosen later).
+        assert tokens["open-formulieren"].get("is_superuser") is (server == "objecten" or None)
