@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote
 
 import jinja2
 from aiohttp import web
@@ -42,6 +42,9 @@ TENANTS, COMPONENTS, INSTALLATIONS, ROLLOUTS = (
     "componentrollouts",
 )
 CSRF_COOKIE, CSRF_FIELD, LANG_COOKIE = "cg_csrf", "csrf", "cg_lang"
+# What an action did, shown once on the page it redirects to (post/redirect/get): a cookie the
+# next full page takes and clears, so a reload or a shared link does not repeat it.
+FLASH_COOKIE, FLASH_SECONDS = "cg_flash", 60
 # A strict policy: everything from this origin, nothing inline, nothing framed.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -153,13 +156,23 @@ class Page:
                 path=self.request.path,
                 query=self.request.query,
                 version=__version__,
-                flash=self.request.query.get("done", ""),
+                flash=self.flash,
                 **context,
             )
         )
         response = web.Response(text=html, status=status, content_type="text/html")
         self._cookies(response)
+        if self.flash:
+            response.del_cookie(FLASH_COOKIE, path="/")
         return response
+
+    @property
+    def flash(self) -> str:
+        """The message of the action that led here; not for an htmx partial, which leaves it
+        to the full page."""
+        if self.request.headers.get("HX-Request") == "true":
+            return ""
+        return unquote(self.request.cookies.get(FLASH_COOKIE, ""))
 
     def _cookies(self, response: web.StreamResponse) -> None:
         secure = self.request.app[SETTINGS].secure_cookies
@@ -171,9 +184,18 @@ class Page:
             response.set_cookie(LANG_COOKIE, self.language, samesite="Lax", secure=secure, path="/")
 
     def redirect(self, location: str, done: str = "") -> web.Response:
-        target = location + ("?" + urlencode({"done": done}) if done else "")
-        response = web.Response(status=303, headers={"Location": target})
+        response = web.Response(status=303, headers={"Location": location})
         self._cookies(response)
+        if done:
+            response.set_cookie(
+                FLASH_COOKIE,
+                quote(done),
+                max_age=FLASH_SECONDS,
+                httponly=True,
+                samesite="Strict",
+                secure=self.request.app[SETTINGS].secure_cookies,
+                path="/",
+            )
         return response
 
 
