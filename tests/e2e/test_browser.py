@@ -175,6 +175,8 @@ def test_a_person_uses_the_app_store_in_a_browser(
         timeout=TIMEOUT,
     )
     browser.get(f"{site}/rollouts/{ROLLOUT}")
-    assert "Complete" in browser.find_element(By.ID, "phase").text
+    phase = browser.find_element(By.ID, "phase")
+    assert phase.get_attribute("data-phase") == "Complete"
+    assert "Voltooid" in phase.text  # the page speaks Dutch by default
     browser.get(f"{site}/fleet")
     accessible(browser, "fleet")

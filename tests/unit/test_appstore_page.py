@@ -185,7 +185,14 @@ def test_a_municipality_that_may_not_list_others_sees_the_component_without_the_
 def test_a_municipality_page_says_why_and_what_waits_for_it() -> None:
     async def body(client: TestClient) -> None:
         html = await (await client.get("/tenants/gm0363-amsterdam")).text()
-        assert "ConfigurationFailed: the configuration Job failed" in html
+        # The reason in the page's language (its code kept for scripts), the operator's own
+        # English message marked as English for screen readers (WCAG 3.1.2).
+        assert (
+            '<td class="utrecht-table__cell" data-reason="ConfigurationFailed">Inrichting mislukt:'
+            ' <span lang="en">the configuration Job failed</span>'
+        ) in html
+        english = await (await client.get("/tenants/gm0363-amsterdam?lang=en")).text()
+        assert "Configuration failed: <span>the configuration Job failed</span>" in english
         assert "limits.cpu" in html
         assert "3500m" in html
         rotterdam = await (await client.get("/tenants/gm0599-rotterdam")).text()

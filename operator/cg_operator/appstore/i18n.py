@@ -109,6 +109,44 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+# The operator's condition reasons and rollout states, for people: the code stays in the page
+# (a data attribute) for scripts and for searching the operator's documentation and logs.
+REASONS: dict[str, tuple[str, str]] = {
+    # An installation's Ready
+    "Available": ("Beschikbaar", "Available"),
+    "Progressing": ("Bezig", "In progress"),
+    "BindingReady": ("Gekoppeld", "Bound"),
+    "MissingDependency": ("Vereist component ontbreekt", "Required component missing"),
+    "DependencyNotReady": ("Vereist component niet gereed", "Required component not ready"),
+    "MissingSecret": ("Geheim ontbreekt", "Secret missing"),
+    "ExposureUnavailable": ("Ontsluiting niet beschikbaar", "Exposure unavailable"),
+    "WaitingForInputs": ("Wacht op gegevens", "Waiting for inputs"),
+    "Configuring": ("Wordt ingericht", "Being configured"),
+    "Configured": ("Ingericht", "Configured"),
+    "ConfigurationFailed": ("Inrichting mislukt", "Configuration failed"),
+    "InvalidSpec": ("Ongeldige opgave", "Invalid specification"),
+    "ReconcileError": ("Verwerkingsfout", "Processing error"),
+    # A rollout's phase and each municipality's state in it
+    "Pending": ("In afwachting", "Pending"),
+    "Complete": ("Voltooid", "Complete"),
+    "Failed": ("Mislukt", "Failed"),
+    "Aborted": ("Afgebroken", "Aborted"),
+    "Paused": ("Gepauzeerd", "Paused"),
+    "WaitingForApproval": ("Wacht op goedkeuring", "Waiting for approval"),
+    "Updating": ("Wordt bijgewerkt", "Updating"),
+    "Baking": ("Proefperiode", "Baking"),
+    "Done": ("Klaar", "Done"),
+    "RolledBack": ("Teruggedraaid", "Rolled back"),
+    "Skipped": ("Overgeslagen", "Skipped"),
+}
+
+
+def reason(code: str, language: str) -> str:
+    """A reason or state code in the page's language; an unknown code as itself."""
+    nl, en = REASONS.get(code, (code, code))
+    return en if language == "en" else nl
+
+
 def translate(key: str, language: str, **values: object) -> str:
     """The text for `key` in `language`, with {placeholders} filled."""
     nl, en = TEXTS.get(key, (key, key))

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from cg_operator import __version__
 from cg_operator.appstore import actions, views
-from cg_operator.appstore.i18n import LANGUAGES, translate
+from cg_operator.appstore.i18n import LANGUAGES, reason, translate
 from cg_operator.appstore.kube import (
     ConflictError,
     ForbiddenError,
@@ -151,6 +151,7 @@ class Page:
             .get_template(template)
             .render(
                 t=self.t,
+                reason=lambda code: reason(code or "", self.language),
                 lang=self.language,
                 csrf=self.csrf,
                 path=self.request.path,
