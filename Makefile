@@ -17,7 +17,8 @@ export KUBECONFIG := $(shell hack/kubeconfig.sh)
 export PATH := $(BIN_DIR):$(PATH)
 
 .PHONY: help venv binaries tools test-real test-faults cluster-up cluster-down kubeconfig run test test-unit test-integration \
-        test-e2e browser appstore lint crds chart chart-lint verify bench clean
+        test-e2e browser appstore lint crds chart chart-lint verify bench clean \
+        realnode-deps realnode-up realnode-down test-realnode
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -30,7 +31,7 @@ $(PY): pyproject.toml
 
 venv: $(PY) ## create .venv with the package and its dev tools
 
-binaries: ## build the tools and the control plane from Go modules (cached; cold: ~17 min on 2 cores)
+binaries: realnode-deps ## build the tools, the control plane and the real node from Go modules (cached; cold: ~23 min on 2 cores)
 	hack/build-binaries.sh all
 
 tools: ## build only helm, prometheus and promtool, and copy the Gateway API CRDs, from Go modules (cached; cold: a few minutes)
@@ -65,21 +66,43 @@ browser: ## install Debian's chromium and chromium-driver for the browser tests,
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium chromium-driver; \
 	fi
 
+realnode-deps: ## install Debian's libseccomp-dev, pkg-config, containernetworking-plugins and busybox-static for the real node, unless present (apt-get; root or sudo)
+	@if [ -x /usr/lib/cni/loopback ] && pkg-config --exists libseccomp 2>/dev/null && [ -x /bin/busybox ]; then \
+		echo "libseccomp-dev, containernetworking-plugins and busybox-static are installed"; \
+	else \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends \
+			libseccomp-dev pkg-config containernetworking-plugins busybox-static; \
+	fi
+
+realnode-up: realnode-deps cluster-up ## join a real kubelet (containerd, runc) to the local cluster as node 127.0.0.1, tainted; hostNetwork pods only (root)
+	hack/build-binaries.sh realnode
+	hack/realnode-up.sh
+
+realnode-down: ## remove the real node and everything it left on the host (processes, mounts, cgroups, folders)
+	hack/realnode-down.sh
+
 appstore: venv ## the App Store page on http://127.0.0.1:8090 as the kubeconfig's user (after `make run`)
 	$(VENV)/bin/cg-operator appstore --kubeconfig $(KUBECONFIG) --kubeconfig-user --insecure-cookies --address 127.0.0.1:8090
 
-test: venv tools browser cluster-up ## the whole suite: unit, integration (real control plane), e2e (Prometheus, a real browser)
+test: venv tools browser realnode-deps cluster-up ## the whole suite: unit, integration (real control plane), e2e (Prometheus, a real browser), the real node (root)
+	hack/build-binaries.sh realnode
 	$(PY) -m pytest
 
 test-unit: venv ## unit tests only: pure, no cluster, no build, seconds (chart and promtool tests need `make tools`)
 	$(PY) -m pytest -m "not integration and not tools"
 
-test-integration: venv tools browser cluster-up ## integration tests only (e2e included)
+test-integration: venv tools browser realnode-deps cluster-up ## integration tests only (e2e and the real node included)
+	hack/build-binaries.sh realnode
 	$(PY) -m pytest -m integration
 
 test-real: venv ## real pods on kind (needs Docker or Podman; not run by .ci/run: no engine here)
 	CG_CLUSTER_PROVIDER=kind hack/cluster-up.sh
 	$(PY) -m pytest -o addopts="-ra --strict-markers" tests/real
+
+test-realnode: venv realnode-deps cluster-up ## only the real-node tier: real processes on a real kubelet beside the KWOK nodes (root)
+	hack/build-binaries.sh realnode
+	$(PY) -m pytest tests/realnode
 
 test-faults: venv cluster-up ## fault scenarios only (operator killed, API server down, hand edits); timings in .local/fault-timings.jsonl
 	rm -f .local/fault-timings.jsonl

@@ -3,7 +3,7 @@
 # (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, kwokctl) from
 # their Go modules into
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/cg-operator/bin/<kubernetes version>/
-# Usage: hack/build-binaries.sh [all|tools|cluster|kind]   (default all; `tools` is what the chart
+# Usage: hack/build-binaries.sh [all|tools|cluster|kind|realnode]   (default all; `tools` is what the chart
 # and monitoring tests need, a few minutes cold; `cluster` is the control plane, most of the time;
 # `kind` only for the real-pod tier, which needs a container engine)
 # Nothing is downloaded but Go modules; nothing is written into the repository.
@@ -44,8 +44,11 @@ quiet() {
 up_to_date() { [ -x "$bin_dir/$1" ] && [ "$(cat "$bin_dir/.$1.version" 2>/dev/null)" = "$2" ]; }
 stamp() { echo "$2" >"$bin_dir/.$1.version"; }
 
+# build_kubernetes [NAME...]: the control plane's binaries (default), or the NAMEs given (kubelet
+# for the real node), from the same wrapper module.
 build_kubernetes() {
   local names=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=()
+  [ "$#" -eq 0 ] || names=("$@")
   for n in "${names[@]}"; do up_to_date "$n" "$KUBERNETES_VERSION" || missing+=("$n"); done
   [ "${#missing[@]}" -gt 0 ] || { log "kubernetes ${KUBERNETES_VERSION}: cached"; return; }
 
@@ -72,10 +75,9 @@ build_kubernetes() {
       | awk -v v="$staging_ver" '{print "replace " $1 " => " $1 " " v}'
   } >"$work/go.mod"
   log "kubernetes: $(grep -c '^replace' "$work/go.mod") staging modules replaced"
-  quiet "$work" go get "k8s.io/kubernetes/cmd/kube-apiserver@${KUBERNETES_VERSION}" \
-    "k8s.io/kubernetes/cmd/kube-controller-manager@${KUBERNETES_VERSION}" \
-    "k8s.io/kubernetes/cmd/kube-scheduler@${KUBERNETES_VERSION}" \
-    "k8s.io/kubernetes/cmd/kubectl@${KUBERNETES_VERSION}"
+  local packages=() n
+  for n in "${missing[@]}"; do packages+=("k8s.io/kubernetes/cmd/$n@${KUBERNETES_VERSION}"); done
+  quiet "$work" go get "${packages[@]}"
 
   local build_date ldflags="" pkg
   build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -141,6 +143,50 @@ build_tools() {
   fetch_gateway_api
 }
 
+# The real node (make realnode-up): the kubelet, containerd and its runc shim, runc, and a pause
+# binary for the sandbox image. runc needs cgo and libseccomp (Debian libseccomp-dev): containerd
+# applies the RuntimeDefault seccomp profile to every sandbox, which a runc without seccomp
+# refuses ("seccomp: config provided but seccomp not supported").
+build_realnode() {
+  build_kubernetes kubelet
+  local cd_flags="-X github.com/containerd/containerd/v2/version.Version=${CONTAINERD_VERSION}"
+  for n in containerd containerd-shim-runc-v2 ctr; do
+    build_tagged "$n" github.com/containerd/containerd/v2 "$CONTAINERD_VERSION" \
+      "github.com/containerd/containerd/v2/cmd/$n" no_btrfs "$cd_flags"
+  done
+  pkg-config --exists libseccomp 2>/dev/null \
+    || die "runc needs libseccomp's headers: apt-get install libseccomp-dev pkg-config (make realnode-deps)"
+  CGO_ENABLED=1 build_tagged runc github.com/opencontainers/runc "$RUNC_VERSION" \
+    github.com/opencontainers/runc seccomp "-X main.version=${RUNC_VERSION#v}"
+  build_pause
+}
+
+# build_tagged NAME MODULE VERSION PACKAGE TAGS [LDFLAGS]: as build_simple, with build tags.
+build_tagged() {
+  local name=$1 module=$2 version=$3 pkg=$4 tags=$5 ldflags=${6:-} work
+  up_to_date "$name" "$version" && { log "$name ${version}: cached"; return; }
+  work="$work_root/${name}-${version}"
+  mkdir -p "$work"
+  printf 'module cg-operator.local/%s-binary\n\ngo 1.26.0\n' "$name" >"$work/go.mod"
+  log "$name ${version}: building from ${module} (tags: ${tags})"
+  quiet "$work" go get "${pkg}@${version}"
+  quiet "$work" go build -trimpath -tags "$tags" -ldflags "-s -w ${ldflags}" -o "$bin_dir/$name.tmp" "$pkg"
+  mv "$bin_dir/$name.tmp" "$bin_dir/$name"; stamp "$name" "$version"
+}
+
+# The sandbox's pause process: waits for a signal and reaps children, as the pause image does.
+# Our own few lines (hack/realnode/pause.go), built static.
+build_pause() {
+  local src="$here/realnode/pause.go" version
+  version=$(sha256sum "$src" | cut -c1-16)
+  up_to_date pause "$version" && { log "pause: cached"; return; }
+  local work="$work_root/pause"
+  mkdir -p "$work" && cp "$src" "$work/main.go"
+  printf 'module cg-operator.local/pause\n\ngo 1.26.0\n' >"$work/go.mod"
+  quiet "$work" go build -trimpath -ldflags "-s -w" -o "$bin_dir/pause.tmp" .
+  mv "$bin_dir/pause.tmp" "$bin_dir/pause"; stamp pause "$version"
+}
+
 build_cluster() {
   build_simple etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
   build_simple kwok sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok \
@@ -156,7 +202,8 @@ case "${1:-all}" in
   tools) build_tools ;;
   cluster) build_cluster ;;
   kind) build_simple kind sigs.k8s.io/kind "$KIND_VERSION" sigs.k8s.io/kind ;;
-  all) build_tools; build_cluster ;;
-  *) die "usage: $0 [all|tools|cluster|kind]" ;;
+  realnode) build_realnode ;;
+  all) build_tools; build_cluster; build_realnode ;;
+  *) die "usage: $0 [all|tools|cluster|kind|realnode]" ;;
 esac
 log "done in $(( $(date +%s) - started ))s; $(du -sh "$bin_dir" | cut -f1) in $bin_dir"

@@ -7,6 +7,10 @@ source "$here/cluster-env.sh"
 # CG_CLUSTER_PROVIDER=kind asks for real pods (Docker or Podman): hack/kind-cluster.sh.
 if [ "${CG_CLUSTER_PROVIDER:-kwok}" = kind ]; then exec "$here/kind-cluster.sh" down; fi
 cluster_dir="$KWOK_WORKDIR/clusters/$CLUSTER_NAME"
+# A real node joined to this cluster goes first (its kubelet would outlive the control plane).
+if [ "$CLUSTER_NAME" = cg-operator ] && [ -d "$repo/.local/realnode" ]; then
+  "$here/realnode-down.sh" || true
+fi
 
 # Note the processes first: kwokctl removes the pid files, and kube-apiserver can hang on
 # shutdown once etcd is gone, so whatever still runs 10 s later is killed.

@@ -76,6 +76,20 @@ componentsPatches:
   # A /16 holds a Service per installation of all 342 municipalities (about 3,900).
   - key: service-cluster-ip-range
     value: ${CG_SERVICE_CIDR:-10.0.0.0/16}
+  # For logs and exec on the real node (make realnode-up): the kubelet there accepts only
+  # clients with a certificate of the cluster's CA.
+  - key: kubelet-client-certificate
+    value: $KWOK_WORKDIR/clusters/$CLUSTER_NAME/pki/admin.crt
+  - key: kubelet-client-key
+    value: $KWOK_WORKDIR/clusters/$CLUSTER_NAME/pki/admin.key
+- name: kwok-controller
+  extraArgs:
+  # kwok fakes only the nodes its \`scale node\` made (it annotates them so); a real kubelet's
+  # node (make realnode-up) and its pods are left to that kubelet.
+  - key: manage-all-nodes
+    value: "false"
+  - key: manage-nodes-with-annotation-selector
+    value: kwok.x-k8s.io/node=fake
 YAML
 
 started=$(date +%s%N)
