@@ -94,17 +94,7 @@ build_kubernetes() {
 
 # build_simple NAME MODULE VERSION PACKAGE: a wrapper module that requires MODULE@VERSION and
 # builds PACKAGE; a separate module per tool keeps each at the dependency versions it was tested with.
-build_simple() {
-  local name=$1 module=$2 version=$3 pkg=$4 work ldflags=${5:-}
-  up_to_date "$name" "$version" && { log "$name ${version}: cached"; return; }
-  work="$work_root/${name}-${version}"
-  mkdir -p "$work"
-  printf 'module cg-operator.local/%s-binary\n\ngo 1.26.0\n' "$name" >"$work/go.mod"
-  log "$name ${version}: building from ${module}"
-  quiet "$work" go get "${pkg}@${version}"
-  quiet "$work" go build -trimpath -ldflags "-s -w ${ldflags}" -o "$bin_dir/$name.tmp" "$pkg"
-  mv "$bin_dir/$name.tmp" "$bin_dir/$name"; stamp "$name" "$version"
-}
+build_simple() { build_tagged "$1" "$2" "$3" "$4" "" "${5:-}"; }
 
 build_prometheus() {
   # Release v3.XY.Z is the module version v0.3XY.Z; the web UI's assets are not in the module,
@@ -161,14 +151,14 @@ build_realnode() {
   build_pause
 }
 
-# build_tagged NAME MODULE VERSION PACKAGE TAGS [LDFLAGS]: as build_simple, with build tags.
+# build_tagged NAME MODULE VERSION PACKAGE TAGS [LDFLAGS]: build_simple with Go build tags.
 build_tagged() {
   local name=$1 module=$2 version=$3 pkg=$4 tags=$5 ldflags=${6:-} work
   up_to_date "$name" "$version" && { log "$name ${version}: cached"; return; }
   work="$work_root/${name}-${version}"
   mkdir -p "$work"
   printf 'module cg-operator.local/%s-binary\n\ngo 1.26.0\n' "$name" >"$work/go.mod"
-  log "$name ${version}: building from ${module} (tags: ${tags})"
+  log "$name ${version}: building from ${module}${tags:+ (tags: ${tags})}"
   quiet "$work" go get "${pkg}@${version}"
   quiet "$work" go build -trimpath -tags "$tags" -ldflags "-s -w ${ldflags}" -o "$bin_dir/$name.tmp" "$pkg"
   mv "$bin_dir/$name.tmp" "$bin_dir/$name"; stamp "$name" "$version"
