@@ -66,13 +66,14 @@ browser: ## install Debian's chromium and chromium-driver for the browser tests,
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium chromium-driver; \
 	fi
 
-realnode-deps: ## install Debian's libseccomp-dev, pkg-config, containernetworking-plugins and busybox-static for the real node, unless present (apt-get; root or sudo)
-	@if [ -x /usr/lib/cni/loopback ] && pkg-config --exists libseccomp 2>/dev/null && [ -x /bin/busybox ]; then \
-		echo "libseccomp-dev, containernetworking-plugins and busybox-static are installed"; \
+realnode-deps: ## install Debian's libseccomp-dev, pkg-config, containernetworking-plugins, busybox-static, buildah and mmdebstrap for the real node, unless present (apt-get; root or sudo)
+	@if [ -x /usr/lib/cni/loopback ] && pkg-config --exists libseccomp 2>/dev/null && [ -x /bin/busybox ] \
+		&& command -v buildah >/dev/null && command -v mmdebstrap >/dev/null; then \
+		echo "libseccomp-dev, containernetworking-plugins, busybox-static, buildah and mmdebstrap are installed"; \
 	else \
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq --no-install-recommends \
-			libseccomp-dev pkg-config containernetworking-plugins busybox-static; \
+			libseccomp-dev pkg-config containernetworking-plugins busybox-static buildah mmdebstrap; \
 	fi
 
 realnode-up: realnode-deps cluster-up ## join a real kubelet (containerd, runc) to the local cluster as node 127.0.0.1, tainted; hostNetwork pods only (root)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +26,8 @@ from tests.support.tools import require_tool
 NODE = "127.0.0.1"
 TAINT = "cg-operator.dev/realnode"
 WORKDIR = REPO / ".local" / "realnode"
+# The name hack/realnode/operator-values.yaml expects.
+OPERATOR_IMAGE = "cg-operator.local/cg-operator:dev"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -32,6 +36,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.realnode)
             item.add_marker(pytest.mark.integration)
+
+
+def node_pod(
+    name: str, namespace: str, spec: dict[str, Any], *, tolerate: bool = True
+) -> dict[str, Any]:
+    """A pod for the real node: its network (hostNetwork: there is no pod network), its node
+    selector and (unless `tolerate` is False) its taint's toleration, and no ServiceAccount
+    token; `spec` adds the rest."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "hostNetwork": True,
+            "nodeSelector": {TAINT: "true"},
+            "tolerations": (
+                [{"key": TAINT, "operator": "Exists", "effect": "NoSchedule"}] if tolerate else []
+            ),
+            "automountServiceAccountToken": False,
+            **spec,
+        },
+    }
 
 
 def hack(script: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -123,3 +149,22 @@ def import_image(archive: Path) -> None:
         check=True,
         capture_output=True,
     )
+
+
+@pytest.fixture(scope="session")
+def operator_image(realnode: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The operator's image from the project's Dockerfile (hack/realnode/operator-image.sh),
+    imported into the node's containerd."""
+    archive = tmp_path_factory.mktemp("operator-image") / "operator.tar"
+    started = time.monotonic()
+    built = subprocess.run(
+        [str(REPO / "hack" / "realnode" / "operator-image.sh"), str(archive), OPERATOR_IMAGE],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    print(f"operator image built in {time.monotonic() - started:.0f} s: {built.stderr.strip()}")
+    import_image(archive)
+    return OPERATOR_IMAGE

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.realnode.conftest import NODE, TAINT, busybox_image, import_image
+from tests.realnode.conftest import NODE, TAINT, busybox_image, import_image, node_pod
 from tests.support.cluster import Cluster, get_json, wait_for
 
 IMAGE = "cg-operator.local/busybox:test"
@@ -27,17 +27,10 @@ def free_port() -> int:
 
 
 def pod(name: str, port: int, *, tolerate: bool = True) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {
-            "hostNetwork": True,
-            "nodeSelector": {TAINT: "true"},
-            "tolerations": (
-                [{"key": TAINT, "operator": "Exists", "effect": "NoSchedule"}] if tolerate else []
-            ),
-            "automountServiceAccountToken": False,
+    return node_pod(
+        name,
+        NAMESPACE,
+        {
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": 65534,
@@ -78,7 +71,8 @@ def pod(name: str, port: int, *, tolerate: bool = True) -> dict[str, Any]:
             ],
             "volumes": [{"name": "settings", "configMap": {"name": "settings"}}],
         },
-    }
+        tolerate=tolerate,
+    )
 
 
 @pytest.fixture(scope="module")
