@@ -141,14 +141,7 @@ class Store:
 
     def table(self, plural: str) -> dict[str, Any]:
         """The objects as the API server prints them, with the kind's printer columns."""
-        try:
-            response = self.custom.list_cluster_custom_object(
-                GROUP, VERSION, plural, _headers={"Accept": TABLE}, _preload_content=False
-            )
-        except ApiException as error:
-            raise _translated(error) from None
-        # Not preloaded: the raw HTTP response, whose body the client would not parse as a Table.
-        return _object(json.loads(getattr(response, "data", b"{}")))
+        return self._table(plural)
 
     def summaries(
         self, plural: str, namespace: str = "", field_selector: str = ""
@@ -157,15 +150,22 @@ class Store:
         field selector), each reduced to what its printer columns show (appstore/rows): the
         fleet views read thousands of installations, and the full objects cost the API server
         and this process several times more to send and parse."""
-        where = f"/namespaces/{namespace}" if namespace else ""
         query = [("includeObject", "None")]
         if field_selector:
             query.append(("fieldSelector", field_selector))
+        return objects_from_table(plural, self._table(plural, namespace, query))
+
+    def _table(
+        self, plural: str, namespace: str = "", query: list[tuple[str, str]] | None = None
+    ) -> dict[str, Any]:
+        """A meta.k8s.io Table of the kind. Sent by hand: the generated client neither takes
+        `includeObject` nor parses a Table."""
+        where = f"/namespaces/{namespace}" if namespace else ""
         try:
             request = self.api.param_serialize(
                 method="GET",
                 resource_path=f"/apis/{GROUP}/{VERSION}{where}/{plural}",
-                query_params=query,
+                query_params=query or [],
                 header_params={"Accept": TABLE},
                 auth_settings=["BearerToken"],
             )
@@ -175,7 +175,7 @@ class Store:
                 raise ApiException(http_resp=response)
         except ApiException as error:
             raise _translated(error) from None
-        return objects_from_table(plural, _object(json.loads(response.data)))
+        return _object(json.loads(response.data))
 
     def patch(self, plural: str, name: str, patch: Patch) -> dict[str, Any]:
         """Send an action's patch to a cluster-scoped object (a tenant, a rollout)."""
