@@ -329,33 +329,62 @@ def test_an_installation_outside_its_tenants_namespace_deploys_nothing(
         cluster.kubectl("delete", "namespace", "team-x", "--timeout=90s")
 
 
-def test_the_catalogue_shows_adoption_per_version(
+def test_the_catalogue_shows_adoption_per_version_and_ring(
     cluster: Cluster, converged: OperatorProcess
 ) -> None:
-    def counted() -> dict[str, tuple[int, int]]:
-        out: dict[str, tuple[int, int]] = {}
+    """The App Store's fleet view reads these counts: per version, and per ring the tenant is
+    in, also after a municipality moves to another ring."""
+
+    def counted() -> dict[tuple[str, str], tuple[int, int]]:
+        rings = {
+            t["metadata"]["name"]: t["spec"].get("ring", "volger")
+            for t in _json(cluster, "mt")["items"]
+        }
+        out: dict[tuple[str, str], tuple[int, int]] = {}
         for cgi in _json(cluster, "cgi", "-A")["items"]:
             if cgi["spec"]["component"] != "open-zaak":
                 continue
-            version = cgi["status"]["observedVersion"]
-            tenants, ready = out.get(version, (0, 0))
+            key = (cgi["status"]["observedVersion"], rings[cgi["spec"]["tenant"]])
+            tenants, ready = out.get(key, (0, 0))
             is_ready = _condition(cgi, "Ready").get("status") == "True"
-            out[version] = (tenants + 1, ready + int(is_ready))
+            out[key] = (tenants + 1, ready + int(is_ready))
         return out
 
-    def adoption() -> dict[str, tuple[int, int]] | None:
+    def adoption() -> dict[tuple[str, str], tuple[int, int]] | None:
         status = _json(cluster, "cgc", "open-zaak").get("status") or {}
-        found = {a["version"]: (a["tenants"], a["ready"]) for a in status.get("adoption") or []}
-        return found if found == counted() else None
+        found = {
+            (a["version"], r["ring"]): (r["tenants"], r["ready"])
+            for a in status.get("adoption") or []
+            for r in a.get("rings") or []
+        }
+        totals = {a["version"]: (a["tenants"], a["ready"]) for a in status.get("adoption") or []}
+        by_version: dict[str, tuple[int, int]] = {}
+        for (version, _ring), (tenants, ready) in found.items():
+            was = by_version.get(version, (0, 0))
+            by_version[version] = (was[0] + tenants, was[1] + ready)
+        return found if found == counted() and by_version == totals else None
 
     rows = wait_for("open-zaak's adoption to match its installations", adoption, timeout=60)
     assert sum(tenants for tenants, _ready in rows.values()) >= 5
+    assert len({ring for _version, ring in rows}) >= 2, rows
     subscribers = {
         i["spec"]["tenant"]
         for i in _json(cluster, "cgi", "-A")["items"]
         if i["spec"]["component"] == "open-zaak"
     }
     assert _json(cluster, "cgc", "open-zaak")["status"]["tenants"] == len(subscribers)
+
+    moved = sorted(subscribers)[0]
+    was = _json(cluster, "mt", moved)["spec"].get("ring", "volger")
+    try:
+        cluster.kubectl("patch", "mt", moved, "--type=merge", "-p", '{"spec":{"ring":"proef"}}')
+        after = wait_for("the moved municipality counted in its new ring", adoption, timeout=60)
+        assert any(ring == "proef" for _version, ring in after), after
+    finally:
+        cluster.kubectl(
+            "patch", "mt", moved, "--type=merge", "-p", f'{{"spec":{{"ring":"{was}"}}}}'
+        )
+    wait_for("the municipality counted in its ring again", adoption, timeout=60)
 
 
 def test_domain_actions_are_events_not_handler_chatter(

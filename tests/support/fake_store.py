@@ -8,10 +8,12 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from cg_operator.api.constants import LABEL_RING
 from cg_operator.api.kinds import BY_PLURAL
 from cg_operator.appstore.actions import Patch
 from cg_operator.appstore.kube import ConflictError, ForbiddenError, NotFoundError
 from cg_operator.appstore.rows import CONDITION_PATH, objects_from_table
+from cg_operator.reconcile.adoption import adoption
 
 ALL_VERBS = {"get", "list", "patch"}
 KINDS = {"municipalitytenants": "MunicipalityTenant", "componentrollouts": "ComponentRollout"}
@@ -139,11 +141,16 @@ class FakeStore:
 
 
 def installation(
-    component: str, namespace: str, version: str, ready: str = "True"
+    component: str, namespace: str, version: str, ready: str = "True", ring: str = "volger"
 ) -> dict[str, Any]:
-    """An installation as the operator reports it: Ready and Healthy or not, with a reason."""
+    """An installation as the operator reports it: Ready and Healthy or not, with a reason,
+    labelled with its tenant's ring."""
     return {
-        "metadata": {"name": f"{namespace}.{component}", "namespace": namespace},
+        "metadata": {
+            "name": f"{namespace}.{component}",
+            "namespace": namespace,
+            "labels": {LABEL_RING: ring},
+        },
         "spec": {"component": component, "tenant": namespace, "version": version},
         "status": {
             "observedVersion": version,
@@ -159,3 +166,17 @@ def installation(
             ],
         },
     }
+
+
+def with_adoption(objects: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The objects with each catalogue entry's status.adoption as the operator sums it from
+    the installations (reconcile/adoption)."""
+    out = copy.deepcopy(objects)
+    for entry in out.get("cgcomponents", []):
+        versions, tenants = adoption(
+            entry["metadata"]["name"], out.get("componentinstallations", [])
+        )
+        entry.setdefault("status", {}).update(
+            adoption=[v.wire() for v in versions], tenants=tenants
+        )
+    return out

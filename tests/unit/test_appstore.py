@@ -74,7 +74,7 @@ def test_the_fleet_counts_versions_by_ring_in_ring_order() -> None:
     fleet = views.fleet(
         "open-zaak",
         COMPONENT,
-        tenants,
+        views.tenant_rings(tenants),
         [
             installation("open-zaak", "a", "1.29.1"),
             installation("open-zaak", "b", "1.30.0"),

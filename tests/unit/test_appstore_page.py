@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from cg_operator.appstore.kube import ForbiddenError
 from cg_operator.appstore.web import PageSettings, build_app
-from tests.support.fake_store import ALL_VERBS, FakeStore, installation
+from tests.support.fake_store import ALL_VERBS, FakeStore, installation, with_adoption
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOGUE = [
@@ -72,25 +72,29 @@ ROLLOUT = {
 
 
 def objects() -> dict[str, list[dict[str, Any]]]:
-    return {
-        "cgcomponents": CATALOGUE,
-        "municipalitytenants": [
-            tenant("gm0363-amsterdam", "koploper", "open-zaak", "objecten"),
-            tenant("gm0599-rotterdam", "volger", "open-zaak", deletionPolicy="Delete"),
-        ],
-        "componentinstallations": [
-            installation("open-zaak", "gm0363-amsterdam", "1.30.0"),
-            installation("objecten", "gm0363-amsterdam", "3.6.1", ready="False"),
-            installation("open-zaak", "gm0599-rotterdam", "1.29.1"),
-        ],
-        "componentrollouts": [ROLLOUT],
-        "resourcequotas": [
-            {
-                "metadata": {"name": "q", "namespace": "gm0363-amsterdam"},
-                "status": {"hard": {"limits.cpu": "8"}, "used": {"limits.cpu": "3500m"}},
-            }
-        ],
-    }
+    return with_adoption(
+        {
+            "cgcomponents": CATALOGUE,
+            "municipalitytenants": [
+                tenant("gm0363-amsterdam", "koploper", "open-zaak", "objecten"),
+                tenant("gm0599-rotterdam", "volger", "open-zaak", deletionPolicy="Delete"),
+            ],
+            "componentinstallations": [
+                installation("open-zaak", "gm0363-amsterdam", "1.30.0", ring="koploper"),
+                installation(
+                    "objecten", "gm0363-amsterdam", "3.6.1", ready="False", ring="koploper"
+                ),
+                installation("open-zaak", "gm0599-rotterdam", "1.29.1"),
+            ],
+            "componentrollouts": [ROLLOUT],
+            "resourcequotas": [
+                {
+                    "metadata": {"name": "q", "namespace": "gm0363-amsterdam"},
+                    "status": {"hard": {"limits.cpu": "8"}, "used": {"limits.cpu": "3500m"}},
+                }
+            ],
+        }
+    )
 
 
 class One:
@@ -180,6 +184,34 @@ def test_a_municipality_that_may_not_list_others_sees_the_component_without_the_
         assert "welke gemeenten" in await response.text()
 
     run(FakeStore(objects(), allowed), body)
+
+
+def test_the_fleet_view_reads_only_the_catalogue_and_shows_its_counts_by_ring() -> None:
+    # Listing installations or tenants is refused: the counts come from the catalogue status
+    # the operator keeps, so the view reads a few dozen objects at national scale.
+    allowed = {("get", "cgcomponents"), ("list", "cgcomponents")}
+
+    async def body(client: TestClient) -> None:
+        response = await client.get("/fleet")
+        assert response.status == 200
+        html = await response.text()
+        rows = re.findall(r"<tr class=\"utrecht-table__row\">(.*?)</tr>", html, re.S)
+        open_zaak = next(r for r in rows if "/components/open-zaak" in r)
+        cells = re.findall(r'<td class="utrecht-table__cell">(.*?)</td>', open_zaak, re.S)
+        # koploper, volger (ring order), Ready, and Rotterdam's upgrade to the recommended 1.30.0
+        assert cells == [
+            "1.30.0 \N{MULTIPLICATION SIGN} 1",
+            "1.29.1 \N{MULTIPLICATION SIGN} 1",
+            "2/2",
+            "1",
+        ]
+
+    recommending_the_newest = objects()
+    entry = next(
+        c for c in recommending_the_newest["cgcomponents"] if c["metadata"]["name"] == "open-zaak"
+    )
+    entry["spec"]["defaultVersion"] = "1.30.0"
+    run(FakeStore(recommending_the_newest, allowed), body)
 
 
 def test_a_municipality_page_says_why_and_what_waits_for_it() -> None:

@@ -41,7 +41,7 @@ def test_an_installation_row_becomes_the_fields_the_fleet_reads() -> None:
         },
     }
     tenants = [{"metadata": {"name": "gm0363"}, "spec": {"ring": "koploper"}}]
-    fleet = views.fleet("open-zaak", None, tenants, [obj])
+    fleet = views.fleet("open-zaak", None, views.tenant_rings(tenants), [obj])
     assert (fleet.total, fleet.ready) == (1, 1)
     assert fleet.rings[0].ring == "koploper"
     assert fleet.rings[0].tenants == [("gm0363", "1.30.0", "True", "False")]

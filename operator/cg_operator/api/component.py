@@ -1076,8 +1076,28 @@ class CGComponentSpec(Model):
         return self
 
 
+# Rings one version's adoption is broken down into; more rings than this are counted together
+# under OTHER_RING (a platform has a handful: koploper, vroege-volger, volger).
+RING_LIMIT = 16
+# The ring of an installation without the ring label (written by hand), and of the rings
+# beyond RING_LIMIT.
+OTHER_RING = ""
+
+
+class RingAdoption(Model):
+    """How many tenants of one ring run one version, and how many of them are Ready."""
+
+    ring: Annotated[str, Field(max_length=63)]
+    """The tenants' ring (the installation's ring label); "" for installations without one
+    and for rings beyond the first 16."""
+    tenants: Annotated[int, Field(ge=0)] = 0
+    """Installations in that ring that run the version."""
+    ready: Annotated[int, Field(ge=0)] = 0
+    """Of those, the Ready ones."""
+
+
 class VersionAdoption(Model):
-    """How many tenants run one version, and how many of them are Ready."""
+    """How many tenants run one version, and how many of them are Ready, in all and by ring."""
 
     version: VersionString
     """The version."""
@@ -1085,6 +1105,8 @@ class VersionAdoption(Model):
     """Installations that run it (observed)."""
     ready: Annotated[int, Field(ge=0)] = 0
     """Of those, the Ready ones."""
+    rings: Annotated[list[RingAdoption], Field(max_length=RING_LIMIT)] = Field(default_factory=list)
+    """The same counts by the tenants' ring (the App Store's fleet view reads these)."""
 
 
 class CGComponentStatus(ObjectStatus):

@@ -147,7 +147,7 @@ def cmd_fleet(store: Store, args: argparse.Namespace, out: Output) -> int:
     result = views.fleet(
         args.component,
         entry,
-        store.summaries(TENANTS),
+        views.tenant_rings(store.summaries(TENANTS)),
         store.summaries(INSTALLATIONS, "", f"{views.COMPONENT_FIELD}={args.component}"),
     )
     if out.data(_plain(result)):

@@ -119,7 +119,8 @@ class FleetRing:
     ring: str
     versions: dict[str, int] = field(default_factory=dict)
     tenants: list[tuple[str, str, str, str]] = field(default_factory=list)
-    """(tenant, running version, Ready, Healthy)."""
+    """(tenant, running version, Ready, Healthy); empty where the fleet comes from the
+    catalogue's counts (fleet_from_adoption)."""
 
 
 @dataclass(frozen=True)
@@ -140,14 +141,10 @@ class Fleet:
         return next((r for r in self.rings if r.ring == name), None)
 
 
-def fleet(
-    component: str,
-    entry: Obj | None,
-    tenants: Iterable[Obj],
-    installations: Iterable[Obj],
-) -> Fleet:
-    """The version matrix of one component: installations by their tenant's ring."""
-    ring_of = {
+def tenant_rings(tenants: Iterable[Obj]) -> dict[str, str]:
+    """Each municipality's ring, by tenant name (a label the operator sets, else the spec's
+    ring, else the default ring)."""
+    return {
         t["metadata"]["name"]: (
             (t["metadata"].get("labels") or {}).get(LABEL_RING)
             or (t.get("spec") or {}).get("ring")
@@ -155,9 +152,20 @@ def fleet(
         )
         for t in tenants
     }
-    rings: dict[str, FleetRing] = defaultdict(lambda: FleetRing(""))
+
+
+def fleet(
+    component: str,
+    entry: Obj | None,
+    ring_of: Mapping[str, str],
+    installations: Iterable[Obj],
+) -> Fleet:
+    """The version matrix of one component: installations by their tenant's ring
+    (`ring_of`, from `tenant_rings`)."""
+    by_ring: dict[str, FleetRing] = defaultdict(lambda: FleetRing(""))
     ready = total = upgrades = 0
-    seen: set[str] = set()
+    # Thousands of installations run a handful of versions: compare each version once.
+    outdated: dict[str, bool] = {}
     for live in installations:
         spec = live.get("spec") or {}
         if spec.get("component") != component:
@@ -165,7 +173,7 @@ def fleet(
         tenant = spec.get("tenant") or ""
         ring = ring_of.get(tenant, UNKNOWN)
         version = (live.get("status") or {}).get("observedVersion") or "-"
-        row = rings[ring]
+        row = by_ring[ring]
         row.ring = ring
         row.versions[version] = row.versions.get(version, 0) + 1
         is_ready = condition(live, "Ready").get("status", UNKNOWN)
@@ -174,11 +182,14 @@ def fleet(
         )
         total += 1
         ready += is_ready == "True"
-        upgrades += upgrade_available(version if version != "-" else None, entry) is not None
-        seen.add(version)
-    ordered = sorted(rings.values(), key=lambda r: ring_rank(r.ring))
+        if version not in outdated:
+            running = version if version != "-" else None
+            outdated[version] = upgrade_available(running, entry) is not None
+        upgrades += outdated[version]
+    ordered = sorted(by_ring.values(), key=lambda r: ring_rank(r.ring))
     for ring_row in ordered:
         ring_row.tenants.sort()
+    seen = set(outdated)
     versions = sorted(seen - {"-"}, key=version_key, reverse=True) + (["-"] if "-" in seen else [])
     return Fleet(component, versions, ordered, ready, total, upgrades)
 
@@ -377,27 +388,43 @@ class FleetPage:
     pages: int
 
 
-def fleet_page(
-    components: Iterable[Obj],
-    tenants: Sequence[Obj],
-    installations: Sequence[Obj],
-    *,
-    page: int = 1,
-    per_page: int = 20,
-) -> FleetPage:
-    """Every component's fleet, aggregated here (the browser gets counts, not objects), paged
-    over components in name order."""
+def fleet_from_adoption(entry: Obj) -> Fleet:
+    """A component's version matrix from the counts the operator keeps in its catalogue
+    status (`status.adoption`, by version and ring): no installation is read. The rings carry
+    counts only, not each municipality's state."""
+    by_ring: dict[str, FleetRing] = {}
+    ready = total = upgrades = 0
+    seen: list[str] = []
+    for version in (entry.get("status") or {}).get("adoption") or []:
+        name = str(version.get("version") or "-")
+        seen.append(name)
+        count = int(version.get("tenants") or 0)
+        total += count
+        ready += int(version.get("ready") or 0)
+        if upgrade_available(name, entry) is not None:
+            upgrades += count
+        for ring in version.get("rings") or []:
+            label = str(ring.get("ring") or UNKNOWN)  # OTHER_RING: unlabelled or folded
+            row = by_ring.setdefault(label, FleetRing(label))
+            row.versions[name] = row.versions.get(name, 0) + int(ring.get("tenants") or 0)
+    return Fleet(
+        entry["metadata"]["name"],
+        sorted(seen, key=version_key, reverse=True),
+        sorted(by_ring.values(), key=lambda r: ring_rank(r.ring)),
+        ready,
+        total,
+        upgrades,
+    )
+
+
+def fleet_page(components: Iterable[Obj], *, page: int = 1, per_page: int = 20) -> FleetPage:
+    """Every component's fleet, paged over components in name order. The counts come from
+    each catalogue entry's status, summed by the operator as installations change: at
+    national scale (thousands of installations) a page view reads a few dozen objects."""
     entries = sorted(components, key=lambda c: c["metadata"]["name"])
-    by_component: dict[str, list[Obj]] = defaultdict(list)
-    for live in installations:
-        by_component[(live.get("spec") or {}).get("component", "")].append(live)
     pages = max(1, -(-len(entries) // per_page))
     page = min(max(1, page), pages)
-    shown = entries[(page - 1) * per_page : page * per_page]
-    fleets = [
-        fleet(c["metadata"]["name"], c, tenants, by_component.get(c["metadata"]["name"], []))
-        for c in shown
-    ]
+    fleets = [fleet_from_adoption(c) for c in entries[(page - 1) * per_page : page * per_page]]
     rings = sorted({r.ring for f in fleets for r in f.rings}, key=ring_rank)
     return FleetPage(fleets, rings, page, pages)
 

@@ -267,7 +267,7 @@ async def component(page: Page) -> web.StreamResponse:
             page.call(page.store.summaries, TENANTS),
             page.call(page.store.summaries, INSTALLATIONS, "", f"{views.COMPONENT_FIELD}={name}"),
         )
-        fleet = views.fleet(name, entry, tenants, installations)
+        fleet = views.fleet(name, entry, views.tenant_rings(tenants), installations)
     except ForbiddenError:
         pass  # a municipality may see the catalogue, not the other municipalities
     return page.render(
@@ -337,18 +337,8 @@ async def fleet(page: Page) -> web.StreamResponse:
         number = int(page.request.query.get("page", "1"))
     except ValueError:
         number = 1
-    components, tenants_, installations = await asyncio.gather(
-        page.call(page.store.items, COMPONENTS),
-        page.call(page.store.summaries, TENANTS),
-        page.call(page.store.summaries, INSTALLATIONS),
-    )
-    result = views.fleet_page(
-        components,
-        tenants_,
-        installations,
-        page=number,
-        per_page=page.request.app[SETTINGS].per_page,
-    )
+    components = await page.call(page.store.items, COMPONENTS)
+    result = views.fleet_page(components, page=number, per_page=page.request.app[SETTINGS].per_page)
     return page.render("fleet.html.j2", fleet=result)
 
 

@@ -288,7 +288,9 @@ def plan_tenant(
             "installation.yaml.j2",
             name=subscription.name,
             namespace=namespace,
-            labels=labels,
+            # The ring on each installation lets the catalogue count adoption by ring
+            # (reconcile/adoption) and a user select a ring: `kubectl get cgi -A -l ...ring=`.
+            labels={**labels, LABEL_RING: spec.ring},
             spec=cgi_spec,
         )
     return TenantPlan(
