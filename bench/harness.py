@@ -38,6 +38,7 @@ from fleet import BACKING_SECRET, FLEET_LABEL, namespace_of  # noqa: E402
 from tests.support.apiserver import OPERATOR_RESOURCES, OWN_KINDS  # noqa: E402
 from tests.support.chart import render  # noqa: E402
 from tests.support.cluster import Cluster, find_kubectl  # noqa: E402
+from tests.support.identity import USER_ROLE_SUFFIXES  # noqa: E402
 
 from cg_operator.api.constants import LABEL_MANAGED_BY, LABEL_TENANT, MANAGED_BY  # noqa: E402
 
@@ -180,9 +181,7 @@ class Bench:
         for obj in render(None, "--namespace", IDENTITY_NAMESPACE):
             if obj["kind"] not in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding"):
                 continue
-            if obj["metadata"]["name"].endswith(
-                ("-viewer", "-delivery-organisation", "-catalogue-editor")
-            ):
+            if obj["metadata"]["name"].endswith(USER_ROLE_SUFFIXES):
                 continue
             obj["metadata"]["name"] = IDENTITY_NAME
             if obj["kind"] == "ClusterRoleBinding":

@@ -4,40 +4,25 @@ through the form and see its installation become Ready, approve a rollout's wave
 checked with axe-core (WCAG 2.1 A and AA) for serious or critical violations, and a
 screenshot of each saved under .local/screenshots/.
 
-The page runs with `--kubeconfig-user` (one person's own use, as under `make run`): a browser
-cannot add the bearer token an authenticating proxy would. What each identity may do is
-tests/integration/test_appstore_page.py."""
+The page runs with `--kubeconfig-user` (one person's own use, as under `make run`). The
+page served by the operator installed in the cluster, reached with a bearer token as an
+authenticating proxy forwards it, is opened in tests/realnode/test_operator_in_cluster.py; what
+each identity may do is tests/integration/test_appstore_page.py."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
 
 from tests.integration.conftest import OperatorProcess
 from tests.support.appstore import approval_rollout, make_tenant, page_process
+from tests.support.browser import accessible, chromium
 from tests.support.cluster import REPO, Cluster, condition, get_json, wait_for
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
-# axe-core's WCAG 2.1 A and AA rules; the violations as JSON (an error in axe is one too).
-AXE_RUN = """
-const done = arguments[arguments.length - 1];
-const rules = {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}};
-axe.run(document, rules)
-  .then((result) => done(JSON.stringify(result.violations)))
-  .catch((error) => done(JSON.stringify([{id: "axe", impact: "critical", help: String(error)}])));
-"""
-SHOTS = REPO / ".local" / "screenshots"
 TENANT, COMPONENT = "t-browser-zwolle", "objecttypen"
 ROLLOUT = "t-browser-objecttypen"
 TIMEOUT = 180
@@ -45,33 +30,8 @@ TIMEOUT = 180
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        if not Path(binary).exists():
-            pytest.fail(f"{binary} is missing: `make browser` installs chromium and its driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="cg-browser-")
-    # As the machine's own probe starts it: no sandbox as root, and nothing that phones home.
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1000",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.implicitly_wait(0)
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -88,20 +48,6 @@ def site(
         yield base
     cluster.kubectl("delete", "cgr", ROLLOUT, "--ignore-not-found")
     cluster.kubectl("delete", "mt", TENANT, "--ignore-not-found", "--timeout=120s")
-
-
-def accessible(driver: WebDriver, name: str) -> None:
-    """No serious or critical WCAG 2.1 A/AA violation on the page as it is now (axe-core), and
-    a screenshot of it."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(SHOTS / f"{name}.png"))
-    driver.execute_script(AXE)
-    result = driver.execute_async_script(AXE_RUN)
-    bad = [v for v in json.loads(result) if v.get("impact") in ("serious", "critical")]
-    assert not bad, f"{name}: " + "; ".join(
-        f"{v['id']}: {v['help']} ({', '.join(n['target'][0] for n in v.get('nodes', [])[:3])})"
-        for v in bad
-    )
 
 
 def cards(driver: WebDriver) -> int:

@@ -1,7 +1,7 @@
-"""The App Store page against the real control plane, as two people: a municipality (the
-chart's municipality role for its own tenant, by resourceNames, and a Role in its namespace)
-and a delivery organisation (the chart's role), each with a TokenRequest token forwarded as an
-authenticating proxy would. Each sees and may do exactly what its role allows; the page adds
+"""The App Store page against the real control plane, as three people: a municipality (the
+chart's municipality role for its own tenant, by resourceNames, and a Role in its namespace),
+a delivery organisation and the platform team (the chart's roles), each with a TokenRequest
+token forwarded as an authenticating proxy would. Each sees and may do exactly what its role allows; the page adds
 nothing of its own (it runs with no credentials besides theirs)."""
 
 from __future__ import annotations
@@ -57,10 +57,12 @@ def page(
     )
     municipality = service_account_token(cluster, "municipality", PEOPLE)
     delivery = service_account_token(cluster, "delivery", PEOPLE)
+    platform = service_account_token(cluster, "platform", PEOPLE)
     roles = user_roles(
         FULLNAME,
         {
             "deliveryOrganisationSubjects": [subject("delivery", PEOPLE)],
+            "platformTeamSubjects": [subject("platform", PEOPLE)],
             "municipalities": [
                 {"tenant": MINE, "namespace": MINE, "subjects": [subject("municipality", PEOPLE)]}
             ],
@@ -74,6 +76,7 @@ def page(
             yield {
                 "municipality": Person(base, municipality),
                 "delivery": Person(base, delivery),
+                "platform": Person(base, platform),
                 "nobody": Person(base, None),
             }
     finally:
@@ -232,3 +235,33 @@ def test_the_page_is_served_in_english_on_request(page: dict[str, Person]) -> No
     english = page["municipality"].get("/?lang=en")
     assert 'lang="en"' in english.text
     assert "Catalogue" in english.text
+
+
+def test_the_platform_team_changes_what_a_municipality_may_not(
+    cluster: Cluster, page: dict[str, Person], tmp_path: Path
+) -> None:
+    """The chart's platform-team role carries the verb manage: the self-service policy lets it
+    move a municipality to another ring, which the municipality's own role may not."""
+    them = page["platform"]
+    assert them.token
+    listing = them.get("/tenants")
+    assert listing.status == 200
+    assert f"/tenants/{OTHER}" in listing.text
+    kubeconfig = token_kubeconfig(cluster, them.token, tmp_path / "platform")
+    was = get_json(cluster, "mt", OTHER)["spec"]["ring"]
+    try:
+        cluster.kubectl(
+            "patch",
+            "mt",
+            OTHER,
+            "--type=merge",
+            "-p",
+            '{"spec": {"ring": "vroege-volger"}}',
+            "--kubeconfig",
+            str(kubeconfig),
+        )
+        assert get_json(cluster, "mt", OTHER)["spec"]["ring"] == "vroege-volger"
+    finally:
+        cluster.kubectl(
+            "patch", "mt", OTHER, "--type=merge", "-p", f'{{"spec":{{"ring":"{was}"}}}}'
+        )

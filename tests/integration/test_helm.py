@@ -22,6 +22,7 @@ import pytest
 
 from tests.support.chart import helm_binary
 from tests.support.cluster import REPO, Cluster, wait_for
+from tests.support.identity import USER_ROLE_SUFFIXES
 
 CHART = REPO / "charts" / "cg-operator"
 GROUP = "appstore.commonground.nl"
@@ -187,8 +188,8 @@ def test_the_cluster_role_is_bound_to_the_operator_account(release: Release) -> 
     ]
     for rule in role["rules"]:
         assert not any("*" in v for values in rule.values() for v in values), rule
-    for suffix in ("viewer", "delivery-organisation", "catalogue-editor"):
-        assert release.get("clusterrole", f"{release.name}-{suffix}", namespaced=False)
+    for suffix in USER_ROLE_SUFFIXES:
+        assert release.get("clusterrole", f"{release.name}{suffix}", namespaced=False)
 
 
 def test_the_api_server_grants_the_account_what_the_operator_does_and_no_more(

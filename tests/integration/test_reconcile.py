@@ -20,6 +20,7 @@ from tests.support.cluster import (
     Cluster,
     apply_examples,
     apply_tenant_secrets,
+    example_tenants_ready,
     get_json,
     wait_for,
 )
@@ -38,13 +39,6 @@ def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
     return {}
 
 
-def _all_tenants_ready(cluster: Cluster) -> list[dict[str, Any]] | None:
-    tenants = _json(cluster, "mt")["items"]
-    examples = [t for t in tenants if not t["metadata"]["name"].startswith(("bad-", "t-"))]
-    ready = all(_condition(t, "Ready").get("status") == "True" for t in examples)
-    return examples if examples and ready else None
-
-
 @pytest.fixture(scope="module")
 def converged(
     cluster: Cluster, crds: None, tmp_path_factory: pytest.TempPathFactory
@@ -56,7 +50,7 @@ def converged(
         apply_tenant_secrets(cluster)
         wait_for(
             "every example tenant Ready",
-            lambda: _all_tenants_ready(cluster),
+            lambda: example_tenants_ready(cluster),
             timeout=CONVERGE_TIMEOUT,
             interval=1,
         )

@@ -2,54 +2,45 @@
 the real node forces (hack/realnode/operator-values.yaml). The pod runs restricted, becomes
 Ready through its own probes, reconciles from inside the cluster under the chart's RBAC, serves
 /metrics, a replacement pod writes nothing on a converged fleet, and `helm uninstall` leaves the
-municipalities, their installations and data in place."""
+municipalities, their installations and data in place. examples/ converges under it, and the App
+Store page the chart runs beside it opens in a real browser, reached with a bearer token as an
+authenticating proxy forwards it."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
+from selenium.webdriver.common.by import By
 
 from tests.realnode.conftest import NODE, OPERATOR_IMAGE
 from tests.support.appstore import make_tenant
-from tests.support.chart import helm_binary
-from tests.support.cluster import REPO, Cluster, get_json, wait_for
+from tests.support.browser import accessible, chromium
+from tests.support.cluster import (
+    Cluster,
+    apply_examples,
+    apply_tenant_secrets,
+    condition,
+    example_tenants,
+    example_tenants_ready,
+    get_json,
+    wait_for,
+)
 from tests.support.configuration import entry
+from tests.support.operator_release import NAMESPACE, RELEASE, helm, install_operator
 
-RELEASE, NAMESPACE = "cg-real", "cg-real"
 COMPONENT, TENANT = "realnode-test", "t-real-zwolle"
 METRICS = "http://127.0.0.1:8081/metrics"
+PAGE = "http://127.0.0.1:8090"  # the page's port on the node (the chart's, hostNetwork)
+# A delivery organisation, as the chart's userRoles binds one: the page shows it what RBAC
+# lets it see.
+DELIVERY = "t-real-delivery"
 WRITES = ("create", "patch", "update", "delete")
-
-
-def helm(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
-    """helm against the test cluster, with its config and cache under .local."""
-    home = REPO / ".local" / "helm-realnode"
-    env = {
-        **os.environ,
-        **{f"HELM_{k}_HOME": str(home / k.lower()) for k in ("CONFIG", "CACHE", "DATA")},
-    }
-    return subprocess.run(
-        [helm_binary(), "--kubeconfig", str(cluster.kubeconfig), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-
-
-def api_server_port(cluster: Cluster) -> str:
-    config = yaml.safe_load(cluster.kubeconfig.read_text())
-    server = config["clusters"][0]["cluster"]["server"]
-    return str(server.rsplit(":", 1)[1])
 
 
 def metrics() -> str:
@@ -89,9 +80,10 @@ def quiet(seconds: float = 60) -> str:
     return wait_for("the operator idle", settled, timeout=seconds, interval=3)
 
 
-def operator_pod(cluster: Cluster) -> dict[str, Any] | None:
+def operator_pod(cluster: Cluster, name: str = "cg-operator") -> dict[str, Any] | None:
+    """The chart's one live pod of the operator (or, by `name`, of the page)."""
     pods = cluster.kubectl(
-        "get", "pods", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=cg-operator", "-o", "json"
+        "get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/name={name}", "-o", "json"
     )
     items = [
         p
@@ -108,28 +100,18 @@ def ready(pod: dict[str, Any] | None) -> bool:
 
 @pytest.fixture(scope="module")
 def installed(cluster: Cluster, crds: None, operator_image: str) -> Iterator[None]:
-    for port in (8080, 8081):
+    for port in (8080, 8081, 8090):
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 pytest.fail(f"127.0.0.1:{port} is taken: the operator pod listens there")
-    cluster.kubectl("create", "namespace", NAMESPACE, check=False)
-    install = helm(
+    install = install_operator(
         cluster,
-        "install",
-        RELEASE,
-        str(REPO / "charts" / "cg-operator"),
-        "-n",
-        NAMESPACE,
-        "-f",
-        str(REPO / "hack" / "realnode" / "operator-values.yaml"),
+        OPERATOR_IMAGE,
         "--set",
-        f"podNetwork.apiServer.port={api_server_port(cluster)}",
-        "--set",
-        f"image.tag={OPERATOR_IMAGE.rsplit(':', 1)[1]}",
-        "--skip-crds",
-        "--wait",
-        "--timeout",
-        "180s",
+        "appstore.enabled=true",
+        "--set-json",
+        'userRoles.deliveryOrganisationSubjects=[{"kind":"ServiceAccount",'
+        f'"name":"{DELIVERY}","namespace":"{NAMESPACE}"}}]',
     )
     assert install.returncode == 0, install.stderr
     yield
@@ -170,6 +152,66 @@ def test_the_operator_runs_in_the_cluster_restricted_and_reconciles(
         timeout=120,
     )
     assert writes(metrics()) > 0, "the installation was made by this operator"
+
+
+def test_examples_converge_from_inside_the_cluster(cluster: Cluster, installed: None) -> None:
+    apply_examples(cluster)
+    apply_tenant_secrets(cluster)
+    wait_for("every example tenant Ready", lambda: example_tenants_ready(cluster), timeout=420)
+    installations = [
+        i
+        for i in get_json(cluster, "cgi", "-A")["items"]
+        if i["spec"]["tenant"] in example_tenants()
+    ]
+    assert len(installations) >= 40
+    assert all(condition(i, "Ready").get("status") == "True" for i in installations)
+
+
+def test_the_page_runs_beside_it_and_opens_in_a_browser_as_a_delivery_organisation(
+    cluster: Cluster, installed: None
+) -> None:
+    """The chart's page pod on the real node, with no credentials of its own: the browser
+    sends the person's bearer token as an authenticating proxy (oauth2-proxy) would."""
+    pod = wait_for(
+        "the page pod Ready",
+        lambda: (p := operator_pod(cluster, "cg-operator-appstore")) and ready(p) and p,
+        timeout=120,
+    )
+    assert isinstance(pod, dict)
+    assert pod["spec"]["nodeName"] == NODE
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    cluster.kubectl("create", "serviceaccount", DELIVERY, "-n", NAMESPACE, check=False)
+    token = cluster.kubectl("create", "token", DELIVERY, "-n", NAMESPACE).stdout.strip()
+    with chromium() as browser:
+        # Without a token the page refuses: it has no identity of its own to fall back on.
+        browser.get(PAGE + "/")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Aanmelden nodig"
+        browser.execute_cdp_cmd("Network.enable", {})
+        browser.execute_cdp_cmd(
+            "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Bearer {token}"}}
+        )
+        browser.set_script_timeout(30)
+        browser.get(PAGE + "/")
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Catalogus"
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#cards .appstore-card")) >= 15
+        accessible(browser, "in-cluster-catalogue")
+
+        def fleet_matches() -> bool | None:
+            """Open Zaak's Ready/total on the fleet view as the installations say."""
+            running = [
+                i
+                for i in get_json(cluster, "cgi", "-A")["items"]
+                if i["spec"]["component"] == "open-zaak"
+                and i.get("status", {}).get("observedVersion")
+            ]
+            ready = sum(condition(i, "Ready").get("status") == "True" for i in running)
+            browser.get(PAGE + "/fleet")
+            row = browser.find_element(By.XPATH, "//tr[th/a[@href='/components/open-zaak']]")
+            cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+            return (cells[-2] == f"{ready}/{len(running)}" and len(running) >= 5) or None
+
+        wait_for("the fleet view counting Open Zaak's installations", fleet_matches, timeout=60)
+        accessible(browser, "in-cluster-fleet")
 
 
 def test_a_new_pod_takes_over_and_writes_nothing_on_a_converged_fleet(

@@ -151,6 +151,26 @@ def apply_examples(cluster: Cluster) -> subprocess.CompletedProcess[str]:
     return cluster.kubectl("apply", "--server-side", "-R", *folders)
 
 
+def example_tenants() -> set[str]:
+    """The names of the MunicipalityTenants examples/tenants/ defines."""
+    return {
+        d["metadata"]["name"]
+        for path in (REPO / "examples" / "tenants").glob("*.yaml")
+        for d in yaml.safe_load_all(path.read_text())
+        if d and d.get("kind") == "MunicipalityTenant"
+    }
+
+
+def example_tenants_ready(cluster: Cluster) -> list[dict[str, Any]] | None:
+    """Every tenant of examples/ as it is now, once all of them are Ready; else None."""
+    wanted = example_tenants()
+    found = [t for t in get_json(cluster, "mt")["items"] if t["metadata"]["name"] in wanted]
+    ready = len(found) == len(wanted) and all(
+        condition(t, "Ready").get("status") == "True" for t in found
+    )
+    return found if ready else None
+
+
 def apply_tenant_secrets(cluster: Cluster, timeout: float = 300) -> None:
     """Apply examples/tenant-secrets/ once the operator has made each tenant namespace, as a
     municipality would hand over its credentials (hack/apply-tenant-secrets.sh does the same

@@ -15,6 +15,9 @@ import yaml
 from tests.support.chart import render
 from tests.support.cluster import Cluster
 
+# The chart's roles for people (user-roles.yaml), as against the operator's own ClusterRole.
+USER_ROLE_SUFFIXES = ("-viewer", "-delivery-organisation", "-catalogue-editor", "-platform-team")
+
 
 def chart_identity(name: str) -> list[dict[str, Any]]:
     """The chart's ServiceAccount, ClusterRole and ClusterRoleBinding, as rendered, renamed to
@@ -24,9 +27,7 @@ def chart_identity(name: str) -> list[dict[str, Any]]:
         o
         for o in objects
         if o["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
-        and not o["metadata"]["name"].endswith(
-            ("-viewer", "-delivery-organisation", "-catalogue-editor")
-        )
+        and not o["metadata"]["name"].endswith(USER_ROLE_SUFFIXES)
     ]
     for obj in wanted:
         obj["metadata"]["name"] = obj["metadata"]["name"].replace("cg-operator", name)

@@ -165,7 +165,7 @@ def test_defaults_render_the_operator_and_its_rbac_and_no_optional_extras() -> N
     kinds = sorted(o["kind"] for o in objects)
     assert kinds == sorted(
         ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment"]
-        + ["ClusterRole"] * 3  # viewer, delivery organisation, catalogue editor
+        + ["ClusterRole"] * 4  # viewer, delivery organisation, catalogue editor, platform team
         # A municipality's changes to its own tenant limited to its subscriptions and approvals.
         + ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
     )
@@ -470,6 +470,19 @@ def test_a_team_role_manages_its_kind_and_reads_the_rest(suffix: str, managed: s
     assert {r for _g, r, _v in grants} == {*OWN_PLURALS, f"{managed}/status"}
 
 
+def test_the_platform_team_manages_municipalities_in_full_and_the_catalogue_and_rollouts() -> None:
+    grants = granted(_user_role(render(None), "platform-team"))
+    change = {"get", "list", "watch", "create", "update", "patch", "delete"}
+    # "manage": what the tenant self-service policy asks for a ring, quota or deletion policy.
+    assert {v for g, r, v in grants if r == "municipalitytenants"} == {*change, "manage"}
+    for plural in ("cgcomponents", "componentrollouts"):
+        assert {v for g, r, v in grants if r == plural} == change
+    # The operator makes the installations; a person changing one would fight it.
+    assert {v for g, r, v in grants if r == "componentinstallations"} == {"get", "list", "watch"}
+    assert {v for g, r, v in grants if r.endswith("/status")} == {"get"}
+    assert {g for g, _r, _v in grants} == {GROUP}
+
+
 def test_team_roles_are_bound_to_the_subjects_given() -> None:
     objects = render(FULL_VALUES)
     bindings = {b["roleRef"]["name"]: b for b in objects if b["kind"] == "ClusterRoleBinding"}
@@ -481,6 +494,10 @@ def test_team_roles_are_bound_to_the_subjects_given() -> None:
     editors = bindings["cg-appstore-operator-catalogue-editor"]["subjects"]
     assert editors == [
         {"kind": "User", "name": "steward@example.org", "apiGroup": "rbac.authorization.k8s.io"}
+    ]
+    platform = bindings["cg-appstore-operator-platform-team"]["subjects"]
+    assert platform == [
+        {"kind": "Group", "name": "platform-team", "apiGroup": "rbac.authorization.k8s.io"}
     ]
     assert not [b for b in render(None) if b["kind"] == "ClusterRoleBinding"][1:]
 
@@ -786,6 +803,29 @@ def test_the_page_runs_without_any_credentials_of_its_own() -> None:
     assert not all(labels.get(k) == v for k, v in operator.items())
     policy = one(objects, "NetworkPolicy", name)["spec"]
     assert [p["port"] for p in policy["ingress"][0]["ports"]] == [8090]
+
+
+def test_the_page_runs_where_the_operator_may_and_in_the_same_network() -> None:
+    """A node without a pod network or kube-proxy (hack/realnode/operator-values.yaml): the
+    page gets the operator's placement, the node's network on the listen address, and the API
+    server's address."""
+    objects = render(
+        REPO / "hack" / "realnode" / "operator-values.yaml",
+        "--set",
+        "podNetwork.apiServer.port=6443",
+        "--set",
+        "appstore.enabled=true",
+    )
+    deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+    (page_name,) = [n for n in deployments if n.endswith("-appstore")]
+    operator = one(objects, "Deployment")["spec"]["template"]["spec"]
+    pod = deployments[page_name]["spec"]["template"]["spec"]
+    for key in ("hostNetwork", "dnsPolicy", "nodeSelector", "tolerations"):
+        assert pod[key] == operator[key], key
+    (page,) = pod["containers"]
+    assert page["command"][-2:] == ["--address", "127.0.0.1:8090"]
+    env = {e["name"]: e.get("value") for e in page["env"]}
+    assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == ("127.0.0.1", "6443")
 
 
 def test_a_municipality_role_reaches_its_own_tenant_and_namespace_only() -> None:

@@ -106,3 +106,48 @@ resources:
   {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+The pod's network for the operator and the page alike: the node's own (hostNetwork) where the
+node has no pod network. Lines of a pod spec, or nothing.
+*/}}
+{{- define "cg-operator.podNetwork" -}}
+{{- if .Values.podNetwork.hostNetwork -}}
+hostNetwork: true
+dnsPolicy: ClusterFirstWithHostNet
+{{- end -}}
+{{- end -}}
+
+{{/*
+The API server's address where the kubernetes Service cannot be reached (no kube-proxy): env
+entries of a container, or nothing.
+*/}}
+{{- define "cg-operator.apiServerEnv" -}}
+{{- with .Values.podNetwork.apiServer -}}
+{{- if .host -}}
+- name: KUBERNETES_SERVICE_HOST
+  value: {{ .host | quote }}
+- name: KUBERNETES_SERVICE_PORT
+  value: {{ .port | toString | quote }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Where the chart's pods may run (nodeSelector, tolerations, affinity). Lines of a pod spec, or
+nothing.
+*/}}
+{{- define "cg-operator.placement" -}}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
