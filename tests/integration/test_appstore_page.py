@@ -1,8 +1,8 @@
 """The App Store page against the real control plane, as three people: a municipality (the
 chart's municipality role for its own tenant, by resourceNames, and a Role in its namespace),
 a delivery organisation and the platform team (the chart's roles), each with a TokenRequest
-token forwarded as an authenticating proxy would. Each sees and may do exactly what its role allows; the page adds
-nothing of its own (it runs with no credentials besides theirs)."""
+token forwarded as an authenticating proxy would. Each sees and may do exactly what its role
+allows; the page adds nothing of its own (it runs with no credentials besides theirs)."""
 
 from __future__ import annotations
 

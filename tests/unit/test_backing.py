@@ -4,8 +4,10 @@ composes them consistently, and picks the image and arguments from the catalogue
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from cg_operator.api.component import (
     CONNECTION_KEYS,
@@ -23,6 +25,7 @@ from cg_operator.reconcile.backing import (
     secret_data,
     server_env,
 )
+from cg_operator.reconcile.digests import RECORDED, pinned
 
 HOST = "open-zaak-postgresql.gm0363-amsterdam.svc.cluster.local"
 
@@ -50,20 +53,52 @@ def test_composed_connection_values_carry_the_generated_password() -> None:
 @pytest.mark.parametrize(
     ("service", "image"),
     [
-        (BackingService(type=BackingServiceType.POSTGRESQL), "postgres:17"),
+        (
+            BackingService(type=BackingServiceType.POSTGRESQL),
+            f"postgres:17@{RECORDED['postgres:17']}",
+        ),
         (BackingService(type=BackingServiceType.POSTGRESQL, version="16"), "postgres:16"),
         (
             BackingService(type=BackingServiceType.POSTGRESQL, extensions=["postgis"]),
             "postgis/postgis:17-3.5",
         ),
         (BackingService(type=BackingServiceType.ELASTICSEARCH), "elasticsearch:8.17.0"),
-        (BackingService(type=BackingServiceType.SOLR), "solr:9.10.1"),
+        (BackingService(type=BackingServiceType.SOLR), f"solr:9.10.1@{RECORDED['solr:9.10.1']}"),
     ],
 )
 def test_the_embedded_image_follows_version_and_extensions(
     service: BackingService, image: str
 ) -> None:
     assert embedded_image(service) == image
+
+
+def test_every_recorded_digest_is_a_whole_sha256_of_an_image_the_flavours_run() -> None:
+    # A digest that cannot be an image index would stop every embedded service of its kind.
+    for image, digest in RECORDED.items():
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), image
+        assert ":" in image, image
+        assert "@" not in image, image
+    # Recorded for what the example catalogue runs, and for nothing else.
+    catalogue = [
+        yaml.safe_load(path.read_text())
+        for path in (Path(__file__).parents[2] / "examples" / "catalog").glob("*.yaml")
+    ]
+    runs = {
+        embedded_image(BackingService.model_validate(service)).split("@")[0]
+        for entry in catalogue
+        for version in entry["spec"]["versions"]
+        for service in (version.get("container") or {}).get("backingServices") or []
+    }
+    assert set(RECORDED) <= runs
+    assert {"postgres:17", "redis:7", "rabbitmq:4", "solr:9.10.1"} <= set(RECORDED)
+
+
+def test_a_recorded_digest_never_overrides_the_platforms_choice() -> None:
+    mirror = BackingImages.parse(["postgresql=mirror.example/postgres:{version}"])
+    service = BackingService(type=BackingServiceType.POSTGRESQL)
+    assert embedded_image(service, mirror) == "mirror.example/postgres:17"
+    assert pinned("postgres:17@sha256:" + "b" * 64) == "postgres:17@sha256:" + "b" * 64
+    assert pinned("postgres:16") == "postgres:16"  # no digest recorded: by its tag
 
 
 PINNED = "registry.gemeenten.example/postgres@sha256:" + "a" * 64
@@ -99,7 +134,7 @@ PLATFORM = BackingImages.parse(
             "postgis/postgis:16-3.5",
         ),
         (BackingService(type=BackingServiceType.REDIS), "registry.gemeenten.example/redis:7.4.2"),
-        (BackingService(type=BackingServiceType.SOLR), "solr:9.10.1"),
+        (BackingService(type=BackingServiceType.SOLR), f"solr:9.10.1@{RECORDED['solr:9.10.1']}"),
     ],
 )
 def test_the_platform_chooses_mirrors_and_digests_for_embedded_images(

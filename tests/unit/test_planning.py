@@ -18,6 +18,7 @@ from cg_operator.api.constants import LABEL_COMPONENT_ROLE
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.api.tenant import MunicipalityTenantSpec
 from cg_operator.reconcile.backing import BackingImages
+from cg_operator.reconcile.digests import RECORDED
 from cg_operator.reconcile.installation import plan_installation, tenancy_errors
 from cg_operator.reconcile.installation_summary import deployable, readiness
 from cg_operator.reconcile.tenant import plan_tenant
@@ -265,7 +266,7 @@ def test_the_embedded_database_runs_the_image_the_platform_pinned() -> None:
     pinned = "registry.gemeenten.example/postgres@sha256:" + "c" * 64
     images = BackingImages.parse([f"postgresql={pinned}"])
     for result, image in (
-        (plan(installation("objecttypen")), "postgres:17"),
+        (plan(installation("objecttypen")), f"postgres:17@{RECORDED['postgres:17']}"),
         (plan(installation("objecttypen"), backing_images=images), pinned),
     ):
         database = next(o for o in result.children if o["kind"] == "StatefulSet")

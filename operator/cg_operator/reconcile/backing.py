@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cg_operator.api.component import PLACEHOLDER, BackingService, BackingServiceType, ServiceEnv
+from cg_operator.reconcile.digests import pinned
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,8 @@ _IMAGE_KEY = re.compile(r"(?P<type>[a-z]+)(\+(?P<extension>[a-z0-9_]+))?(:(?P<ve
 
 def embedded_image(service: BackingService, platform: BackingImages | None = None) -> str:
     """The embedded image for a service and the extensions the component needs: the
-    platform's choice when it made one (--backing-image), else the flavour's."""
+    platform's choice when it made one (--backing-image), else the flavour's, by its recorded
+    digest where there is one (reconcile/digests)."""
     flavour = FLAVOURS[service.type]
     version = service.version or flavour.default_version
     extension, template = next(
@@ -243,7 +245,7 @@ def embedded_image(service: BackingService, platform: BackingImages | None = Non
         (None, flavour.image),
     )
     chosen = (platform or BackingImages()).lookup(service.type, extension, version)
-    return chosen or template.format(version=version)
+    return chosen or pinned(template.format(version=version))
 
 
 def embedded_args(service: BackingService) -> list[str]:
