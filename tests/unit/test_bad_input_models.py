@@ -23,6 +23,7 @@ from cg_operator.reconcile.validation import (
     parse_spec,
     rollout_errors,
     tenant_errors,
+    unmatched_approvals,
 )
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad-input"
@@ -63,7 +64,12 @@ def test_operator_cases_pass_the_model_and_fail_the_catalogue_checks(
     obj = case["object"]
     parsed, errors = parse_spec(MODELS[obj["kind"]], obj["spec"])
     assert parsed is not None, errors
-    if isinstance(parsed, MunicipalityTenantSpec):
+    if isinstance(parsed, MunicipalityTenantSpec) and case.get("reason") == "UnmatchedApproval":
+        rollouts = {
+            d["metadata"]["name"]: d["spec"] for d in BASE if d["kind"] == "ComponentRollout"
+        }
+        found = unmatched_approvals(parsed, rollouts, {})  # a new tenant runs nothing yet
+    elif isinstance(parsed, MunicipalityTenantSpec):
         found = tenant_errors(parsed, CATALOGUE)
     elif isinstance(parsed, ComponentRolloutSpec):
         found = rollout_errors(parsed, CATALOGUE)

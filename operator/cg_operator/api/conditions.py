@@ -14,6 +14,8 @@ STALLED = "Stalled"
 # Reasons, CamelCase, shared by every kind.
 REASON_INVALID_SPEC = "InvalidSpec"
 REASON_VALID = "Valid"
+# A tenant's approval that approves no rollout (reconcile/validation.unmatched_approvals).
+REASON_UNMATCHED_APPROVAL = "UnmatchedApproval"
 
 
 def set_condition(

@@ -126,6 +126,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "ConfigurationFailed": ("Inrichting mislukt", "Configuration failed"),
     "InvalidSpec": ("Ongeldige opgave", "Invalid specification"),
     "ReconcileError": ("Verwerkingsfout", "Processing error"),
+    # A municipality's Ready
+    "UnmatchedApproval": ("Goedkeuring zonder uitrol", "Approval without a rollout"),
     # A rollout's phase and each municipality's state in it
     "Pending": ("In afwachting", "Pending"),
     "Complete": ("Voltooid", "Complete"),

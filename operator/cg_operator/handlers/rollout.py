@@ -233,10 +233,30 @@ def _recheck(key: Hashable, seconds: float | None) -> None:
         timer.start()
 
 
+# The generation of each rollout its approvers last looked at: status writes are no reason.
+_seen_by_approvers: dict[str, int | None] = {}
+
+
+def _wake_approvers(name: str, generation: int | None, kwargs: Mapping[str, Any]) -> None:
+    """Tenants whose approvals name this rollout judge them again (validation
+    .unmatched_approvals) when it is made, its target changes, or it is deleted."""
+    if generation is not None and _seen_by_approvers.get(name) == generation:
+        return
+    _seen_by_approvers[name] = generation
+    if generation is None:
+        _seen_by_approvers.pop(name, None)
+    for tenant, seen in latest(kwargs["tenant_index"]):
+        if any(a.get("name") == name for a in seen.spec.get("approvedRollouts") or []):
+            enqueue_tenant(tenant, kwargs)
+
+
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def rollout_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) -> None:
     """A rollout changed: run it, and move the tenants its stored progress assigns."""
     FIRST_EVENTS.saw(PLURAL, None, name)
+    _wake_approvers(
+        name, None if type == "DELETED" else body.get("metadata", {}).get("generation"), kwargs
+    )
     if type == "DELETED":
         _recheck((PLURAL, name), None)
         # Its tenants return to what the catalogue or another rollout says.

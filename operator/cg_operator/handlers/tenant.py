@@ -57,6 +57,7 @@ from cg_operator.reconcile.validation import (
     duplicate_code_errors,
     parse_spec,
     tenant_errors,
+    unmatched_approvals,
 )
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,12 @@ def _reconcile(
     ]
     prune(stale)
     summaries = summarise(spec, observed.installations(plan.namespace))
-    conditions = tenant_conditions(conditions, summaries, generation=generation, now=now())
+    unmatched = unmatched_approvals(
+        spec, {r["metadata"]["name"]: r.get("spec") or {} for r in rollouts}, current
+    )
+    conditions = tenant_conditions(
+        conditions, summaries, generation=generation, now=now(), unmatched=unmatched
+    )
     ready = sum(1 for s in summaries if s.ready)
     _write(
         body,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -16,7 +16,13 @@ from typing import Any, Literal
 
 from cg_operator.api.base import Condition
 from cg_operator.api.component import CGComponentSpec
-from cg_operator.api.conditions import READY, RECONCILING, remove_condition, set_condition
+from cg_operator.api.conditions import (
+    READY,
+    REASON_UNMATCHED_APPROVAL,
+    RECONCILING,
+    remove_condition,
+    set_condition,
+)
 from cg_operator.api.constants import (
     LABEL_COMPONENT_ROLE,
     LABEL_MUNICIPALITY,
@@ -33,7 +39,7 @@ from cg_operator.api.tenant import (
 from cg_operator.reconcile.children import tenant_labels, with_owner
 from cg_operator.reconcile.configuration import CREDENTIAL_KEY, CREDENTIALS_ROLE
 from cg_operator.reconcile.exposure import tenant_hosts
-from cg_operator.reconcile.validation import Catalogue
+from cg_operator.reconcile.validation import Catalogue, FieldError, summary
 from cg_operator.render.environment import render
 
 WORKLOAD_SERVICE_ACCOUNT = "cg-workload"
@@ -342,15 +348,30 @@ def tenant_conditions(
     *,
     generation: int | None,
     now: datetime,
+    unmatched: Sequence[FieldError] = (),
 ) -> list[Condition]:
-    """Ready when every subscription's installation is Ready; else name the ones that are not.
-    Healthy rolls up the installations' health the same way."""
+    """Ready when every subscription's installation is Ready and every approval approves
+    something (`unmatched`: validation.unmatched_approvals); else say which are not. Healthy
+    rolls up the installations' health the same way. An unmatched approval blocks nothing: the
+    subscriptions are applied as usual, and the tenant says what to fix."""
     conditions = _healthy_condition(conditions, summaries, generation=generation, now=now)
     waiting = [s for s in summaries if not s.ready]
+    if not waiting and unmatched:
+        return set_condition(
+            conditions,
+            type_=READY,
+            status="False",
+            reason=REASON_UNMATCHED_APPROVAL,
+            message=summary(list(unmatched)),
+            generation=generation,
+            now=now,
+        )
     if waiting:
         names = ", ".join(f"{s.name} ({s.reason})" for s in waiting[:6])
         more = f" and {len(waiting) - 6} more" if len(waiting) > 6 else ""
         message = f"{len(waiting)} of {len(summaries)} components not Ready: {names}{more}"
+        if unmatched:
+            message += "; " + summary(list(unmatched))
         conditions = set_condition(
             conditions,
             type_=READY,

@@ -264,3 +264,41 @@ def duplicate_code_errors(
             f"{code} is already tenant {earlier[0][1]!r}: one tenant per municipality",
         )
     ]
+
+
+def unmatched_approvals(
+    spec: MunicipalityTenantSpec,
+    rollouts: Mapping[str, Mapping[str, Any]],
+    running: Mapping[str, str],
+) -> list[FieldError]:
+    """The approvals that approve nothing: naming a rollout that does not exist, or one that
+    now moves another component or to another version (deleted and made again). An approval
+    whose rollout is gone is fine once the tenant's installation asks for the version it
+    approved: that rollout did its work and was cleaned up. `rollouts`: spec by rollout name;
+    `running`: the version each of the tenant's installations asks for, by component."""
+    problems = []
+    for index, approval in enumerate(spec.approved_rollouts):
+        where = f"spec.approvedRollouts[{index}]"
+        target = rollouts.get(approval.name)
+        if target is None:
+            if running.get(approval.component) != approval.version:
+                problems.append(
+                    FieldError(
+                        where,
+                        f"rollout {approval.name!r} does not exist, and {approval.component} "
+                        f"does not run {approval.version}: this approval approves nothing",
+                    )
+                )
+        elif (target.get("component"), target.get("version")) != (
+            approval.component,
+            approval.version,
+        ):
+            problems.append(
+                FieldError(
+                    where,
+                    f"rollout {approval.name!r} moves {target.get('component')} to "
+                    f"{target.get('version')}, not {approval.component} to {approval.version}: "
+                    "this approval does not cover it",
+                )
+            )
+    return problems
