@@ -197,18 +197,21 @@ def test_the_page_runs_beside_it_and_opens_in_a_browser_as_a_delivery_organisati
         accessible(browser, "in-cluster-catalogue")
 
         def fleet_matches() -> bool | None:
-            """Open Zaak's Ready/total on the fleet view as the installations say."""
-            running = [
+            """Open Zaak's Ready/subscribed on the fleet view as the installations say."""
+            subscribed = [
                 i
                 for i in get_json(cluster, "cgi", "-A")["items"]
                 if i["spec"]["component"] == "open-zaak"
-                and i.get("status", {}).get("observedVersion")
             ]
-            ready = sum(condition(i, "Ready").get("status") == "True" for i in running)
+            ready = sum(
+                condition(i, "Ready").get("status") == "True"
+                and bool(i.get("status", {}).get("observedVersion"))
+                for i in subscribed
+            )
             browser.get(PAGE + "/fleet")
             row = browser.find_element(By.XPATH, "//tr[th/a[@href='/components/open-zaak']]")
             cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
-            return (cells[-2] == f"{ready}/{len(running)}" and len(running) >= 5) or None
+            return (cells[-2] == f"{ready}/{len(subscribed)}" and len(subscribed) >= 5) or None
 
         wait_for("the fleet view counting Open Zaak's installations", fleet_matches, timeout=60)
         accessible(browser, "in-cluster-fleet")

@@ -202,11 +202,16 @@ def test_the_fleet_view_reads_only_the_catalogue_and_shows_its_counts_by_ring() 
         assert cells == [
             "1.30.0 \N{MULTIPLICATION SIGN} 1",
             "1.29.1 \N{MULTIPLICATION SIGN} 1",
-            "2/2",
+            "2/3",
             "1",
         ]
 
     recommending_the_newest = objects()
+    # A third municipality subscribed whose installation reports no version yet: not Ready.
+    recommending_the_newest["componentinstallations"].append(
+        {"metadata": {"name": "new"}, "spec": {"component": "open-zaak", "tenant": "t-new"}}
+    )
+    recommending_the_newest = with_adoption(recommending_the_newest)
     entry = next(
         c for c in recommending_the_newest["cgcomponents"] if c["metadata"]["name"] == "open-zaak"
     )

@@ -407,12 +407,15 @@ def fleet_from_adoption(entry: Obj) -> Fleet:
             label = str(ring.get("ring") or UNKNOWN)  # OTHER_RING: unlabelled or folded
             row = by_ring.setdefault(label, FleetRing(label))
             row.versions[name] = row.versions.get(name, 0) + int(ring.get("tenants") or 0)
+    # An installation that reports no version yet is in no version's count, but its tenant is
+    # subscribed (status.tenants): it counts as not Ready rather than not at all.
+    subscribed = int((entry.get("status") or {}).get("tenants") or 0)
     return Fleet(
         entry["metadata"]["name"],
         sorted(seen, key=version_key, reverse=True),
         sorted(by_ring.values(), key=lambda r: ring_rank(r.ring)),
         ready,
-        total,
+        max(total, subscribed),
         upgrades,
     )
 
