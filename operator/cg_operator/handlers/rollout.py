@@ -18,6 +18,7 @@ from cg_operator.api.refs import Ref
 from cg_operator.api.rollout import ComponentRolloutSpec, TenantProgress, WaveProgress
 from cg_operator.api.tenant import MunicipalityTenantSpec
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
+from cg_operator.handlers.echoes import ECHOES
 from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
@@ -233,18 +234,15 @@ def _recheck(key: Hashable, seconds: float | None) -> None:
         timer.start()
 
 
-# The generation of each rollout its approvers last looked at: status writes are no reason.
-_seen_by_approvers: dict[str, int | None] = {}
-
-
-def _wake_approvers(name: str, generation: int | None, kwargs: Mapping[str, Any]) -> None:
+def _wake_approvers(name: str, type_: str, body: kopf.Body, kwargs: Mapping[str, Any]) -> None:
     """Tenants whose approvals name this rollout judge them again (validation
-    .unmatched_approvals) when it is made, its target changes, or it is deleted."""
-    if generation is not None and _seen_by_approvers.get(name) == generation:
+    .unmatched_approvals) when it is made, changed or deleted; the echo of its own status
+    write is no reason (handlers/echoes)."""
+    key = ("rollout_approvers", name)
+    if type_ == "DELETED":
+        ECHOES.forget(key)
+    elif not ECHOES.acts_on(key, body):
         return
-    _seen_by_approvers[name] = generation
-    if generation is None:
-        _seen_by_approvers.pop(name, None)
     for tenant, seen in latest(kwargs["tenant_index"]):
         if any(a.get("name") == name for a in seen.spec.get("approvedRollouts") or []):
             enqueue_tenant(tenant, kwargs)
@@ -254,9 +252,7 @@ def _wake_approvers(name: str, generation: int | None, kwargs: Mapping[str, Any]
 def rollout_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) -> None:
     """A rollout changed: run it, and move the tenants its stored progress assigns."""
     FIRST_EVENTS.saw(PLURAL, None, name)
-    _wake_approvers(
-        name, None if type == "DELETED" else body.get("metadata", {}).get("generation"), kwargs
-    )
+    _wake_approvers(name, type, body, kwargs)
     if type == "DELETED":
         _recheck((PLURAL, name), None)
         # Its tenants return to what the catalogue or another rollout says.
