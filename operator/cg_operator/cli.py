@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cg_operator import __version__
+from cg_operator.k8s.election import ElectionTiming
 from cg_operator.reconcile.health import ContainerProbeMode
 
 if TYPE_CHECKING:
+    from cg_operator.handlers.leadership import ElectionSettings
     from cg_operator.handlers.probing import HealthConfig
     from cg_operator.reconcile.backing import BackingImages
     from cg_operator.reconcile.exposure import ExposureSettings
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or an image pinned by digest (repeatable; e.g. "
         "postgresql:17=registry.example/postgres@sha256:...; IMAGE may hold {version})",
     )
+    _election_arguments(run)
     run.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     commands.add_parser("version", help="print the version and exit")
     return parser
@@ -98,6 +102,69 @@ def _positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return number
+
+
+def _election_arguments(run: argparse.ArgumentParser) -> None:
+    election = run.add_argument_group(
+        "leader election", "several replicas: one reconciles, the others stand by"
+    )
+    election.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="reconcile only while holding a coordination.k8s.io Lease; stand by until then",
+    )
+    election.add_argument(
+        "--leader-election-namespace",
+        default=os.environ.get("POD_NAMESPACE", ""),
+        metavar="NS",
+        help="the Lease's namespace (default: $POD_NAMESPACE, the chart sets it)",
+    )
+    election.add_argument(
+        "--leader-election-id",
+        default="cg-operator-leader",
+        metavar="NAME",
+        help="the Lease's name (default: %(default)s)",
+    )
+    defaults = ElectionTiming()
+    for flag, seconds, meaning in (
+        ("--lease-duration", defaults.lease_duration, "a standby takes a lease not renewed for"),
+        (
+            "--renew-deadline",
+            defaults.renew_deadline,
+            "the leader exits when it could not renew for",
+        ),
+        ("--retry-period", defaults.retry_period, "renewals and a standby's tries every"),
+    ):
+        election.add_argument(
+            flag,
+            type=_positive,
+            default=seconds,
+            metavar="SECONDS",
+            help=f"{meaning} SECONDS (default: %(default)s)",
+        )
+
+
+def election_settings(args: argparse.Namespace) -> ElectionSettings | None:
+    """The leader election settings from parsed arguments (None without --leader-elect); bad
+    durations and a missing namespace exit naming the flag."""
+    from cg_operator.handlers.leadership import ElectionSettings  # noqa: PLC0415 - see main()
+
+    if not args.leader_elect:
+        return None
+    if not args.leader_election_namespace:
+        raise SystemExit(
+            "cg-operator run: --leader-elect needs --leader-election-namespace "
+            "(or $POD_NAMESPACE): the namespace of the Lease"
+        )
+    timing = ElectionTiming(args.lease_duration, args.renew_deadline, args.retry_period)
+    problem = timing.problem()
+    if problem is not None:
+        raise SystemExit(
+            f"cg-operator run: --lease-duration, --renew-deadline, --retry-period: {problem}"
+        )
+    return ElectionSettings(
+        namespace=args.leader_election_namespace, name=args.leader_election_id, timing=timing
+    )
 
 
 def _health_arguments(run: argparse.ArgumentParser) -> None:
@@ -311,6 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         health=health_config(args),
         exposure=exposure_settings(args),
         backing_images=backing_images(args),
+        election=election_settings(args),
     )
     return 0
 

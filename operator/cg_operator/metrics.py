@@ -85,6 +85,12 @@ PROBES = Counter(
     ["component", "reason"],
     registry=REGISTRY,
 )
+LEADER = Gauge(
+    "cg_leader",
+    "1 while this replica holds the operator's Lease and reconciles, 0 while it stands by "
+    "(only with leader election).",
+    registry=REGISTRY,
+)
 BUILD_INFO = Gauge(
     "cg_build_info",
     "Always 1; the operator's version and runtime in labels.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -283,6 +284,97 @@ def test_tenants_deleted_while_the_operator_is_down_are_finalised_on_its_return(
         record("tenants deleted while the operator was down", seconds, deleted=2)
     finally:
         cleanup(cluster, names)
+
+
+LEASE_NAMESPACE = "default"
+
+
+def _elected(cluster: Cluster, tmp_path: Path, lease: str, replica: str) -> OperatorProcess:
+    """An operator replica that leads only while it holds `lease`, known as `replica`."""
+    proc = OperatorProcess(
+        cluster,
+        tmp_path / f"{replica}.log",
+        extra_env={"POD_NAME": replica},
+        args=[
+            "--leader-elect",
+            *("--leader-election-namespace", LEASE_NAMESPACE),
+            *("--leader-election-id", lease),
+        ],
+    )
+    # A standby answers its liveness endpoint too: that is what keeps it in a rolling update.
+    wait_for(f"{replica} to answer its liveness probe", proc.healthy, timeout=60)
+    return proc
+
+
+def _holder(cluster: Cluster, lease: str) -> str:
+    found = get_json(cluster, "lease", lease, "-n", LEASE_NAMESPACE)
+    return str((found.get("spec") or {}).get("holderIdentity") or "")
+
+
+def _site(cluster: Cluster, namespace: str) -> str | None:
+    config = get_json(cluster, "configmap", f"{APP}-config", "-n", namespace)
+    return (config.get("data") or {}).get("SITE_DOMAIN")
+
+
+def _writes(proc: OperatorProcess) -> list[str]:
+    """The API requests of `proc` that changed something other than its lease."""
+    pattern = re.compile(r'^cg_api_requests_total\{code="\d+",resource="([^"]+)",verb="(\w+)"\}')
+    found = [pattern.match(line) for line in proc.metrics().splitlines()]
+    return [
+        m.group(0)
+        for m in found
+        if m and m.group(2) not in ("get", "list", "watch") and m.group(1) != "leases"
+    ]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_standby_takes_over_from_a_stopped_leader_and_loses_no_change(
+    cluster: Cluster, catalogue: None, tmp_path: Path, sig: signal.Signals
+) -> None:
+    lease = f"cg-failover-{sig.name.lower()}"
+    names = [f"t-f-lead-{sig.name.lower()}-{i}" for i in range(3)]
+    base = 940 if sig is signal.SIGKILL else 950
+    leader = _elected(cluster, tmp_path, lease, "replica-a")
+    standby = None
+    try:
+        wait_for("replica-a to lead", lambda: _holder(cluster, lease).startswith("replica-a_"))
+        standby = _elected(cluster, tmp_path, lease, "replica-b")
+        for i, name in enumerate(names[:2]):
+            cluster.apply(tenant(name, base + i))
+        converge(cluster, "the leader's tenants up", names[:2], [])
+        assert "standing by: lease" in standby.log()
+        assert _writes(standby) == [], "a standby writes nothing"
+        assert "cg_watch_events_total{" not in standby.metrics(), "a standby watches nothing"
+
+        leader.process.send_signal(sig)
+        leader.stop(kill=sig is signal.SIGKILL)
+        stopped = time.monotonic()
+        if sig is signal.SIGTERM:
+            # A clean stop gives the lease up: the standby need not wait for it to expire.
+            assert not _holder(cluster, lease).startswith("replica-a_")
+        # Changes made while nobody leads.
+        cluster.apply(tenant(names[0], base, site="b.example.nl"))
+        cluster.apply(tenant(names[2], base + 2))
+        wait_for(
+            "the standby to apply the change made while nobody led",
+            lambda: _site(cluster, names[0]) == "b.example.nl",
+            timeout=CONVERGE,
+            interval=0.5,
+        )
+        resumed = time.monotonic() - stopped
+        assert _holder(cluster, lease).startswith("replica-b_")
+        converge(cluster, f"the standby converged after the leader's {sig.name}", names, [])
+        record(
+            f"leader {sig.name}: the standby took over",
+            time.monotonic() - stopped,
+            resumed_seconds=round(resumed, 1),
+        )
+    finally:
+        leader.stop()
+        if standby is not None:
+            cleanup(cluster, names)  # finalised by whichever replica leads
+            standby.stop()
+        cluster.kubectl("delete", "lease", lease, "-n", LEASE_NAMESPACE, "--ignore-not-found")
 
 
 THROTTLED = "cg-apf-proof"

@@ -75,11 +75,13 @@ class Release:
         )
         return json.loads(found.stdout) if found.returncode == 0 else None
 
-    def can(self, verb: str, resource: str) -> bool:
-        """Whether the operator's ServiceAccount may `verb` `resource` in every namespace."""
+    def can(self, verb: str, resource: str, namespace: str | None = None) -> bool:
+        """Whether the operator's ServiceAccount may `verb` `resource` in every namespace (or
+        in `namespace`)."""
         account = f"system:serviceaccount:{self.namespace}:{self.name}"
+        where = ["-n", namespace] if namespace else ["--all-namespaces"]
         answer = self.cluster.kubectl(
-            "auth", "can-i", verb, resource, "--all-namespaces", "--as", account, check=False
+            "auth", "can-i", verb, resource, *where, "--as", account, check=False
         )
         return answer.stdout.strip() == "yes"
 
@@ -130,8 +132,9 @@ def test_the_deployment_becomes_available_as_the_chart_describes_it(release: Rel
 
     deployment = wait_for("the operator Deployment to be Available", available, timeout=120)
     spec = deployment["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"]["type"] == "Recreate"
+    # Two pods, one leading by the Lease; a rolling update keeps one Ready throughout.
+    assert spec["replicas"] == 2
+    assert spec["strategy"]["type"] == "RollingUpdate"
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == release.name
     assert pod["automountServiceAccountToken"] is True
@@ -150,7 +153,7 @@ def test_the_deployment_becomes_available_as_the_chart_describes_it(release: Rel
     assert operator["securityContext"]["readOnlyRootFilesystem"] is True
     assert operator["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert operator["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert deployment["status"]["availableReplicas"] == 1
+    assert deployment["status"]["availableReplicas"] == 2
 
 
 def test_the_service_account_and_metrics_service_exist(release: Release) -> None:
@@ -170,7 +173,7 @@ def test_the_service_account_and_metrics_service_exist(release: Release) -> None
         "-o",
         "name",
     ).stdout.split()
-    assert len(pods) == 1, "the metrics Service selects the operator pod"
+    assert len(pods) == 2, "the metrics Service selects the operator pods (leader and standby)"
 
 
 def test_the_cluster_role_is_bound_to_the_operator_account(release: Release) -> None:
@@ -215,6 +218,12 @@ def test_the_api_server_grants_the_account_what_the_operator_does_and_no_more(
         ("delete", "nodes"),
     ]:
         assert not release.can(verb, resource), f"{verb} {resource}"
+    # Leader election: its own Lease in the release namespace, nobody else's.
+    lease = f"leases.coordination.k8s.io/{release.name}-leader"
+    assert release.can("update", lease, release.namespace)
+    assert release.can("create", "leases.coordination.k8s.io", release.namespace)
+    assert not release.can("update", "leases.coordination.k8s.io/other", release.namespace)
+    assert not release.can("update", lease, "kube-system")
 
 
 def test_uninstall_keeps_the_crds_and_what_people_made(release: Release) -> None:

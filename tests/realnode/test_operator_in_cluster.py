@@ -57,7 +57,12 @@ def counted(page: str, name: str, **labels: str) -> float:
 
 
 def writes(page: str) -> float:
-    return sum(counted(page, "cg_api_requests_total", verb=verb) for verb in WRITES)
+    """Writes to anything but the operator's own Lease (renewed every retry period)."""
+    return sum(
+        counted(page, "cg_api_requests_total", verb=verb)
+        - counted(page, "cg_api_requests_total", verb=verb, resource="leases")
+        for verb in WRITES
+    )
 
 
 def quiet(seconds: float = 60) -> str:
@@ -249,6 +254,10 @@ def test_a_new_pod_takes_over_and_writes_nothing_on_a_converged_fleet(
     page = quiet()
     requests = [r for r in page.splitlines() if r.startswith("cg_api_requests_total")]
     assert writes(page) == 0, requests
+    # It leads by the chart's Lease, which the old pod gave up as it stopped.
+    assert counted(page, "cg_leader") == 1
+    (lease,) = get_json(cluster, "leases", "-n", NAMESPACE)["items"]
+    assert lease["spec"]["holderIdentity"].startswith(after["metadata"]["name"] + "_")
 
 
 def test_helm_uninstall_leaves_the_municipalities_and_their_data(

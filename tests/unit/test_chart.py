@@ -25,8 +25,15 @@ import yaml
 
 from cg_operator.api.component import BackingServiceType
 from cg_operator.api.constants import GROUP
-from cg_operator.cli import backing_images, build_parser, exposure_settings, health_config
+from cg_operator.cli import (
+    backing_images,
+    build_parser,
+    election_settings,
+    exposure_settings,
+    health_config,
+)
 from cg_operator.handlers.observed import CHILD_KINDS
+from cg_operator.k8s.election import ElectionTiming
 from cg_operator.reconcile.backing import BackingImages
 from cg_operator.reconcile.exposure import ExposureMode, ExposureSettings, GatewayRef
 from tests.support.chart import CHART, KUBE_VERSION, NAMESPACE, helm, render, template_args
@@ -165,6 +172,8 @@ def test_defaults_render_the_operator_and_its_rbac_and_no_optional_extras() -> N
     kinds = sorted(o["kind"] for o in objects)
     assert kinds == sorted(
         ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Service", "Deployment"]
+        # Two replicas, one leading: its Lease's Role, and a budget for node drains.
+        + ["Role", "RoleBinding", "PodDisruptionBudget"]
         + ["ClusterRole"] * 4  # viewer, delivery organisation, catalogue editor, platform team
         # A municipality's changes to its own tenant limited to its subscriptions and approvals.
         + ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
@@ -189,15 +198,93 @@ def test_app_version_is_the_package_version() -> None:
 # --- the Deployment --------------------------------------------------------------------------
 
 
-def test_one_replica_recreated_never_two_at_once(
+def test_two_replicas_one_leading_updated_without_a_gap(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
-    deployment = one(rendered[1], "Deployment")
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    objects = rendered[1]
+    deployment = one(objects, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] == 2
+    # The new pod (a standby, Ready) starts before the old one stops and hands the Lease over.
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     selector = deployment["spec"]["selector"]["matchLabels"]
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert selector.items() <= labels.items()
+    spread = pod["topologySpreadConstraints"][0]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert spread["labelSelector"]["matchLabels"] == selector
+    budget = one(objects, "PodDisruptionBudget")
+    assert budget["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": selector}}
+    env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}) for e in container(objects)["env"]}
+    assert env["POD_NAMESPACE"] == {"fieldPath": "metadata.namespace"}
+    assert env["POD_NAME"] == {"fieldPath": "metadata.name"}
+    assert "--leader-elect" in container(objects)["args"]
+
+
+def test_without_leader_election_one_replica_is_recreated_never_two_at_once() -> None:
+    objects = render_set("leaderElection.enabled=false", "replicas=1")
+    deployment = one(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert "--leader-elect" not in container(objects)["args"]
+    assert not [o for o in objects if o["kind"] in ("Role", "RoleBinding", "PodDisruptionBudget")]
+    refused = helm(
+        *template_args(None, "--set", "leaderElection.enabled=false", "--set", "replicas=2"),
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "replicas above 1 needs leaderElection.enabled" in refused.stderr
+
+
+def test_in_the_nodes_network_the_old_pod_stops_first() -> None:
+    # Ports 8080 and 8081 are the node's: a new pod on the same node could not bind them.
+    deployment = one(render_set("podNetwork.hostNetwork=true", "replicas=1"), "Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_lease_durations_the_client_would_refuse_are_refused() -> None:
+    for settings, message in [
+        (("leaderElection.renewDeadline=10",), "less than leaderElection.leaseDuration"),
+        (("leaderElection.retryPeriod=6",), "1.2 x leaderElection.retryPeriod"),
+    ]:
+        extra = [arg for setting in settings for arg in ("--set", setting)]
+        refused = helm(*template_args(None, *extra), check=False)
+        assert refused.returncode != 0, settings
+        assert message in refused.stderr, refused.stderr
+
+
+def test_the_operator_may_hold_its_own_lease_and_no_other(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    objects = rendered[1]
+    deployment = one(objects, "Deployment")
+    account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
+    args = container(objects)["args"]
+    lease = args[args.index("--leader-election-id") + 1]
+    name = deployment["metadata"]["name"] + "-leader-election"
+    role = one(objects, "Role", name)
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [lease],
+            "verbs": ["get", "update"],
+        },
+    ]
+    binding = one(objects, "RoleBinding", name)
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": name,
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}
+    ]
 
 
 def test_the_pod_is_restricted(rendered: tuple[str, list[dict[str, Any]]]) -> None:
@@ -234,11 +321,16 @@ def test_probes_ask_kopfs_health_endpoint(rendered: tuple[str, list[dict[str, An
 
 
 def test_the_operator_cli_accepts_the_rendered_arguments(
-    rendered: tuple[str, list[dict[str, Any]]],
+    rendered: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = container(rendered[1])
     assert spec["command"] == ["cg-operator", "run"]
+    monkeypatch.setenv("POD_NAMESPACE", NAMESPACE)  # from the downward API in the pod
     args = build_parser().parse_args(["run", *spec["args"]])
+    election = election_settings(args)  # durations the client refuses fail here
+    assert election is not None
+    assert election.namespace == NAMESPACE
+    assert election.timing == ElectionTiming()
     health = health_config(args)  # a CIDR the operator would refuse fails here
     exposure = exposure_settings(args)  # so does an incomplete exposure choice
     images = backing_images(args)  # and an image key naming no backing service
@@ -629,7 +721,7 @@ def test_the_schema_is_draft_07_and_closed_at_every_object() -> None:
 
 
 BAD_VALUES = [
-    ("an unknown top-level key", {"replicas": 2}, "'replicas' not allowed"),
+    ("an unknown top-level key", {"replicaCount": 2}, "'replicaCount' not allowed"),
     (
         "an unknown nested key",
         {"operator": {"probes": {"intervall": 5}}},
@@ -681,6 +773,8 @@ BAD_VALUES = [
         "/userRoles/catalogueEditorSubjects/0",
     ),
     ("a list for a map", {"podLabels": ["team"]}, "/podLabels"),
+    ("no replica", {"replicas": 0}, "/replicas"),
+    ("a retry period of 0", {"leaderElection": {"retryPeriod": 0}}, "/leaderElection/retryPeriod"),
 ]
 
 

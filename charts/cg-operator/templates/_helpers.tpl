@@ -44,6 +44,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/* The operator's ServiceAccount. */}}
+{{/* The leader election Lease, in the release namespace. */}}
+{{- define "cg-operator.leaseName" -}}
+{{- printf "%s-leader" (include "cg-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "cg-operator.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "cg-operator.fullname" .) .Values.serviceAccount.name }}

@@ -61,10 +61,21 @@ def snapshot() -> metrics.FleetSnapshot:
     return metrics.FleetSnapshot(queue_depth=QUEUE.depth())
 
 
+_serving = False
+
+
+def serve_metrics() -> None:
+    """Serve /metrics with the build info, once per process: a standby (handlers/leadership)
+    serves it before kopf starts, so that Prometheus sees it up."""
+    global _serving  # noqa: PLW0603 - one endpoint per process
+    metrics.set_build_info(version("kopf"))
+    if METRICS_ADDRESS and not _serving:
+        metrics.serve(METRICS_ADDRESS)
+        _serving = True
+
+
 @kopf.on.startup()
 def start_metrics(**_: Any) -> None:
-    """kopf start-up hook: build info, the state collector, and the /metrics server."""
-    metrics.set_build_info(version("kopf"))
+    """kopf start-up hook: the state collector, and the /metrics server unless it runs."""
     metrics.register_state(snapshot)
-    if METRICS_ADDRESS:
-        metrics.serve(METRICS_ADDRESS)
+    serve_metrics()

@@ -9,7 +9,15 @@ import kopf
 
 from cg_operator.api.kinds import ALL_KINDS
 from cg_operator.handlers import exposure as platform_exposure
-from cg_operator.handlers import failures, installation, monitoring, probing, startup_gate
+from cg_operator.handlers import (
+    failures,
+    installation,
+    leadership,
+    monitoring,
+    probing,
+    startup_gate,
+)
+from cg_operator.handlers.leadership import ElectionSettings
 from cg_operator.handlers.probing import HealthConfig
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.reconcile.backing import BackingImages
@@ -51,8 +59,10 @@ def run_operator(
     health: HealthConfig | None = None,
     exposure: ExposureSettings | None = None,
     backing_images: BackingImages | None = None,
+    election: ElectionSettings | None = None,
 ) -> None:
-    """Run the operator in the foreground until SIGINT/SIGTERM."""
+    """Run the operator in the foreground until SIGINT/SIGTERM; with `election`, only while
+    this process holds the leader Lease (a standby before that)."""
     monitoring.configure(metrics_address)
     probing.configure(health or HealthConfig())
     platform_exposure.configure(exposure or ExposureSettings())
@@ -66,11 +76,21 @@ def run_operator(
     # Reconcile each object once after a (re)start: hold until every stored object's event is in.
     QUEUE.hold_at_startup(startup_gate.FIRST_EVENTS.complete, STARTUP_HOLD_MAX_SECONDS)
     QUEUE.set_failure_reporter(failures.report_failure)
+    lease = None
+    if election is not None:
+        lease = leadership.lead(election, liveness_endpoint)
+        if lease is None:
+            return
     scope = ", ".join(namespaces) if namespaces else "the whole cluster"
     log.info("cg-operator starting; watching %s", scope)
-    kopf.run(
-        standalone=True,
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        liveness_endpoint=liveness_endpoint,
-    )
+    try:
+        # standalone: kopf's own peering stays off; leader election (above) decides who runs.
+        kopf.run(
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            liveness_endpoint=liveness_endpoint,
+        )
+    finally:
+        if lease is not None:
+            lease.release()
