@@ -36,6 +36,7 @@ from cg_operator.handlers import exposure as platform_exposure
 from cg_operator.handlers import probing
 from cg_operator.handlers.catalogue import CatalogueIndex, catalogue_of
 from cg_operator.handlers.observed import Observed
+from cg_operator.handlers.own_status import OwnStatus
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.sync import apply_all, prune, report_repairs
 from cg_operator.handlers.validate import now
@@ -90,17 +91,18 @@ def configure(backing_images: BackingImages) -> None:
     BACKING_IMAGES = backing_images
 
 
-# What this process last concluded for each installation's status, (namespace, name) ->
-# its conditions and observed version. The operator is the only writer of that status, and
-# kopf's index can lag its own last write: transitions are told against this, so a pass that
-# reads the status from before its predecessor's write posts no event a second time.
-_reported: dict[tuple[str, str], dict[str, Any]] = {}
-_reported_lock = threading.Lock()
+# Each installation's last status write, until its echo reaches kopf's index: a pass that starts
+# before then compares with it, so it neither writes the same status again nor posts a
+# transition's event a second time (handlers/own_status).
+OWN_STATUS = OwnStatus()
 
 
-def enqueue_installation(namespace: str, name: str, kwargs: Mapping[str, Any]) -> None:
-    """Ask for a reconcile pass of one installation (coalesced with pending ones)."""
-    QUEUE.add((PLURAL, namespace, name), _run, kwargs)
+def enqueue_installation(
+    namespace: str, name: str, kwargs: Mapping[str, Any], delay: float = 0.0
+) -> None:
+    """Ask for a reconcile pass of one installation (coalesced with pending ones; with a delay,
+    at most that much later, together with every ask in between)."""
+    QUEUE.add((PLURAL, namespace, name), _run, kwargs, delay=delay)
 
 
 def _run(key: Hashable, kwargs: Mapping[str, Any]) -> None:
@@ -115,14 +117,13 @@ def reconcile_installation(namespace: str, name: str, kwargs: Mapping[str, Any])
     if live is None:
         probing.forget_installation((PLURAL, namespace, name))
         QUEUE.forget((PLURAL, namespace, name))
-        with _reported_lock:
-            _reported.pop((namespace, name), None)
+        OWN_STATUS.forget((namespace, name))
         return
     if live["metadata"].get("deletionTimestamp"):
         _finalize(live, observed)
         return
     if _ensure_finalizer(live):
-        _reconcile(live, observed, kwargs)
+        _reconcile(OWN_STATUS.fresh((namespace, name), live), observed, kwargs)
 
 
 def _ensure_finalizer(live: dict[str, Any]) -> bool:
@@ -528,15 +529,8 @@ def _report(
     }
     if observed_version:
         extra["observedVersion"] = observed_version
-    key = (live["metadata"]["namespace"], live["metadata"]["name"])
-    with _reported_lock:
-        before = _reported.get(key) or status
-        _reported[key] = {
-            "conditions": [c.wire() for c in conditions],
-            "observedVersion": observed_version,
-        }
     for event in transition_events(
-        before, conditions, component=spec.component, version=observed_version, plan=plan
+        status, conditions, component=spec.component, version=observed_version, plan=plan
     ):
         objects.post_event(
             live,
@@ -564,7 +558,9 @@ def _public(
 def _write_status(live: dict[str, Any], conditions: list[Condition], extra: dict[str, Any]) -> None:
     patch = status_patch(live.get("status"), conditions, live["metadata"].get("generation"), extra)
     if patch is not None:
-        patch_status(PLURAL, live["metadata"]["name"], patch, live["metadata"]["namespace"])
+        meta = live["metadata"]
+        answer = patch_status(PLURAL, meta["name"], patch, meta["namespace"])
+        OWN_STATUS.wrote((meta["namespace"], meta["name"]), meta.get("resourceVersion"), answer)
 
 
 def _finalize(live: dict[str, Any], observed: Observed) -> None:

@@ -45,6 +45,9 @@ STARTUP_CHECK_SECONDS = 0.2
 # How long a summary (a tenant's status, a catalogue entry's adoption) gathers the changes of
 # the objects it sums up before its pass: at most this much later than without the delay.
 SUMMARY_DELAY_SECONDS = 2.0
+# How long an installation gathers its children's changes (a workload's rollout takes several
+# steps: created, progressing, available) before its pass and status write.
+PROGRESS_DELAY_SECONDS = 1.0
 
 
 class WorkQueue:

@@ -25,7 +25,7 @@ from cg_operator.handlers.component import enqueue_component
 from cg_operator.handlers.echoes import ECHOES, TENANT_CHILD_ECHOES
 from cg_operator.handlers.installation import enqueue_installation
 from cg_operator.handlers.observed import CHILD_KINDS, Observed, snapshot
-from cg_operator.handlers.queue import SUMMARY_DELAY_SECONDS
+from cg_operator.handlers.queue import PROGRESS_DELAY_SECONDS, SUMMARY_DELAY_SECONDS
 from cg_operator.handlers.rollout import enqueue_rollouts
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
 from cg_operator.handlers.tenant import enqueue_tenant
@@ -99,7 +99,8 @@ async def _child_event(
         # Labels are anyone's to set: only an installation that exists there is woken.
         ref = Ref(INSTALLATION.group_version, INSTALLATION.kind, namespace, installation)
         if observed.get(ref) is not None:
-            enqueue_installation(namespace, installation, kwargs)
+            # A workload's rollout is a run of events: one pass and one status write for them.
+            enqueue_installation(namespace, installation, kwargs, delay=PROGRESS_DELAY_SECONDS)
     elif labels.get(LABEL_TENANT):
         tenant = labels[LABEL_TENANT]
         where = namespace or (name if resource.plural == "namespaces" else None)

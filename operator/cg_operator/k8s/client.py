@@ -121,15 +121,19 @@ def service_proxy_get(
 
 def patch_status(
     plural: str, name: str, patch: dict[str, Any], namespace: str | None = None
-) -> None:
-    """Merge-patch the status subresource of one of our objects."""
+) -> dict[str, Any]:
+    """Merge-patch the status subresource of one of our objects; the object as written."""
     objects = client.CustomObjectsApi(api_client())
     body = {"status": patch}
+    answer: Any
     if namespace is None:
-        objects.patch_cluster_custom_object_status(GROUP, VERSION, plural, name, body)
+        answer = objects.patch_cluster_custom_object_status(GROUP, VERSION, plural, name, body)
     else:
-        objects.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name, body)
+        answer = objects.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, plural, name, body
+        )
     log.debug("patched status of %s/%s", plural, name)
+    return answer if isinstance(answer, dict) else {}
 
 
 def serves(group_version: str, plural: str) -> bool:
