@@ -123,9 +123,11 @@ def service_account_token(cluster: Cluster, name: str, namespace: str) -> str:
 
 
 def user_roles(fullname: str, values: dict[str, Any]) -> list[dict[str, Any]]:
-    """The chart's user roles and self-service policy, rendered under `fullname`."""
+    """The chart's user roles and self-service policy, rendered under `fullname` (without the
+    operator's leader-election Role, which lives in the release namespace)."""
     objects = render(
         None,
+        *("--set", "leaderElection.enabled=false", "--set", "replicas=1"),
         "--set",
         f"fullnameOverride={fullname}",
         "--set-json",
