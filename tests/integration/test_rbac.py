@@ -168,7 +168,10 @@ def test_the_operator_does_its_work_with_exactly_the_charts_permissions(
     cluster.kubectl("delete", "deployment", "referentielijsten", "-n", "t-rbac-nieuwegein")
     wait_for(
         "the Deployment back",
-        lambda: _json(cluster, "deployment", "referentielijsten", "-n", "t-rbac-nieuwegein"),
+        # {} is what a missing object reads as, and wait_for takes anything but None or False.
+        lambda: (
+            _json(cluster, "deployment", "referentielijsten", "-n", "t-rbac-nieuwegein") or None
+        ),
         timeout=TIMEOUT,
     )
     # Someone else changes a field, twice: put back each time, one Event counted up (events
