@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cg_operator import __version__
-from cg_operator.k8s.election import ElectionTiming
+from cg_operator.k8s.election import DEFAULT_LEASE_NAME, ElectionTiming
 from cg_operator.reconcile.health import ContainerProbeMode
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def _election_arguments(run: argparse.ArgumentParser) -> None:
     )
     election.add_argument(
         "--leader-election-id",
-        default="cg-operator-leader",
+        default=DEFAULT_LEASE_NAME,
         metavar="NAME",
         help="the Lease's name (default: %(default)s)",
     )

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from cg_operator import metrics
 from cg_operator.handlers import monitoring
-from cg_operator.k8s.election import ElectionTiming
+from cg_operator.k8s.election import DEFAULT_LEASE_NAME, ElectionTiming
 from cg_operator.k8s.lease import Lease
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class ElectionSettings:
     """Where the lease lives and how long it lasts (the chart's leaderElection values)."""
 
     namespace: str
-    name: str = "cg-operator-leader"
+    name: str = DEFAULT_LEASE_NAME
     timing: ElectionTiming = field(default_factory=ElectionTiming)
 
 

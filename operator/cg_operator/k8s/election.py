@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The Lease's name when none is given (the chart passes `<fullname>-leader`).
+DEFAULT_LEASE_NAME = "cg-operator-leader"
+
 
 @dataclass(frozen=True)
 class ElectionTiming:
