@@ -9,13 +9,11 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cg_operator.reconcile.rollout import parse_duration
 from tests.integration.conftest import OperatorProcess, start_operator
 from tests.support.apiserver import WriteWindow
 from tests.support.cluster import (
@@ -24,6 +22,7 @@ from tests.support.cluster import (
     apply_tenant_secrets,
     example_tenants_ready,
     get_json,
+    rollouts_at_rest,
     wait_for,
 )
 
@@ -561,33 +560,9 @@ def test_objects_labelled_as_ours_outside_tenant_namespaces_are_not_kept(
     assert _metric(after, "cg_operator_cached_objects", "configmaps") < cached + strangers
 
 
-def _bake_ends_soon(rollout: dict[str, Any], margin: timedelta) -> bool:
-    """Whether a wave's bake time ends (or ended without its pass) within `margin`: the pass
-    it brings writes the rollout's status whoever runs then."""
-    bake = {w["name"]: parse_duration(w.get("bakeTime") or "0s") for w in rollout["spec"]["waves"]}
-    soon = datetime.now(UTC) + margin
-    for wave in (rollout.get("status") or {}).get("waves") or []:
-        since = wave.get("healthySince")
-        if since and not wave.get("completedAt"):
-            ends = datetime.fromisoformat(since.replace("Z", "+00:00")) + bake[wave["name"]]
-            if ends <= soon:
-                return True
-    return False
-
-
 def _at_rest(cluster: Cluster, proc: OperatorProcess) -> bool:
-    """No rollout moving a tenant or about to end a bake, and the operator's queue empty. The
-    examples may have been applied by an earlier module, so their example rollout's 30 minute
-    bake can end during this one."""
-    rollouts = _json(cluster, "componentrollouts")["items"]
-    moving = [
-        tenant
-        for rollout in rollouts
-        for tenant in (rollout.get("status") or {}).get("tenants") or []
-        if tenant.get("state") == "Updating"
-    ]
-    due = [r for r in rollouts if _bake_ends_soon(r, timedelta(seconds=90))]
-    return not moving and not due and "\ncg_workqueue_depth 0.0\n" in proc.metrics()
+    """No rollout moving a tenant or about to end a bake, and the operator's queue empty."""
+    return rollouts_at_rest(cluster) and "\ncg_workqueue_depth 0.0\n" in proc.metrics()
 
 
 def test_a_restart_and_an_idle_period_make_no_writes(

@@ -10,11 +10,14 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import yaml
+
+from cg_operator.reconcile.rollout import parse_duration
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_KUBECONFIG = REPO / ".local" / "kubeconfig"
@@ -187,3 +190,31 @@ def apply_tenant_secrets(cluster: Cluster, timeout: float = 300) -> None:
                 timeout=timeout,
             )
         cluster.kubectl("apply", "--server-side", "-f", str(path))
+
+
+def bake_ends_soon(rollout: dict[str, Any], margin: timedelta) -> bool:
+    """Whether a wave's bake time ends (or ended without its pass) within `margin`: the pass
+    it brings writes the rollout's status whoever runs then."""
+    bake = {w["name"]: parse_duration(w.get("bakeTime") or "0s") for w in rollout["spec"]["waves"]}
+    soon = datetime.now(UTC) + margin
+    for wave in (rollout.get("status") or {}).get("waves") or []:
+        since = wave.get("healthySince")
+        if since and not wave.get("completedAt"):
+            ends = datetime.fromisoformat(since.replace("Z", "+00:00")) + bake[wave["name"]]
+            if ends <= soon:
+                return True
+    return False
+
+
+def rollouts_at_rest(cluster: Cluster, margin: timedelta = timedelta(seconds=90)) -> bool:
+    """No rollout moving a tenant or ending a bake within `margin`. The examples may have been
+    applied by an earlier module, so the example rollout's 30 minute bake can end during a
+    test that counts writes, and the pass it brings writes whoever runs then."""
+    rollouts = get_json(cluster, "componentrollouts")["items"]
+    moving = [
+        tenant
+        for rollout in rollouts
+        for tenant in (rollout.get("status") or {}).get("tenants") or []
+        if tenant.get("state") == "Updating"
+    ]
+    return not moving and not any(bake_ends_soon(r, margin) for r in rollouts)
