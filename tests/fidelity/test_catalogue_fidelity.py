@@ -17,6 +17,7 @@ import yaml
 
 from cg_operator.api.component import CGComponentSpec, OfferingType
 from cg_operator.api.installation import ComponentInstallationSpec
+from cg_operator.reconcile.configuration import render_configuration
 from cg_operator.reconcile.exposure import ExposureSettings
 from cg_operator.reconcile.installation import plan_installation
 
@@ -356,3 +357,40 @@ def test_an_exposed_component_learns_its_public_address_as_its_chart_tells_it(ca
     # Users reach the web server in front when the chart runs one, as its ingress does.
     backend = rule["http"]["paths"][0]["backend"]["service"]["name"]
     assert backend == (f"{component}-proxy" if (facts or {}).get("proxy") else component)
+
+
+CONFIGURED = [
+    (name, version.version)
+    for name, component in CATALOGUE.items()
+    for version in component.versions
+    if version.container is not None and version.container.configuration is not None
+]
+
+
+@pytest.mark.parametrize("case", CONFIGURED, ids=[f"{c}-{v}" for c, v in CONFIGURED])
+def test_the_configuration_uses_only_steps_the_version_ships(case: Any) -> None:
+    """Every key of the configuration, with every part applied, is a step namespace or enable
+    setting of that version's setup_configuration, each namespace with its step enabled (an
+    unknown key is ignored by the app, a namespace without its enable setting is not run)."""
+    component, version = case
+    by_version = FACTS["setupSteps"].get(component) or {}
+    steps = by_version.get(version) or by_version.get("*")
+    assert steps is not None, f"no setupSteps facts for {component} {version}"
+    config = CATALOGUE[component].version(version).container.configuration  # type: ignore[union-attr]
+    others = {r.component for r in CATALOGUE[component].requires} | {
+        p.component for p in config.parts
+    }
+    text, _ = render_configuration(
+        config,
+        subscribed=others,
+        host=PUBLIC_HOST,
+        endpoints={c: f"http://{c}.{NAMESPACE}.svc.cluster.local/" for c in others},
+    )
+    keys = set(yaml.safe_load(text) or {})
+    enables = set(steps.values())
+    assert keys <= set(steps) | enables, sorted(keys - set(steps) - enables)
+    for namespace in keys & set(steps):
+        assert yaml.safe_load(text).get(steps[namespace]) is True, (namespace, steps[namespace])
+    for enable in keys & enables:
+        namespace = next(n for n, e in steps.items() if e == enable)
+        assert namespace in keys, f"{enable} without {namespace}"

@@ -107,13 +107,15 @@ def parts_tenant(*components: str) -> dict[str, object]:
 @pytest.fixture
 def with_peer(cluster: Cluster, crds: None) -> Iterator[None]:
     cluster.apply(entry(PEER))
-    cluster.apply(component(data="", deadline=600, parts=[{"component": PEER, "data": PART}]))
+    part = {"component": PEER, "data": PART, "commands": [AFTER]}
+    cluster.apply(component(data="", deadline=600, parts=[part]))
     yield
     cluster.kubectl("delete", "mt", PARTS_TENANT, "--ignore-not-found", "--timeout=90s")
     cluster.kubectl("delete", "cgc", COMPONENT, PEER, "--ignore-not-found")
 
 
 PART = "peer:\n  url: '{url:configure-peer}'\n"
+AFTER = ["/app/after-configure", "--peer"]
 
 
 def _ready(namespace: str, cluster: Cluster) -> dict[str, object] | None:
@@ -125,7 +127,8 @@ def test_a_part_is_configured_only_while_its_component_is_subscribed(
     cluster: Cluster, module_operator: OperatorProcess, with_peer: None
 ) -> None:
     """Open Notificaties without Open Zaak: what concerns the other component waits for nothing
-    until it is subscribed, then runs; unsubscribing it takes the Job away again."""
+    until it is subscribed, then runs, its commands after the configuration's own (as Open
+    Zaak's part for Objecten gives a scope); unsubscribing it takes the Job away again."""
     cluster.apply(parts_tenant(COMPONENT))
     alone = wait_for(
         "Ready without the peer", lambda: _ready(PARTS_TENANT, cluster), timeout=TIMEOUT
@@ -140,6 +143,12 @@ def test_a_part_is_configured_only_while_its_component_is_subscribed(
     text = get_json(cluster, "configmap", f"{COMPONENT}-configuration", "-n", PARTS_TENANT)
     peer = get_json(cluster, "cgi", PEER, "-n", PARTS_TENANT)["status"]["endpoint"]
     assert f"url: {peer}" in text["data"]["configuration.yaml"]
+    # The part's command ran after the configuration's own, in the same Job: KWOK completes a
+    # pod with init containers as it does any (its pod stages mark each init container done).
+    (job,) = get_json(cluster, "jobs", "-n", PARTS_TENANT)["items"]
+    pod = job["spec"]["template"]["spec"]
+    assert [c["command"][0] for c in pod["initContainers"]] == ["/app/configure"]
+    assert [c["command"] for c in pod["containers"]] == [AFTER]
 
     cluster.apply(parts_tenant(COMPONENT))
     wait_for(

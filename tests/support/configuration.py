@@ -18,7 +18,7 @@ PEER = "configure-peer"
 
 
 def component(
-    data: str = "site: {host}\n", deadline: int = 3, parts: list[dict[str, str]] | None = None
+    data: str = "site: {host}\n", deadline: int = 3, parts: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """A small container component whose configuration takes at most `deadline` seconds."""
     configuration: dict[str, Any] = {

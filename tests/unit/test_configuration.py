@@ -20,6 +20,7 @@ from cg_operator.reconcile.configuration import (
     configured,
     credential_pairs,
     credential_secret_name,
+    failed_step,
     log_tail,
     new_credential,
     plan_configuration,
@@ -129,6 +130,92 @@ def test_open_zaak_publishes_to_open_notificaties_with_the_credential_it_accepts
         "besluiten",
         "autorisaties",
     }
+
+
+def test_objecten_publishes_to_open_notificaties_with_the_scope_open_zaak_gives() -> None:
+    """Objecten signs with the secret Open Notificaties accepts for client `objecten`, on the
+    kanaal Open Notificaties carries, and Open Zaak's Autorisaties API (which Open Notificaties
+    asks) gives that client the one scope it needs: not every scope, which the applicaties step
+    would otherwise be the only way to give."""
+    peers = {"open_notificaties": ready("open-notificaties"), "objecttypen": ready("objecttypen")}
+    objecten = planned("objecten", **peers)
+    on = planned("open-notificaties", open_zaak=ready("open-zaak"), objecten=ready("objecten"))
+    oz = planned(
+        "open-zaak", open_notificaties=ready("open-notificaties"), objecten=ready("objecten")
+    )
+    objecten_yaml, on_yaml, oz_yaml = rendered_yaml(objecten), rendered_yaml(on), rendered_yaml(oz)
+
+    services = {s["identifier"]: s for s in objecten_yaml["zgw_consumers"]["services"]}
+    assert set(services) == {"objecttypes-api", "notifications-api"}, "joined, not replaced"
+    nrc = services["notifications-api"]
+    assert nrc["api_root"] == f"{endpoint('open-notificaties')}api/v1/"
+    assert (nrc["api_type"], nrc["auth_type"], nrc["client_id"]) == ("nrc", "zgw", "objecten")
+    assert objecten_yaml["notifications_config"] == {
+        "notifications_api_service_identifier": "notifications-api"
+    }
+    accepted = {c["identifier"]: c for c in on_yaml["vng_api_common_credentials"]["items"]}
+    assert set(accepted) == {"open-zaak", "objecten"}
+    signs_with = secret_of(objecten, nrc["secret"]["value_from"]["env"])
+    checks_with = secret_of(on, accepted["objecten"]["secret"]["value_from"]["env"])
+    assert signs_with == checks_with == credential_secret_name("objecten", "open-notificaties")
+    kanalen = {k["naam"]: k for k in on_yaml["notifications_kanalen_config"]["items"]}
+    assert kanalen["objecten"]["filters"] == ["object_type"]
+    assert (
+        kanalen["objecten"]["documentatie_link"] == f"{endpoint('objecten')}ref/kanalen/#/objecten"
+    )
+    assert "zaken" in kanalen, "Open Zaak's kanalen stay"
+
+    # Open Zaak: an application for client objecten with no scope of its own, then the one
+    # scope, by a command in the same Job after setup_configuration.
+    (application,) = [
+        a for a in oz_yaml["vng_api_common_applicaties"]["items"] if a["client_ids"] == ["objecten"]
+    ]
+    assert application["heeft_alle_autorisaties"] is False
+    pod = oz.configuration.job["spec"]["template"]["spec"]
+    kubernetes_validate.validate(oz.configuration.job, "1.36.0", strict=True)
+    (setup,) = pod["initContainers"]
+    (scope,) = pod["containers"]
+    assert setup["command"][-1] == f"{CONFIG_DIR}/{CONFIG_FILE}"
+    assert scope["command"][:3] == ["/app/src/manage.py", "shell", "--command"]
+    script = scope["command"][3]
+    assert application["uuid"] in script
+    assert 'component="nrc"' in script
+    assert '"notificaties.publiceren"' in script
+    compile(script, "open-zaak's part for objecten", "exec")  # the shell would refuse bad Python
+    assert (scope["image"], scope["env"], scope["securityContext"]) == (
+        setup["image"],
+        setup["env"],
+        setup["securityContext"],
+    )
+    assert setup["name"] != scope["name"]
+
+    # Without Objecten, Open Zaak's Job is what it was: one container, no scope command.
+    alone = planned("open-zaak", open_notificaties=ready("open-notificaties"))
+    assert "initContainers" not in alone.configuration.job["spec"]["template"]["spec"]
+    assert "objecten" not in alone.configuration.config_map["data"][CONFIG_FILE]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "read"),
+    [
+        (None, None),
+        ([{"name": "app", "state": {"terminated": {"exitCode": 0}}}], None),
+        ([{"name": "app", "state": {"terminated": {"exitCode": 1}}}], "app"),
+        ([{"name": "app", "state": {"running": {}}}], None),
+    ],
+)
+def test_a_failed_jobs_log_is_read_from_the_step_that_failed(
+    statuses: list[dict[str, Any]] | None, read: str | None
+) -> None:
+    assert failed_step({"status": {"initContainerStatuses": statuses}}) == read
+
+
+def test_a_part_needs_data_or_commands() -> None:
+    with pytest.raises(ValueError, match="data, commands or both"):
+        Configuration.model_validate({"command": ["configure"], "parts": [{"component": "peer"}]})
+    Configuration.model_validate(
+        {"command": ["configure"], "parts": [{"component": "peer", "commands": [["true"]]}]}
+    )
 
 
 def test_credentials_reach_the_job_only_as_secret_references() -> None:
@@ -294,6 +381,7 @@ def test_a_tenant_generates_every_credential_its_subscriptions_read() -> None:
     }
     assert credential_pairs([CATALOGUE["objecten"]]) == {
         ("objecten", "objecttypen"),
+        ("objecten", "open-notificaties"),
         ("open-formulieren", "objecten"),
     }
     assert credential_pairs([CATALOGUE["keycloak"]]) == set()

@@ -532,16 +532,43 @@ class BindingValue(Model):
     """Text the variable's value starts with before the binding's value (e.g. "Token ")."""
 
 
+# One argument of a configuration command; long enough for a short script (`manage.py shell
+# --command ...`), which the catalogue keeps readable beside its sources.
+CommandArg = Annotated[str, Field(min_length=1, max_length=4096)]
+Command = Annotated[list[CommandArg], Field(min_length=1, max_length=16)]
+
+
 class ConfigurationPart(Model):
     """Configuration for the edge to one other component, used only while the municipality
     subscribes to it (Open Notificaties' kanalen and Autorisaties API come from Open Zaak;
     without Open Zaak there is nothing of it to configure)."""
 
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            rule(
+                "(has(self.data) && self.data != '') || "
+                "(has(self.commands) && size(self.commands) > 0)",
+                "a part needs data, commands or both",
+            )
+        )
+    )
+
     component: DnsLabel
     """The other component; the part applies while its installation exists in the namespace."""
-    data: Annotated[str, Field(min_length=1, max_length=65536)]
+    data: Annotated[str, Field(max_length=65536)] = ""
     """YAML merged into the configuration's: mappings merge key by key, lists are joined, a
     scalar here replaces one there. The same placeholders as `data`."""
+    commands: Annotated[list[Command], Field(max_length=4)] = Field(default_factory=list)
+    """Commands run in the same Job after the configuration's command, in order, with its image,
+    settings and credentials, for what the app's own configuration has no step for (Open Zaak's
+    applicaties step cannot give an application a scope). Each must be safe to run again: every
+    new Job runs it again. No placeholders: what a command needs, it reads from the app."""
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> ConfigurationPart:
+        if not self.data and not self.commands:
+            raise ValueError("a part needs data, commands or both")
+        return self
 
 
 class Configuration(Model):

@@ -48,6 +48,7 @@ from cg_operator.reconcile.configuration import (
     CONFIGURATION_FAILED,
     configured,
     credential_secret_name,
+    failed_step,
     log_tail,
 )
 from cg_operator.reconcile.diff import plain_data
@@ -295,7 +296,13 @@ def _configured(
         tail = _log_tails.get(key)
     if tail is None:
         masked = _secret_values(namespace, live, job, observed)
-        tail = log_tail(objects.job_log_tail(namespace, name), masked)
+        pod = objects.latest_job_pod(namespace, name)
+        text = (
+            objects.pod_log_tail(namespace, pod["metadata"]["name"], failed_step(pod))
+            if pod
+            else ""
+        )
+        tail = log_tail(text, masked)
         with _log_tails_lock:
             _log_tails[key] = tail
     if not tail:

@@ -143,20 +143,29 @@ def read_secret(namespace: str, name: str) -> tuple[dict[str, str], dict[str, st
     return data, dict(annotations or {})
 
 
-def job_log_tail(namespace: str, job: str, lines: int = 40) -> str:
-    """The last lines of the log of a Job's most recent pod ("" when there is none). The
-    caller masks secret values before the text goes anywhere."""
+def latest_job_pod(namespace: str, job: str) -> dict[str, Any] | None:
+    """A Job's most recent pod as the API serves it (camelCase keys), or None."""
     core = client.CoreV1Api(api_client())
     pods = [
-        (p.metadata.creation_timestamp or datetime.min.replace(tzinfo=UTC), p.metadata.name)
+        (p.metadata.creation_timestamp or datetime.min.replace(tzinfo=UTC), p.metadata.name, p)
         for p in core.list_namespaced_pod(namespace, label_selector=f"job-name={job}").items
         if p.metadata is not None and p.metadata.name
     ]
     if not pods:
-        return ""
-    _created, latest = max(pods)
+        return None
+    *_key, latest = max(pods, key=lambda found: found[:2])
+    return dict(api_client().sanitize_for_serialization(latest))
+
+
+def pod_log_tail(namespace: str, pod: str, container: str | None, lines: int = 40) -> str:
+    """The last lines of a pod's log, of `container` or of its only container ("" when it has
+    not started or is gone). The caller masks secret values before the text goes anywhere."""
+    core = client.CoreV1Api(api_client())
     try:
-        return str(core.read_namespaced_pod_log(latest, namespace, tail_lines=lines) or "")
+        return str(
+            core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=lines)
+            or ""
+        )
     except ApiException as error:
         if error.status in (400, 404):  # not started yet, or gone
             return ""

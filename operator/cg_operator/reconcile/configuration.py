@@ -117,6 +117,17 @@ def render_configuration(
     return dumped, waiting
 
 
+def part_commands(config: Configuration, *, subscribed: Collection[str]) -> list[list[str]]:
+    """The commands the parts for subscribed components run after the configuration's own, in
+    the catalogue's order."""
+    return [
+        list(command)
+        for part in config.parts
+        if part.component in subscribed
+        for command in part.commands
+    ]
+
+
 def merge_yaml(base: Any, extra: Any) -> Any:
     """Mappings merge key by key, lists are joined (a part adds its services, credentials and
     applications to the ones before it), anything else in `extra` replaces what `base` has."""
@@ -220,7 +231,8 @@ def plan_configuration(
     text, waiting_for = render_configuration(
         config, subscribed=subscribed, host=host, endpoints=endpoints
     )
-    if not text:
+    afterwards = part_commands(config, subscribed=subscribed)
+    if not text and not afterwards:
         return None
     name = f"{component}-configuration"
     role = {**labels, LABEL_COMPONENT_ROLE: "configuration"}
@@ -247,7 +259,6 @@ def plan_configuration(
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         container.pop(probe, None)
     container.pop("ports", None)
-    container["command"] = [*config.command, f"{CONFIG_DIR}/{CONFIG_FILE}"]
     container.pop("args", None)
     container["env"] = [
         *container.get("env", []),
@@ -257,8 +268,17 @@ def plan_configuration(
         *container.get("volumeMounts", []),
         {"name": "configuration", "mountPath": CONFIG_DIR, "readOnly": True},
     ]
-    spec["containers"] = [container]
+    # One container per command, in order: all but the last as init containers, which the
+    # kubelet runs one after the other, each only once the one before it succeeded.
+    steps = ([[*config.command, f"{CONFIG_DIR}/{CONFIG_FILE}"]] if text else []) + afterwards
+    containers = [
+        {**container, "name": container["name"] if i == 0 else f"after-{i}", "command": step}
+        for i, step in enumerate(steps)
+    ]
     spec.pop("initContainers", None)
+    if len(containers) > 1:
+        spec["initContainers"] = containers[:-1]
+    spec["containers"] = containers[-1:]
     spec["restartPolicy"] = "Never"
     spec["volumes"] = [
         *spec.get("volumes", []),
@@ -321,6 +341,17 @@ def configured(job: Mapping[str, Any] | None, waiting: str) -> tuple[Status, str
             detail = condition.get("message") or condition.get("reason") or "failed"
             return "False", CONFIGURATION_FAILED, f"the configuration Job {name} failed: {detail}"
     return "False", "Configuring", f"the configuration Job {name} is running"
+
+
+def failed_step(pod: Mapping[str, Any]) -> str | None:
+    """The container whose log says why a configuration pod failed: the init container that
+    exited non-zero (a Job runs its commands one per container, all but the last as init
+    containers, and stops at the first that fails), or None for the pod's own container."""
+    for status in (pod.get("status") or {}).get("initContainerStatuses") or []:
+        terminated = (status.get("state") or {}).get("terminated") or {}
+        if terminated.get("exitCode", 0) != 0:
+            return str(status["name"])
+    return None
 
 
 def log_tail(text: str, secrets: Iterable[str], *, lines: int = 8, limit: int = 1024) -> str:
