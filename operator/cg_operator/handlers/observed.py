@@ -7,6 +7,7 @@ settings), indexed by namespace, and kept only in tenant namespaces (see scope).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -24,8 +25,11 @@ from cg_operator.api.kinds import INSTALLATION
 from cg_operator.api.refs import Ref
 from cg_operator.handlers.monitoring import CHILD_INDEX_PREFIX, watch_event
 from cg_operator.handlers.scope import TENANT_NAMESPACES, is_tenant_namespace, labels_tenant
+from cg_operator.k8s import objects
 from cg_operator.reconcile.diff import compact, foreign_managers
 from cg_operator.reconcile.exposure import GATEWAY_API
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,11 +66,21 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     ),
     ChildKind("networking.k8s.io", "v1", "ingresses", "networking.k8s.io/v1", "Ingress"),
     # Served only where the Gateway API CRDs are installed: kopf watches a kind once its CRD
-    # appears, and until then this index stays empty.
+    # appears, and until then this index stays empty (see LATE_KINDS).
     ChildKind("gateway.networking.k8s.io", "v1", "httproutes", GATEWAY_API, "HTTPRoute"),
     ChildKind(GROUP, VERSION, INSTALLATION.plural, INSTALLATION.group_version, INSTALLATION.kind),
 )
 BY_KIND = {(k.api_version, k.kind): k for k in CHILD_KINDS}
+
+# Child kinds whose CRD may be installed while the operator runs. kopf starts watching such a kind
+# when an event of its CRD finds it in discovery: it rescans a group on each CRD event and never
+# after (kopf/_core/reactor/observation.py, process_discovered_resource_event). Where discovery
+# lags the CRD's last event, as on a loaded API server, kopf does not watch the kind until the
+# operator restarts, and an object of it never reaches its index. So an object of these kinds
+# that the index lacks is read from the API server: without that, an applied HTTPRoute would
+# look missing on every pass, be applied again, and keep its installation from Ready.
+LATE_KINDS = frozenset({(GATEWAY_API, "HTTPRoute")})
+_told_unwatched: set[tuple[str, str]] = set()
 
 
 def _trim(body: kopf.Body) -> dict[str, Any]:
@@ -113,6 +127,25 @@ for _kind in CHILD_KINDS:
 T = TypeVar("T")
 
 
+def _read_unindexed(ref: Ref) -> dict[str, Any] | None:
+    """An object of a late kind, read from the API server (one GET; only while its index lacks
+    it, so a kind kopf watches costs this once, before the object is created)."""
+    live = objects.get(ref)
+    if live is None:
+        return None
+    kind = (ref.api_version, ref.kind)
+    if kind not in _told_unwatched:
+        _told_unwatched.add(kind)
+        log.warning(
+            "%s exists but is not among the watched objects: its CRD was installed after the "
+            "operator started and is not watched yet; reading %s objects directly (a restart "
+            "of the operator watches them again)",
+            ref,
+            ref.kind,
+        )
+    return compact(live)
+
+
 def snapshot(copy: Callable[[], list[T]]) -> list[T]:
     """A copy of (part of) a kopf index. kopf updates indexes on its event loop while the
     reconcile threads read them; a copy that raced with an update is taken again."""
@@ -143,6 +176,8 @@ class Observed:
         for obj in self.in_namespace(ref.api_version, ref.kind, ref.namespace):
             if obj["metadata"]["name"] == ref.name:
                 return obj
+        if (ref.api_version, ref.kind) in LATE_KINDS:
+            return _read_unindexed(ref)
         return None
 
     def owned_by_installation(self, namespace: str, installation: str) -> list[dict[str, Any]]:
