@@ -365,18 +365,20 @@ CONFIGURED = [
     for version in component.versions
     if version.container is not None and version.container.configuration is not None
 ]
+# Configured by the app's own setup_configuration, or by a tool in an image of its own.
+BY_SETUP_CONFIGURATION = [
+    (c, v)
+    for c, v in CONFIGURED
+    if CATALOGUE[c].version(v).container.configuration.image is None  # type: ignore[union-attr]
+]
+BY_A_TOOL = [c for c in CONFIGURED if c not in BY_SETUP_CONFIGURATION]
 
 
-@pytest.mark.parametrize("case", CONFIGURED, ids=[f"{c}-{v}" for c, v in CONFIGURED])
-def test_the_configuration_uses_only_steps_the_version_ships(case: Any) -> None:
-    """Every key of the configuration, with every part applied, is a step namespace or enable
-    setting of that version's setup_configuration, each namespace with its step enabled (an
-    unknown key is ignored by the app, a namespace without its enable setting is not run)."""
-    component, version = case
-    by_version = FACTS["setupSteps"].get(component) or {}
-    steps = by_version.get(version) or by_version.get("*")
-    assert steps is not None, f"no setupSteps facts for {component} {version}"
+def fully_rendered(component: str, version: str) -> dict[str, Any]:
+    """The configuration with every part applied: every other component subscribed and
+    exposed."""
     config = CATALOGUE[component].version(version).container.configuration  # type: ignore[union-attr]
+    assert config is not None
     others = {r.component for r in CATALOGUE[component].requires} | {
         p.component for p in config.parts
     }
@@ -385,12 +387,83 @@ def test_the_configuration_uses_only_steps_the_version_ships(case: Any) -> None:
         subscribed=others,
         host=PUBLIC_HOST,
         endpoints={c: f"http://{c}.{NAMESPACE}.svc.cluster.local/" for c in others},
+        origins={c: f"https://{c}.example.nl" for c in others},
     )
-    keys = set(yaml.safe_load(text) or {})
+    return dict(yaml.safe_load(text) or {})
+
+
+@pytest.mark.parametrize(
+    "case", BY_SETUP_CONFIGURATION, ids=[f"{c}-{v}" for c, v in BY_SETUP_CONFIGURATION]
+)
+def test_the_configuration_uses_only_steps_the_version_ships(case: Any) -> None:
+    """Every key of the configuration, with every part applied, is a step namespace or enable
+    setting of that version's setup_configuration, each namespace with its step enabled (an
+    unknown key is ignored by the app, a namespace without its enable setting is not run)."""
+    component, version = case
+    by_version = FACTS["setupSteps"].get(component) or {}
+    steps = by_version.get(version) or by_version.get("*")
+    assert steps is not None, f"no setupSteps facts for {component} {version}"
+    rendered = fully_rendered(component, version)
+    keys = set(rendered)
     enables = set(steps.values())
     assert keys <= set(steps) | enables, sorted(keys - set(steps) - enables)
     for namespace in keys & set(steps):
-        assert yaml.safe_load(text).get(steps[namespace]) is True, (namespace, steps[namespace])
+        assert rendered.get(steps[namespace]) is True, (namespace, steps[namespace])
     for enable in keys & enables:
         namespace = next(n for n, e in steps.items() if e == enable)
         assert namespace in keys, f"{enable} without {namespace}"
+
+
+@pytest.mark.parametrize(
+    "case", BY_SETUP_CONFIGURATION, ids=[f"{c}-{v}" for c, v in BY_SETUP_CONFIGURATION]
+)
+def test_an_admin_login_through_keycloak_is_what_mozilla_django_oidc_db_reads(case: Any) -> None:
+    """Where a configuration logs its admin in through Keycloak: only the step's own fields
+    (the models forbid others), the one item identifier 2.0.x accepts, the group settings under
+    `options` where the login reads them, and a client Keycloak knows under the same name and
+    secret, sending the browser back to the app's callback."""
+    component, version = case
+    oidc = fully_rendered(component, version).get("oidc_db_config_admin_auth")
+    if oidc is None:
+        return  # this component's admin has no OIDC part
+    facts = FACTS["adminOidc"]
+    (provider,) = oidc["providers"]
+    assert set(provider) <= set(facts["provider"])
+    assert set(provider["endpoint_config"]) <= set(facts["endpoints"])
+    (item,) = oidc["items"]
+    assert set(item) <= set(facts["item"]), sorted(set(item) - set(facts["item"]))
+    assert item["identifier"] == facts["itemIdentifier"]
+    assert item["oidc_provider_identifier"] == provider["identifier"]
+    assert item["options"]["user_settings"]["claim_mappings"]["username"]
+    assert "make_users_staff" in item["options"]["groups_settings"]
+    endpoints = provider["endpoint_config"]
+    assert endpoints["oidc_op_authorization_endpoint"].startswith("https://keycloak.example.nl/")
+    assert endpoints["oidc_op_token_endpoint"].startswith(f"http://keycloak.{NAMESPACE}.svc")
+
+    # Keycloak's side: a client of the same id and credential, returning to this app.
+    realm = fully_rendered("keycloak", CATALOGUE["keycloak"].default_version)
+    (client,) = [c for c in realm["clients"] if c["clientId"] == item["oidc_rp_client_id"]]
+    assert item["oidc_rp_client_id"] == component
+    secret = item["oidc_rp_client_secret"]
+    # value_from, or ${NAME} where the command runs envsubst (django-setup-configuration 0.8.2)
+    env = secret["value_from"]["env"] if isinstance(secret, dict) else secret.strip("${}")
+    assert client["secret"] == f"$(env:{env})"
+    callback = facts["callback"].get(component) or facts["callback"]["*"]
+    assert client["redirectUris"] == [f"https://{component}.example.nl{callback}"]
+    for endpoint in endpoints.values():
+        assert f"/realms/{realm['realm']}/protocol/openid-connect/" in endpoint
+
+
+@pytest.mark.parametrize("case", BY_A_TOOL, ids=[f"{c}-{v}" for c, v in BY_A_TOOL])
+def test_a_realm_file_uses_only_fields_keycloak_config_cli_reads(case: Any) -> None:
+    """keycloak-config-cli refuses a realm file with a field Keycloak does not know."""
+    component, version = case
+    facts = FACTS["realmImport"][component]
+    realm = fully_rendered(component, version)
+    assert set(realm) <= set(facts["realm"]), sorted(set(realm) - set(facts["realm"]))
+    assert realm["clients"], "a client per app"
+    for client in realm["clients"]:
+        assert set(client) <= set(facts["client"]), sorted(set(client) - set(facts["client"]))
+        for mapper in client.get("protocolMappers", []):
+            assert set(mapper) <= set(facts["protocolMapper"])
+        assert set(realm["roles"]["client"]) >= {client["clientId"]}

@@ -48,9 +48,10 @@ def endpoint(component: str) -> str:
     return f"http://{component}.{NAMESPACE}.svc.cluster.local/"
 
 
-def ready(component: str) -> dict[str, Any]:
+def ready(component: str, host: str | None = None) -> dict[str, Any]:
+    """A Ready installation of another component; with a host, exposed there."""
     return {
-        "spec": {"component": component},
+        "spec": {"component": component, **({"host": host} if host else {})},
         "status": {
             "endpoint": endpoint(component),
             "conditions": [{"type": "Ready", "status": "True"}],
@@ -195,6 +196,73 @@ def test_objecten_publishes_to_open_notificaties_with_the_scope_open_zaak_gives(
     assert "objecten" not in alone.configuration.config_map["data"][CONFIG_FILE]
 
 
+def test_the_admin_logs_in_through_keycloak_with_the_client_keycloak_makes() -> None:
+    """Open Zaak's admin login goes to the municipality's Keycloak: the browser to its public
+    address, Open Zaak itself inside the cluster, with client `open-zaak` and the secret
+    Keycloak's client carries, which sends the browser back to Open Zaak's callback."""
+    kc = ready("keycloak", host="login.amsterdam.nl")
+    oz = planned("open-zaak", open_notificaties=ready("open-notificaties"), keycloak=kc)
+    keycloak = planned("keycloak", open_zaak=ready("open-zaak", host="zaken.amsterdam.nl"))
+
+    oidc = rendered_yaml(oz)["oidc_db_config_admin_auth"]
+    assert rendered_yaml(oz)["oidc_db_config_enable"] is True
+    (provider,) = oidc["providers"]
+    realm = "realms/medewerkers/protocol/openid-connect"
+    assert provider["endpoint_config"] == {
+        "oidc_op_authorization_endpoint": f"https://login.amsterdam.nl/{realm}/auth",
+        "oidc_op_token_endpoint": f"{endpoint('keycloak')}{realm}/token",
+        "oidc_op_user_endpoint": f"{endpoint('keycloak')}{realm}/userinfo",
+        "oidc_op_jwks_endpoint": f"{endpoint('keycloak')}{realm}/certs",
+        "oidc_op_logout_endpoint": f"https://login.amsterdam.nl/{realm}/logout",
+    }
+    (item,) = oidc["items"]
+    assert (item["identifier"], item["oidc_rp_client_id"]) == ("admin-oidc", "open-zaak")
+
+    realm_file = rendered_yaml(keycloak)
+    assert realm_file["realm"] == "medewerkers"
+    (client,) = realm_file["clients"]
+    assert client["clientId"] == "open-zaak"
+    assert client["redirectUris"] == ["https://zaken.amsterdam.nl/oidc/callback/"]
+    signs_with = item["oidc_rp_client_secret"]["value_from"]["env"]
+    assert client["secret"] == f"$(env:{signs_with})", "keycloak-config-cli fills it in the Job"
+    assert secret_of(oz, signs_with) == secret_of(keycloak, signs_with)
+    assert secret_of(oz, signs_with) == credential_secret_name("open-zaak", "keycloak")
+
+    # Keycloak's Job runs keycloak-config-cli, logged in as Keycloak's bootstrap admin: the
+    # password reaches it only through the kubelet's expansion of a variable defined before.
+    job = keycloak.configuration.job
+    kubernetes_validate.validate(job, "1.36.0", strict=True)
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["image"].startswith("adorsys/keycloak-config-cli:")
+    assert container["command"][-1] == f"{CONFIG_DIR}/{CONFIG_FILE}"
+    names = [e["name"] for e in container["env"]]
+    login = job_env(keycloak)["KEYCLOAK_PASSWORD"]
+    assert login == {"name": "KEYCLOAK_PASSWORD", "value": "$(KEYCLOAK_ADMIN_PASSWORD)"}
+    assert names.index("KEYCLOAK_ADMIN_PASSWORD") < names.index("KEYCLOAK_PASSWORD")
+    assert "valueFrom" in job_env(keycloak)["KEYCLOAK_ADMIN_PASSWORD"]
+    assert job_env(keycloak)["IMPORT_VARSUBSTITUTION_ENABLED"]["value"] == "true"
+    web = next(o for o in keycloak.children if o["kind"] == "Deployment")
+    web_container = web["spec"]["template"]["spec"]["containers"][0]
+    assert container["securityContext"] == web_container["securityContext"]
+    assert "KEYCLOAK_PASSWORD" not in {e["name"] for e in web_container["env"]}
+
+
+def test_an_admin_login_needs_keycloak_exposed_and_the_app_too() -> None:
+    """A browser is sent to Keycloak and back: without a public address on either side that
+    edge is not configured, and the Jobs are what they are without Keycloak."""
+    without = planned("open-zaak", open_notificaties=ready("open-notificaties"))
+    hidden = planned(
+        "open-zaak", open_notificaties=ready("open-notificaties"), keycloak=ready("keycloak")
+    )
+    assert "oidc_db_config_admin_auth" not in rendered_yaml(hidden)
+    assert hidden.configuration.job == without.configuration.job
+
+    keycloak = planned("keycloak", open_zaak=ready("open-zaak"), objecten=ready("objecten", "o.nl"))
+    (client,) = rendered_yaml(keycloak)["clients"]
+    assert client["clientId"] == "objecten"
+    assert set(rendered_yaml(keycloak)["roles"]["client"]) == {"objecten"}
+
+
 @pytest.mark.parametrize(
     ("statuses", "read"),
     [
@@ -298,9 +366,10 @@ def test_the_job_waits_for_its_peers_endpoint_and_credentials() -> None:
 
 def test_only_the_known_placeholders_are_filled() -> None:
     text, waiting = render_data(
-        "a: {host}\nb: {origin}\nc: '{url:x}'\nd: {env: NAME}\ne: {url:y}",
+        "a: {host}\nb: {origin}\nc: '{url:x}'\nd: {env: NAME}\ne: {url:y}\nf: '{origin:x}'",
         host="zaken.amsterdam.nl",
         endpoints={"x": "http://x/"},
+        origins={"x": "https://x.amsterdam.nl"},
     )
     assert yaml.safe_load(text) == {
         "a": "zaken.amsterdam.nl",
@@ -308,6 +377,7 @@ def test_only_the_known_placeholders_are_filled() -> None:
         "c": "http://x/",
         "d": {"env": "NAME"},
         "e": None,
+        "f": "https://x.amsterdam.nl",
     }
     assert waiting == ["y"]
 
@@ -378,13 +448,18 @@ def test_a_tenant_generates_every_credential_its_subscriptions_read() -> None:
         ("open-zaak", "open-notificaties"),
         ("open-notificaties", "open-zaak"),
         ("open-formulieren", "open-zaak"),
+        ("open-zaak", "keycloak"),
     }
     assert credential_pairs([CATALOGUE["objecten"]]) == {
         ("objecten", "objecttypen"),
         ("objecten", "open-notificaties"),
         ("open-formulieren", "objecten"),
+        ("objecten", "keycloak"),
     }
-    assert credential_pairs([CATALOGUE["keycloak"]]) == set()
+    assert credential_pairs([CATALOGUE["keycloak"]]) == {
+        (app, "keycloak")
+        for app in ("open-zaak", "open-notificaties", "objecten", "objecttypen", "open-formulieren")
+    }
     assert len({new_credential() for _ in range(10)}) == 10
 
 
@@ -469,6 +544,12 @@ def test_objecten_reads_objecttypen_with_the_token_objecttypen_accepts() -> None
             {"parts": [{"component": "open-zaak", "data": "a: '{url:stranger}'"}]},
             ".parts[0].data",
             "not a required dependency",
+        ),
+        ({"data": "a: '{origin:open-zaak}'"}, ".data", "only in a part for open-zaak"),
+        (
+            {"parts": [{"component": "open-zaak", "data": "a: '{origin:keycloak}'"}]},
+            ".parts[0].data",
+            "only in a part for keycloak",
         ),
     ],
 )

@@ -84,6 +84,13 @@ CONTAINER_RULES = rules(
         ".proxy.image",
     ),
     rule(
+        "!has(self.configuration) || !has(self.configuration.image) || ("
+        + IMAGE_PINNED_CEL.replace("self.image", "self.configuration.image")
+        + ")",
+        "configuration.image must carry an explicit tag or digest (no :latest)",
+        ".configuration.image",
+    ),
+    rule(
         "!has(self.proxy) || !has(self.proxy.internal) || self.proxy.internal.all(l, "
         "has(self.volumes) && "
         "self.volumes.exists(v, v.name == l.volume && v.type == 'Data'))",
@@ -586,6 +593,17 @@ class Configuration(Model):
         Field(min_length=1, max_length=16),
     ]
     """The command, given the YAML's path as its last argument."""
+    image: Annotated[str, Field(min_length=1, max_length=512, pattern=IMAGE)] | None = None
+    """The image the Job runs instead of the component's own, where its maintainers configure
+    it with a tool of its own (Keycloak's clients: keycloak-config-cli, as Dimpact's PodiumD
+    chart does). It gets the same settings, credentials and user."""
+    env: Annotated[list[EnvVar], Field(max_length=16)] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Variables only the Job gets, after the component's own and its credentials, for a tool
+    that names things differently; `$(NAME)` takes the value of one of those (the kubelet
+    expands it), so a generated password is passed on without entering the catalogue."""
     data: Annotated[str, Field(max_length=65536)] = ""
     """The configuration YAML (a template, see above) every installation runs; may be empty
     when all of it belongs to `parts`. With nothing to run, there is no Job and no
@@ -831,6 +849,9 @@ class ContainerSpec(Model):
             raise ValueError("image must carry an explicit tag or digest (no implicit :latest)")
         if self.proxy is not None and not _image_is_pinned(self.proxy.image):
             raise ValueError("proxy.image must carry an explicit tag or digest")
+        configured_by = self.configuration.image if self.configuration else None
+        if configured_by is not None and not _image_is_pinned(configured_by):
+            raise ValueError("configuration.image must carry an explicit tag or digest")
         return self
 
     @model_validator(mode="after")

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import yaml
 
-from cg_operator.api.component import CGComponentSpec, Configuration
+from cg_operator.api.component import CGComponentSpec, Configuration, ConfigurationPart
 from cg_operator.api.constants import LABEL_COMPONENT_ROLE
 from cg_operator.reconcile.children import binding_secret_name
 
@@ -41,9 +41,9 @@ JOB_SUFFIX = "-configure-"
 HASH_LENGTH = 10
 # Retried by the Job controller with its own exponential backoff (10 s, 20 s, 40 s, ...).
 BACKOFF_LIMIT = 4
-# {host}, {origin} and {url:<component>}; a YAML flow mapping ({env: X}) has a space and a
-# colon and is left alone.
-PLACEHOLDER = re.compile(r"\{(host|origin|url:[a-z0-9]([-a-z0-9]*[a-z0-9])?)\}")
+# {host}, {origin}, {url:<component>} and {origin:<component>}; a YAML flow mapping
+# ({env: X}) has a space and a colon and is left alone.
+PLACEHOLDER = re.compile(r"\{(host|origin|(?:url|origin):[a-z0-9]([-a-z0-9]*[a-z0-9])?)\}")
 Status = Literal["True", "False", "Unknown"]
 
 
@@ -73,9 +73,15 @@ def credential_pairs(components: Iterable[CGComponentSpec]) -> set[tuple[str, st
 
 
 def render_data(
-    template: str, *, host: str, endpoints: Mapping[str, str | None]
+    template: str,
+    *,
+    host: str,
+    endpoints: Mapping[str, str | None],
+    origins: Mapping[str, str] | None = None,
 ) -> tuple[str, list[str]]:
-    """(the YAML with its placeholders filled, the components whose endpoint it waits for)."""
+    """(the YAML with its placeholders filled, the components whose endpoint it waits for).
+    `origins`: the public origin of each other exposed installation ({origin:<component>};
+    a part naming one that is not exposed is left out before this, see applicable_parts)."""
     waiting: list[str] = []
 
     def fill(match: re.Match[str]) -> str:
@@ -84,6 +90,8 @@ def render_data(
             return host
         if name == "origin":
             return f"https://{host}" if host else ""
+        if name.startswith("origin:"):
+            return (origins or {}).get(name.removeprefix("origin:"), "")
         component = name.removeprefix("url:")
         endpoint = endpoints.get(component)
         if not endpoint:
@@ -94,36 +102,56 @@ def render_data(
     return PLACEHOLDER.sub(fill, template), waiting
 
 
+def applicable_parts(
+    config: Configuration, *, subscribed: Collection[str], origins: Mapping[str, str]
+) -> list[ConfigurationPart]:
+    """The parts that apply: for a subscribed component, and, where a part names the public
+    origin of its component ({origin:<component>}: a browser is sent there, as to Keycloak's
+    login), only while that component is exposed. Without a public address there is nothing a
+    browser could use, so that edge is not configured rather than configured to fail."""
+    return [
+        part
+        for part in config.parts
+        if part.component in subscribed
+        and all(name in origins for name in _named_components(part.data, "origin:"))
+    ]
+
+
 def render_configuration(
     config: Configuration,
     *,
     subscribed: Collection[str],
     host: str,
     endpoints: Mapping[str, str | None],
+    origins: Mapping[str, str] | None = None,
 ) -> tuple[str, list[str]]:
     """(the YAML this installation runs, the components whose endpoint it waits for): `data`
-    with the parts for subscribed components merged in, placeholders filled; "" when there is
-    nothing to run. Without parts the text is kept as written (and so is its Job)."""
+    with the applicable parts merged in, placeholders filled; "" when there is nothing to run.
+    Without parts the text is kept as written (and so is its Job)."""
+    origins = origins or {}
     text, waiting = render_data(config.data, host=host, endpoints=endpoints)
-    parts = [p for p in config.parts if p.component in subscribed]
+    parts = applicable_parts(config, subscribed=subscribed, origins=origins)
     if not parts:
         return (text if text.strip() else ""), waiting
     merged: Any = yaml.safe_load(text) or {}
     for part in parts:
-        part_text, part_waiting = render_data(part.data, host=host, endpoints=endpoints)
+        part_text, part_waiting = render_data(
+            part.data, host=host, endpoints=endpoints, origins=origins
+        )
         merged = merge_yaml(merged, yaml.safe_load(part_text) or {})
         waiting += part_waiting
     dumped = yaml.safe_dump(merged, sort_keys=False, allow_unicode=True, width=4096)
     return dumped, waiting
 
 
-def part_commands(config: Configuration, *, subscribed: Collection[str]) -> list[list[str]]:
-    """The commands the parts for subscribed components run after the configuration's own, in
-    the catalogue's order."""
+def part_commands(
+    config: Configuration, *, subscribed: Collection[str], origins: Mapping[str, str] | None = None
+) -> list[list[str]]:
+    """The commands the applicable parts run after the configuration's own, in the
+    catalogue's order."""
     return [
         list(command)
-        for part in config.parts
-        if part.component in subscribed
+        for part in applicable_parts(config, subscribed=subscribed, origins=origins or {})
         for command in part.commands
     ]
 
@@ -153,6 +181,14 @@ def configuration_errors(
         for i, part in enumerate(config.parts)
     ]
     for where, text, own in texts:
+        for name in sorted(_named_components(text, "origin:") - {own}):
+            errors.append(
+                (
+                    where,
+                    f"{{origin:{name}}} is allowed only in a part for {name} (the part applies "
+                    f"while {name} is exposed); the component's own public origin is {{origin}}",
+                )
+            )
         for name in sorted(_named_components(text)):
             if name != own and name not in required:
                 errors.append(
@@ -174,12 +210,10 @@ def configuration_errors(
     return errors
 
 
-def _named_components(text: str) -> set[str]:
-    return {
-        m.group(1).removeprefix("url:")
-        for m in PLACEHOLDER.finditer(text)
-        if m.group(1).startswith("url:")
-    }
+def _named_components(text: str, kind: str = "url:") -> set[str]:
+    """The components a template names in placeholders of one kind ({url:X} or {origin:X})."""
+    names = (m.group(1) for m in PLACEHOLDER.finditer(text))
+    return {name.removeprefix(kind) for name in names if name.startswith(kind)}
 
 
 def wired_to(spec: CGComponentSpec) -> set[str]:
@@ -221,6 +255,7 @@ def plan_configuration(
     endpoints: Mapping[str, str | None],
     subscribed: Collection[str],
     credential_versions: Mapping[str, str | None],
+    origins: Mapping[str, str] | None = None,
 ) -> ConfigurationPlan | None:
     """The configuration of one installation. `pod_template` is the web Deployment's: the Job
     runs the same image with the same settings, user and volumes. `credential_versions`:
@@ -229,9 +264,9 @@ def plan_configuration(
     and the bindings it reads (a digest of their data: new SaaS credentials, a new Job).
     None when nothing applies (only parts, none of whose components is subscribed)."""
     text, waiting_for = render_configuration(
-        config, subscribed=subscribed, host=host, endpoints=endpoints
+        config, subscribed=subscribed, host=host, endpoints=endpoints, origins=origins
     )
-    afterwards = part_commands(config, subscribed=subscribed)
+    afterwards = part_commands(config, subscribed=subscribed, origins=origins)
     if not text and not afterwards:
         return None
     name = f"{component}-configuration"
@@ -260,9 +295,12 @@ def plan_configuration(
         container.pop(probe, None)
     container.pop("ports", None)
     container.pop("args", None)
+    if config.image is not None:
+        container["image"] = config.image
     container["env"] = [
         *container.get("env", []),
         *(e for env, source in sorted(sources.items()) for e in secret_env(env, *source)),
+        *({"name": e.name, "value": e.value} for e in config.env),
     ]
     container["volumeMounts"] = [
         *container.get("volumeMounts", []),

@@ -225,6 +225,11 @@ def _configuration(
         },
         subscribed=request.installations.keys(),
         credential_versions=request.credential_versions,
+        origins={
+            component: f"https://{host}"
+            for component, live in request.installations.items()
+            if live is not None and (host := (live.get("spec") or {}).get("host"))
+        },
     )
     if plan is None or plan.job is None:
         return plan
