@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.integration.conftest import OperatorProcess, start_operator
 from tests.support.apiserver import WriteWindow
@@ -495,6 +496,47 @@ def test_open_formulieren_is_configured_with_what_the_apis_it_registers_to_accep
         stored = _json(cluster, "secret", f"open-formulieren-to-{server}-credentials", "-n", ns)
         value = base64.b64decode(stored["data"]["secret"]).decode()
         assert value not in data["configuration.yaml"]
+
+
+def test_the_apps_admins_log_in_through_the_municipalitys_keycloak(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    """Amsterdam runs Keycloak and exposes it: keycloak-config-cli made a client for each
+    exposed app that logs in through it, returning to that app's public callback, and the app
+    and Keycloak read the same credential Secret; neither ConfigMap holds its value."""
+    ns = "gm0363-amsterdam"
+    apps = ("open-zaak", "open-notificaties", "objecten", "objecttypen", "open-formulieren")
+    installed = {
+        app: cgi
+        for app in apps
+        if (cgi := get_json(cluster, "cgi", app, "-n", ns)) and cgi["spec"].get("host")
+    }
+    assert installed, "Amsterdam exposes apps that log in through Keycloak"
+
+    def configured() -> dict[str, str | None] | None:
+        found = {c: _configuration_job(cluster, c) for c in ("keycloak", *installed)}
+        return found if all(found.values()) else None
+
+    jobs = wait_for("Keycloak and the apps configured", configured, timeout=120)
+    keycloak_job = _json(cluster, "job", str(jobs["keycloak"]), "-n", ns)
+    (container,) = keycloak_job["spec"]["template"]["spec"]["containers"]
+    assert container["image"].startswith("adorsys/keycloak-config-cli:")
+    realm = yaml.safe_load(
+        _json(cluster, "configmap", "keycloak-configuration", "-n", ns)["data"][
+            "configuration.yaml"
+        ]
+    )
+    clients = {c["clientId"]: c for c in realm["clients"]}
+    assert set(clients) == set(installed)
+    for app, cgi in installed.items():
+        assert clients[app]["redirectUris"][0].startswith(f"https://{cgi['spec']['host']}/")
+        pair = f"{app}-to-keycloak-credentials"
+        assert pair in _secrets_read(cluster, ns, str(jobs[app])), app
+        assert pair in _secrets_read(cluster, ns, str(jobs["keycloak"])), app
+        value = base64.b64decode(_json(cluster, "secret", pair, "-n", ns)["data"]["secret"])
+        for holder in (app, "keycloak"):
+            data = _json(cluster, "configmap", f"{holder}-configuration", "-n", ns)["data"]
+            assert value.decode() not in data["configuration.yaml"], (app, holder)
 
 
 def _metric(page: str, name: str, resource: str) -> float:
