@@ -449,6 +449,7 @@ def test_a_tenant_generates_every_credential_its_subscriptions_read() -> None:
         ("open-notificaties", "open-zaak"),
         ("open-formulieren", "open-zaak"),
         ("open-zaak", "keycloak"),
+        ("open-archiefbeheer", "open-zaak"),
     }
     assert credential_pairs([CATALOGUE["objecten"]]) == {
         ("objecten", "objecttypen"),
@@ -714,3 +715,38 @@ def test_open_formulieren_registers_with_the_apis_that_accept_it() -> None:
         assert secret_of(with_forms, token_env) == pairs[server]
         # Objecten: a superuser token (forms register into object types chosen later).
         assert tokens["open-formulieren"].get("is_superuser") is (server == "objecten" or None)
+
+
+def test_open_archiefbeheer_reads_open_zaak_as_the_client_open_zaak_accepts() -> None:
+    """open-archiefbeheer 2.0.0 takes the first service of each ZGW type and its health check
+    wants all four; each is client `open-archiefbeheer` with the secret Open Zaak accepts for
+    it, and Open Zaak knows that client only while the municipality runs Open Archiefbeheer."""
+    oab = planned("open-archiefbeheer", open_zaak=ready("open-zaak"))
+    oz = planned(
+        "open-zaak",
+        open_notificaties=ready("open-notificaties"),
+        open_archiefbeheer=ready("open-archiefbeheer"),
+    )
+    oab_yaml, oz_yaml = rendered_yaml(oab), rendered_yaml(oz)
+    services = oab_yaml["zgw_consumers"]["services"]
+    zgw = [s for s in services if s["auth_type"] == "zgw"]
+    assert sorted(s["api_type"] for s in zgw) == ["brc", "drc", "zrc", "ztc"]
+    pair = credential_secret_name("open-archiefbeheer", "open-zaak")
+    for service in zgw:
+        assert service["api_root"].startswith(endpoint("open-zaak"))
+        assert service["client_id"] == "open-archiefbeheer"
+        assert secret_of(oab, service["secret"]["value_from"]["env"]) == pair
+    selectielijst = oab_yaml["api_configuration"]["selectielijst_service_identifier"]
+    assert selectielijst in {s["identifier"] for s in services}
+
+    accepted = {c["identifier"]: c for c in oz_yaml["vng_api_common_credentials"]["items"]}
+    assert secret_of(oz, accepted["open-archiefbeheer"]["secret"]["value_from"]["env"]) == pair
+    (application,) = [
+        a
+        for a in oz_yaml["vng_api_common_applicaties"]["items"]
+        if a["client_ids"] == ["open-archiefbeheer"]
+    ]
+    assert application["heeft_alle_autorisaties"] is True
+
+    alone = planned("open-zaak", open_notificaties=ready("open-notificaties"))
+    assert "open-archiefbeheer" not in alone.configuration.config_map["data"][CONFIG_FILE]
