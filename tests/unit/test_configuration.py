@@ -450,6 +450,7 @@ def test_a_tenant_generates_every_credential_its_subscriptions_read() -> None:
         ("open-formulieren", "open-zaak"),
         ("open-zaak", "keycloak"),
         ("open-archiefbeheer", "open-zaak"),
+        ("open-beheer", "open-zaak"),
     }
     assert credential_pairs([CATALOGUE["objecten"]]) == {
         ("objecten", "objecttypen"),
@@ -750,3 +751,37 @@ def test_open_archiefbeheer_reads_open_zaak_as_the_client_open_zaak_accepts() ->
 
     alone = planned("open-zaak", open_notificaties=ready("open-notificaties"))
     assert "open-archiefbeheer" not in alone.configuration.config_map["data"][CONFIG_FILE]
+
+
+def test_open_beheer_edits_case_types_in_open_zaak_and_names_objecttypen_when_it_runs() -> None:
+    """open-beheer 0.9.0 reads Catalogi as the client Open Zaak accepts; its api_configuration
+    names the Selectielijst and Objecttypen services and fails without either, so it comes only
+    with Objecttypen, whose token Objecttypen accepts."""
+    alone = planned("open-beheer", open_zaak=ready("open-zaak"))
+    assert "api_configuration" not in rendered_yaml(alone)
+    beheer = planned("open-beheer", open_zaak=ready("open-zaak"), objecttypen=ready("objecttypen"))
+    beheer_yaml = rendered_yaml(beheer)
+    services = {s["identifier"]: s for s in beheer_yaml["zgw_consumers"]["services"]}
+    catalogi = services["open-zaak-catalogi"]
+    assert (catalogi["api_type"], catalogi["client_id"]) == ("ztc", "open-beheer")
+    names = beheer_yaml["api_configuration"]
+    assert {names["selectielijst_service_identifier"], names["objecttypen_service_identifier"]} <= (
+        set(services)
+    )
+    to_oz = credential_secret_name("open-beheer", "open-zaak")
+    assert secret_of(beheer, catalogi["secret"]["value_from"]["env"]) == to_oz
+
+    oz = planned(
+        "open-zaak", open_notificaties=ready("open-notificaties"), open_beheer=ready("open-beheer")
+    )
+    credentials = rendered_yaml(oz)["vng_api_common_credentials"]["items"]
+    accepted = {c["identifier"]: c for c in credentials}
+    assert secret_of(oz, accepted["open-beheer"]["secret"]["value_from"]["env"]) == to_oz
+
+    objecttypen = planned("objecttypen", open_beheer=ready("open-beheer"))
+    (token,) = rendered_yaml(objecttypen)["tokenauth"]["items"]
+    to_objecttypen = credential_secret_name("open-beheer", "objecttypen")
+    header = services["objecttypen"]["header_value"]["value_from"]["env"]
+    assert job_env(beheer)[header]["value"] == f"Token $(CG_SECRET_{header})"
+    assert secret_of(beheer, f"CG_SECRET_{header}") == to_objecttypen
+    assert secret_of(objecttypen, token["token"]["value_from"]["env"]) == to_objecttypen
