@@ -564,7 +564,9 @@ class ConfigurationPart(Model):
     """The other component; the part applies while its installation exists in the namespace."""
     data: Annotated[str, Field(max_length=65536)] = ""
     """YAML merged into the configuration's: mappings merge key by key, lists are joined, a
-    scalar here replaces one there. The same placeholders as `data`."""
+    scalar here replaces one there. The same placeholders as `data`, and {origin:<component>}
+    for this part's component: its public origin; such a part applies only while that
+    component is exposed (a browser is sent there, as to Keycloak's login)."""
     commands: Annotated[list[Command], Field(max_length=4)] = Field(default_factory=list)
     """Commands run in the same Job after the configuration's command, in order, with its image,
     settings and credentials, for what the app's own configuration has no step for (Open Zaak's
