@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from cg_operator.api.base import Condition
-from cg_operator.api.component import CGComponentSpec, Configuration
+from cg_operator.api.component import BindingEnv, CGComponentSpec, Configuration
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.reconcile.configuration import (
     CONFIG_DIR,
@@ -785,3 +785,68 @@ def test_open_beheer_edits_case_types_in_open_zaak_and_names_objecttypen_when_it
     assert job_env(beheer)[header]["value"] == f"Token $(CG_SECRET_{header})"
     assert secret_of(beheer, f"CG_SECRET_{header}") == to_objecttypen
     assert secret_of(objecttypen, token["token"]["value_from"]["env"]) == to_objecttypen
+
+
+def test_open_klant_publishes_to_open_notificaties_once_it_is_subscribed() -> None:
+    """Open Klant sends nothing by default (NOTIFICATIONS_DISABLED defaults to True in 2.18.0):
+    with Open Notificaties subscribed it gets the switch, a ZGW client whose secret Open
+    Notificaties accepts, its three kanalen there, and from Open Zaak's Autorisaties API the
+    one scope to publish, as Objecten does."""
+
+    def web_env(plan: Any) -> dict[str, Any]:
+        web = next(o for o in plan.children if o["kind"] == "Deployment")
+        return {e["name"]: e for e in web["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    alone = planned("open-klant")
+    assert "NOTIFICATIONS_DISABLED" not in web_env(alone)
+    assert alone.configuration is None, "nothing to wire without Open Notificaties"
+
+    klant = planned("open-klant", open_notificaties=ready("open-notificaties"))
+    assert web_env(klant)["NOTIFICATIONS_DISABLED"] == {
+        "name": "NOTIFICATIONS_DISABLED",
+        "value": "False",
+    }
+    klant_yaml = rendered_yaml(klant)
+    (service,) = klant_yaml["zgw_consumers"]["services"]
+    assert (service["api_type"], service["auth_type"], service["client_id"]) == (
+        "nrc",
+        "zgw",
+        "open-klant",
+    )
+    assert service["api_root"] == f"{endpoint('open-notificaties')}api/v1/"
+    assert klant_yaml["notifications_config"] == {
+        "notifications_api_service_identifier": service["identifier"]
+    }
+
+    on = planned("open-notificaties", open_zaak=ready("open-zaak"), open_klant=ready("open-klant"))
+    on_yaml = rendered_yaml(on)
+    accepted = {c["identifier"]: c for c in on_yaml["vng_api_common_credentials"]["items"]}
+    pair = credential_secret_name("open-klant", "open-notificaties")
+    assert secret_of(klant, service["secret"]["value_from"]["env"]) == pair
+    assert secret_of(on, accepted["open-klant"]["secret"]["value_from"]["env"]) == pair
+    kanalen = {k["naam"]: k["filters"] for k in on_yaml["notifications_kanalen_config"]["items"]}
+    assert kanalen["partijen"] == ["nummer", "interne_notitie", "soort_partij"]
+    assert {"internetaken", "klantcontacten", "zaken"} <= set(kanalen)
+
+    oz = planned(
+        "open-zaak", open_notificaties=ready("open-notificaties"), open_klant=ready("open-klant")
+    )
+    (application,) = [
+        a
+        for a in rendered_yaml(oz)["vng_api_common_applicaties"]["items"]
+        if a["client_ids"] == ["open-klant"]
+    ]
+    assert application["heeft_alle_autorisaties"] is False
+    (scope,) = oz.configuration.job["spec"]["template"]["spec"]["containers"]
+    assert application["uuid"] in scope["command"][3]
+    assert '"notificaties.publiceren"' in scope["command"][3]
+    compile(scope["command"][3], "open-zaak's part for open-klant", "exec")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"name": "X"}, {"name": "X", "key": "uri", "value": "False"}],
+)
+def test_a_requirements_variable_is_a_binding_key_or_a_fixed_value(env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="either key"):
+        BindingEnv.model_validate(env)

@@ -170,12 +170,34 @@ class Standard(Model):
 
 
 class BindingEnv(Model):
-    """One environment variable filled from a key of a dependency's binding Secret."""
+    """One environment variable the dependent component gets while the dependency is
+    subscribed: from a key of the dependency's binding Secret, or a fixed value (a switch the
+    app reads, such as Open Klant's NOTIFICATIONS_DISABLED=False once there is a Notificaties
+    API to send to)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            rule(
+                "has(self.key) != has(self.value)",
+                "give either key (from the binding Secret) or value (fixed), not both",
+            )
+        )
+    )
 
     name: EnvName
     """The variable the dependent component reads, e.g. NOTIFICATIONS_API_ROOT."""
-    key: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[-._a-zA-Z0-9]+$")]
+    key: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[-._a-zA-Z0-9]+$")] | None = (
+        None
+    )
     """The binding Secret key it comes from: uri, host, port, username, password, ..."""
+    value: Annotated[str, Field(max_length=256)] | None = None
+    """A fixed value instead (never a secret: it is in the pod spec)."""
+
+    @model_validator(mode="after")
+    def _key_or_value(self) -> BindingEnv:
+        if (self.key is None) == (self.value is None):
+            raise ValueError("give either key (from the binding Secret) or value (fixed), not both")
+        return self
 
 
 class Requirement(Model):

@@ -275,12 +275,14 @@ def dependency_env(
         if installations.get(requirement.component) is None:
             continue
         secret = f"{requirement.component}-binding"
-        pairs = [(e.name, e.key) for e in requirement.env] or [
-            (f"{env_key(requirement.component)}_URL", "uri")
+        pairs = [(e.name, e.key, e.value) for e in requirement.env] or [
+            (f"{env_key(requirement.component)}_URL", "uri", None)
         ]
         out += [
-            {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-            for name, key in pairs
+            {"name": name, "value": value}
+            if key is None
+            else {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+            for name, key, value in pairs
         ]
     return out
 
