@@ -464,6 +464,15 @@ def test_a_realm_file_uses_only_fields_keycloak_config_cli_reads(case: Any) -> N
     assert realm["clients"], "a client per app"
     for client in realm["clients"]:
         assert set(client) <= set(facts["client"]), sorted(set(client) - set(facts["client"]))
-        for mapper in client.get("protocolMappers", []):
+        mappers = client.get("protocolMappers", [])
+        for mapper in mappers:
             assert set(mapper) <= set(facts["protocolMapper"])
-        assert set(realm["roles"]["client"]) >= {client["clientId"]}
+        # A client that puts its roles in the token defines them.
+        if any(m["protocolMapper"] == "oidc-usermodel-client-role-mapper" for m in mappers):
+            assert client["clientId"] in realm["roles"]["client"]
+    service_accounts = {c["clientId"] for c in realm["clients"] if c.get("serviceAccountsEnabled")}
+    for user in realm.get("users", []):
+        assert set(user) <= set(facts["user"]), sorted(set(user) - set(facts["user"]))
+        # Keycloak names a service account's user after its client.
+        assert user["serviceAccountClientId"] in service_accounts
+        assert user["username"] == f"service-account-{user['serviceAccountClientId']}"

@@ -406,9 +406,11 @@ def test_domain_actions_are_events_not_handler_chatter(
     assert all(e["count"] == 1 for e in ours if e["reason"] == "Installed")
 
 
-def _configuration_job(cluster: Cluster, component: str) -> str | None:
+def _configuration_job(
+    cluster: Cluster, component: str, namespace: str = "gm0363-amsterdam"
+) -> str | None:
     """The configuration Job its installation is Configured by, when it is."""
-    cgi = _json(cluster, "cgi", component, "-n", "gm0363-amsterdam")
+    cgi = _json(cluster, "cgi", component, "-n", namespace)
     condition = _condition(cgi, "Configured")
     if condition.get("status") != "True":
         return None
@@ -643,3 +645,48 @@ def test_a_restart_and_an_idle_period_make_no_writes(
         assert window.writes() == {}
     finally:
         restarted.stop()
+
+
+def test_zac_calls_what_it_requires_with_credentials_both_sides_hold(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    """Rotterdam runs ZAC without handing over a single credential: ZAC's pods read a generated
+    Secret per component it calls (and the one Open Notificaties calls it with), and each of
+    those components' configuration Jobs reads the same Secret; no value is in a ConfigMap or
+    in ZAC's pod spec."""
+    ns = "gm0599-rotterdam"
+    pairs = {
+        "ZGW_API_SECRET": ("zac-to-open-zaak-credentials", "open-zaak"),
+        "OBJECTS_API_TOKEN": ("zac-to-objecten-credentials", "objecten"),
+        "KLANTINTERACTIES_API_TOKEN": ("zac-to-open-klant-credentials", "open-klant"),
+        "OPEN_NOTIFICATIONS_API_SECRET_KEY": (
+            "open-notificaties-to-zac-credentials",
+            "open-notificaties",
+        ),
+        "AUTH_SECRET": ("zac-to-keycloak-credentials", "keycloak"),
+    }
+
+    def configured() -> dict[str, str] | None:
+        jobs = {}
+        for secret, side in pairs.values():
+            job = _configuration_job(cluster, side, ns)
+            if not job or secret not in _secrets_read(cluster, ns, job):
+                return None
+            jobs[side] = job
+        return jobs
+
+    wait_for("the components ZAC calls configured for it", configured, timeout=180)
+    web = _json(cluster, "deployment", "zac", "-n", ns)
+    (container,) = web["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    spec_text = json.dumps(web)
+    for variable, (secret, side) in pairs.items():
+        assert env[variable]["valueFrom"]["secretKeyRef"]["name"] == secret, variable
+        value = base64.b64decode(_json(cluster, "secret", secret, "-n", ns)["data"]["secret"])
+        assert value.decode() not in spec_text
+        for holder in ("zac-config", f"{side}-configuration"):
+            data = _json(cluster, "configmap", holder, "-n", ns)["data"]
+            assert value.decode() not in json.dumps(data), (variable, holder)
+    zac = get_json(cluster, "cgi", "zac", "-n", ns)
+    assert zac is not None
+    assert zac["spec"]["host"] == "zac.rotterdam.example"

@@ -12,6 +12,7 @@ import yaml
 
 from cg_operator.api.base import Condition
 from cg_operator.api.component import BindingEnv, CGComponentSpec, Configuration
+from cg_operator.api.constants import ANNOTATION_CONFIG_HASH
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.reconcile.configuration import (
     CONFIG_DIR,
@@ -40,7 +41,7 @@ ON_TO_OZ = credential_secret_name("open-notificaties", "open-zaak")
 # subscriptions' configurations read, whether or not the other side is subscribed).
 BOTH = {
     credential_secret_name(client, server): f"uid-{client}-{server}"
-    for client, server in credential_pairs(CATALOGUE.values())
+    for client, server in credential_pairs(CATALOGUE)
 }
 
 
@@ -444,23 +445,41 @@ def test_a_failure_and_a_success_are_each_one_event() -> None:
 
 
 def test_a_tenant_generates_every_credential_its_subscriptions_read() -> None:
-    assert credential_pairs([CATALOGUE["open-zaak"]]) == {
+    assert credential_pairs({"open-zaak": CATALOGUE["open-zaak"]}) == {
         ("open-zaak", "open-notificaties"),
         ("open-notificaties", "open-zaak"),
         ("open-formulieren", "open-zaak"),
         ("open-zaak", "keycloak"),
         ("open-archiefbeheer", "open-zaak"),
         ("open-beheer", "open-zaak"),
+        ("zac", "open-zaak"),
     }
-    assert credential_pairs([CATALOGUE["objecten"]]) == {
+    assert credential_pairs({"objecten": CATALOGUE["objecten"]}) == {
         ("objecten", "objecttypen"),
         ("objecten", "open-notificaties"),
         ("open-formulieren", "objecten"),
         ("objecten", "keycloak"),
+        ("zac", "objecten"),
     }
-    assert credential_pairs([CATALOGUE["keycloak"]]) == {
+    assert credential_pairs({"keycloak": CATALOGUE["keycloak"]}) == {
         (app, "keycloak")
-        for app in ("open-zaak", "open-notificaties", "objecten", "objecttypen", "open-formulieren")
+        for app in (
+            "open-zaak",
+            "open-notificaties",
+            "objecten",
+            "objecttypen",
+            "open-formulieren",
+            "zac",
+        )
+    }
+    # ZAC reads its side from its workloads' environment, not from a configuration: the pairs
+    # come from its requirements, each direction as the requirement says.
+    assert credential_pairs({"zac": CATALOGUE["zac"]}) == {
+        ("zac", "keycloak"),
+        ("zac", "open-zaak"),
+        ("open-notificaties", "zac"),
+        ("zac", "objecten"),
+        ("zac", "open-klant"),
     }
     assert len({new_credential() for _ in range(10)}) == 10
 
@@ -845,8 +864,153 @@ def test_open_klant_publishes_to_open_notificaties_once_it_is_subscribed() -> No
 
 @pytest.mark.parametrize(
     "env",
-    [{"name": "X"}, {"name": "X", "key": "uri", "value": "False"}],
+    [
+        {"name": "X"},
+        {"name": "X", "key": "uri", "value": "False"},
+        {"name": "X", "key": "uri", "credential": "Client"},
+        {"name": "X", "value": "a", "credential": "Server"},
+    ],
 )
-def test_a_requirements_variable_is_a_binding_key_or_a_fixed_value(env: dict[str, str]) -> None:
-    with pytest.raises(ValueError, match="either key"):
+def test_a_requirements_variable_has_exactly_one_source(env: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="exactly one of key"):
         BindingEnv.model_validate(env)
+
+
+def web_env(plan: Any, component: str) -> dict[str, dict[str, Any]]:
+    web = next(
+        o for o in plan.children if o["kind"] == "Deployment" and o["metadata"]["name"] == component
+    )
+    return {e["name"]: e for e in web["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def config_hash(plan: Any, component: str) -> str:
+    web = next(
+        o for o in plan.children if o["kind"] == "Deployment" and o["metadata"]["name"] == component
+    )
+    return str(web["spec"]["template"]["metadata"]["annotations"][ANNOTATION_CONFIG_HASH])
+
+
+def zac_settings(plan: Any) -> dict[str, str]:
+    config = next(
+        o
+        for o in plan.children
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "zac-config"
+    )
+    return dict(config["data"])
+
+
+def reads(env: dict[str, Any]) -> str:
+    return str(env["valueFrom"]["secretKeyRef"]["name"])
+
+
+ZAC_PEERS = {
+    "keycloak": ready("keycloak", host="login.amsterdam.nl"),
+    "open_zaak": ready("open-zaak"),
+    "open_notificaties": ready("open-notificaties"),
+    "objecten": ready("objecten"),
+    "open_klant": ready("open-klant"),
+}
+
+
+def test_zac_calls_each_component_with_the_credential_that_component_accepts() -> None:
+    """ZAC reads its credentials from its environment (it has no configuration step), and
+    each component it calls is configured, in its own Job, with the same generated Secret:
+    nothing for a person to copy between five admin screens."""
+    zac = planned("zac", **ZAC_PEERS)
+    env = web_env(zac, "zac")
+    zac_host = ready("zac", host="zac.amsterdam.nl")
+
+    # Open Zaak knows client `zac` by the secret ZAC signs its JWTs with, and lets it do
+    # everything, as ZAC's own development setup registers it.
+    oz = planned("open-zaak", open_notificaties=ready("open-notificaties"), zac=zac_host)
+    oz_yaml = rendered_yaml(oz)
+    (known,) = [
+        c for c in oz_yaml["vng_api_common_credentials"]["items"] if c["identifier"] == "zac"
+    ]
+    settings = zac_settings(zac)
+    assert settings["ZGW_API_CLIENTID"] == known["identifier"]
+    assert reads(env["ZGW_API_SECRET"]) == secret_of(oz, known["secret"]["value_from"]["env"])
+    assert reads(env["ZGW_API_SECRET"]) == credential_secret_name("zac", "open-zaak")
+    (application,) = [
+        a for a in oz_yaml["vng_api_common_applicaties"]["items"] if a["client_ids"] == ["zac"]
+    ]
+    assert application["heeft_alle_autorisaties"] is True
+
+    # Objecten and Open Klant accept ZAC's tokens.
+    for component, variable in (
+        ("objecten", "OBJECTS_API_TOKEN"),
+        ("open-klant", "KLANTINTERACTIES_API_TOKEN"),
+    ):
+        peers = {"zac": zac_host, "open_notificaties": ready("open-notificaties")}
+        if component == "objecten":
+            peers["objecttypen"] = ready("objecttypen")
+        side = planned(component, **peers)
+        (token,) = [
+            t for t in rendered_yaml(side)["tokenauth"]["items"] if t["identifier"] == "zac"
+        ]
+        assert reads(env[variable]) == secret_of(side, token["token"]["value_from"]["env"])
+        assert reads(env[variable]) == credential_secret_name("zac", component)
+
+    # Open Notificaties delivers to ZAC's endpoint with the secret ZAC compares the header to,
+    # on kanalen it carries itself.
+    on = planned(
+        "open-notificaties",
+        open_zaak=ready("open-zaak"),
+        objecten=ready("objecten"),
+        zac=ready("zac"),
+    )
+    on_yaml = rendered_yaml(on)
+    (subscription,) = on_yaml["notifications_abonnementen_config"]["items"]
+    assert subscription["callback_url"] == f"{endpoint('zac')}rest/notificaties"
+    assert subscription["auth_type"] == "api_key"
+    assert reads(env["OPEN_NOTIFICATIONS_API_SECRET_KEY"]) == secret_of(
+        on, subscription["auth"]["value_from"]["env"]
+    )
+    assert reads(env["OPEN_NOTIFICATIONS_API_SECRET_KEY"]) == credential_secret_name(
+        "open-notificaties", "zac"
+    )
+    carried = {k["naam"] for k in on_yaml["notifications_kanalen_config"]["items"]}
+    assert {k["naam"] for k in subscription["kanalen"]} <= carried
+
+    # Keycloak: the login client returning to ZAC's public URL and the service account ZAC
+    # lists employees with, both with ZAC's one secret; the realm ZAC is told is the one made.
+    keycloak = planned("keycloak", zac=zac_host)
+    realm = rendered_yaml(keycloak)
+    assert env["AUTH_REALM"] == {"name": "AUTH_REALM", "value": realm["realm"]}
+    clients = {c["clientId"]: c for c in realm["clients"]}
+    assert {settings["AUTH_RESOURCE"], settings["KEYCLOAK_ADMIN_CLIENT_ID"]} == set(clients)
+    assert clients["zac"]["redirectUris"] == ["https://zac.amsterdam.nl/*"]
+    assert clients["zac-admin-client"]["serviceAccountsEnabled"] is True
+    for client in ("zac", "zac-admin-client"):
+        variable = clients[client]["secret"].removeprefix("$(env:").removesuffix(")")
+        assert secret_of(keycloak, variable) == reads(env["AUTH_SECRET"])
+    assert reads(env["KEYCLOAK_ADMIN_CLIENT_SECRET"]) == reads(env["AUTH_SECRET"])
+    (account,) = realm["users"]
+    assert account["clientRoles"]["realm-management"] == ["view-users"]
+    # Without ZAC's public address there is nothing a browser could come back to.
+    assert "users" not in rendered_yaml(planned("keycloak", zac=ready("zac")))
+
+
+def test_a_credential_made_anew_restarts_the_workloads_that_read_it() -> None:
+    """Deleting a credential Secret rotates it: the other side's Job runs again with the new
+    value, and ZAC's pods, which read it at start, are replaced so they use it too. A
+    component whose workloads read no credential is not restarted by any of it."""
+    before = planned("zac", **ZAC_PEERS)
+    rotated = dict(BOTH) | {credential_secret_name("zac", "open-zaak"): "uid-new"}
+    after = planned("zac", rotated, **ZAC_PEERS)
+    assert config_hash(after, "zac") != config_hash(before, "zac")
+    assert config_hash(planned("zac", dict(BOTH), **ZAC_PEERS), "zac") == config_hash(before, "zac")
+
+    on = planned("open-notificaties", open_zaak=ready("open-zaak"))
+    assert config_hash(
+        planned("open-notificaties", rotated, open_zaak=ready("open-zaak")), "open-notificaties"
+    ) == config_hash(on, "open-notificaties")
+
+
+def test_a_credential_variable_comes_only_with_its_component() -> None:
+    """A pod never names the Secret of a pair whose other side is not subscribed (the tenant
+    makes it all the same, but the variable would promise a component that is not there)."""
+    peers = {k: v for k, v in ZAC_PEERS.items() if k != "open_klant"}
+    env = web_env(planned("zac", **peers), "zac")
+    assert "KLANTINTERACTIES_API_TOKEN" not in env
+    assert reads(env["OBJECTS_API_TOKEN"]) == credential_secret_name("zac", "objecten")

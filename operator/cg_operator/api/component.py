@@ -169,17 +169,30 @@ class Standard(Model):
     """The version implemented, e.g. "1.5.1"."""
 
 
+class CredentialSide(StrEnum):
+    """Which side of a generated per-pair credential a workload reads."""
+
+    CLIENT = "Client"
+    """This component calls the dependency with it (`<this>-to-<dependency>-credentials`)."""
+    SERVER = "Server"
+    """The dependency calls this component with it (`<dependency>-to-<this>-credentials`),
+    e.g. the secret Open Notificaties sends with the notifications it delivers to ZAC."""
+
+
 class BindingEnv(Model):
     """One environment variable the dependent component gets while the dependency is
-    subscribed: from a key of the dependency's binding Secret, or a fixed value (a switch the
-    app reads, such as Open Klant's NOTIFICATIONS_DISABLED=False once there is a Notificaties
-    API to send to)."""
+    subscribed: from a key of the dependency's binding Secret, a fixed value (a switch the app
+    reads, such as Open Klant's NOTIFICATIONS_DISABLED=False once there is a Notificaties API to
+    send to), or the credential the operator generates for the pair, for an app that reads it
+    from its environment rather than from a configuration Job (ZAC's Open Zaak secret)."""
 
     model_config = ConfigDict(
         json_schema_extra=rules(
             rule(
-                "has(self.key) != has(self.value)",
-                "give either key (from the binding Secret) or value (fixed), not both",
+                "(has(self.key) ? 1 : 0) + (has(self.value) ? 1 : 0) "
+                "+ (has(self.credential) ? 1 : 0) == 1",
+                "give exactly one of key (from the binding Secret), value (fixed) or credential "
+                "(the generated per-pair secret)",
             )
         )
     )
@@ -192,11 +205,18 @@ class BindingEnv(Model):
     """The binding Secret key it comes from: uri, host, port, username, password, ..."""
     value: Annotated[str, Field(max_length=256)] | None = None
     """A fixed value instead (never a secret: it is in the pod spec)."""
+    credential: CredentialSide | None = None
+    """The generated credential of this pair instead, read through a secretKeyRef: Client when
+    this component calls the dependency, Server when the dependency calls it. The other side
+    reads the same Secret in its configuration (`configuration.credentials`)."""
 
     @model_validator(mode="after")
-    def _key_or_value(self) -> BindingEnv:
-        if (self.key is None) == (self.value is None):
-            raise ValueError("give either key (from the binding Secret) or value (fixed), not both")
+    def _one_source(self) -> BindingEnv:
+        if sum(x is not None for x in (self.key, self.value, self.credential)) != 1:
+            raise ValueError(
+                "give exactly one of key (from the binding Secret), value (fixed) or "
+                "credential (the generated per-pair secret)"
+            )
         return self
 
 

@@ -50,6 +50,7 @@ from cg_operator.reconcile.configuration import (
     credential_secret_name,
     failed_step,
     log_tail,
+    workload_credential_secrets,
 )
 from cg_operator.reconcile.diff import plain_data
 from cg_operator.reconcile.exposure import ROUTE_KINDS, route_admitted
@@ -246,13 +247,19 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
 def _credential_versions(
     namespace: str, spec: ComponentInstallationSpec, component: CGComponentSpec, observed: Observed
 ) -> dict[str, str | None]:
-    """Each credential Secret the version's configuration reads -> its uid, or None while the
-    tenant has not made it; each binding it reads -> a digest of its data."""
+    """Each credential Secret the version's configuration or its workloads' env reads -> its
+    uid, or None while the tenant has not made it; each binding the configuration reads -> a
+    digest of its data."""
     version = component.version(spec.version)
     config = version.container.configuration if version and version.container else None
     out: dict[str, str | None] = {}
-    for credential in config.credentials if config else []:
-        name = credential_secret_name(credential.client, credential.server)
+    names = (
+        {credential_secret_name(c.client, c.server) for c in config.credentials}
+        if config
+        else set()
+    )
+    names |= workload_credential_secrets(spec.component, component)
+    for name in sorted(names):
         live = observed.get(Ref("v1", "Secret", namespace, name))
         out[name] = live["metadata"].get("uid") if live else None
     for binding in config.bindings if config else []:

@@ -242,7 +242,7 @@ def _credentials(
     """Credential Secret name -> value for every pair its subscriptions' configurations read:
     the stored value, or a fresh one for a Secret that does not exist (first time, or deleted
     to rotate it)."""
-    subscribed = [catalogue[s.name] for s in spec.components if s.name in catalogue]
+    subscribed = {s.name: catalogue[s.name] for s in spec.components if s.name in catalogue}
     out = {}
     for client, server in sorted(credential_pairs(subscribed)):
         name = credential_secret_name(client, server)

@@ -23,7 +23,12 @@ from typing import Any, Literal
 
 import yaml
 
-from cg_operator.api.component import CGComponentSpec, Configuration, ConfigurationPart
+from cg_operator.api.component import (
+    CGComponentSpec,
+    Configuration,
+    ConfigurationPart,
+    CredentialSide,
+)
 from cg_operator.api.constants import LABEL_COMPONENT_ROLE
 from cg_operator.reconcile.children import binding_secret_name
 
@@ -58,18 +63,44 @@ def credential_secret_name(client: str, server: str) -> str:
     return f"{client}-to-{server}-credentials"
 
 
-def credential_pairs(components: Iterable[CGComponentSpec]) -> set[tuple[str, str]]:
-    """Every (client, server) pair the configurations of these components (a tenant's
-    subscriptions) read, in any of their versions: what the tenant generates. A pair whose
-    other side is not subscribed is made all the same: a server that accepts a client that
-    never calls costs nothing, and its configuration needs the value to run at all."""
-    return {
+def credential_pairs(components: Mapping[str, CGComponentSpec]) -> set[tuple[str, str]]:
+    """Every (client, server) pair these components (a tenant's subscriptions, by name) read,
+    in their configurations (any version) or in a workload's environment (a requirement's
+    `credential`): what the tenant generates. A pair whose other side is not subscribed is made
+    all the same: a server that accepts a client that never calls costs nothing, and its
+    configuration needs the value to run at all."""
+    configured = {
         (credential.client, credential.server)
-        for component in components
+        for component in components.values()
         for version in component.versions
         if version.container is not None and version.container.configuration is not None
         for credential in version.container.configuration.credentials
     }
+    return configured | {
+        workload_credential(name, requirement.component, env.credential)
+        for name, component in components.items()
+        for requirement in component.requires
+        for env in requirement.env
+        if env.credential is not None
+    }
+
+
+def workload_credential_secrets(name: str, component: CGComponentSpec) -> set[str]:
+    """The credential Secrets `name`'s workloads may read (its requirements' `credential`
+    variables, subscribed or not)."""
+    return {
+        credential_secret_name(*workload_credential(name, requirement.component, env.credential))
+        for requirement in component.requires
+        for env in requirement.env
+        if env.credential is not None
+    }
+
+
+def workload_credential(component: str, dependency: str, side: CredentialSide) -> tuple[str, str]:
+    """(client, server) of the credential `component`'s workloads read for `dependency`."""
+    if side is CredentialSide.CLIENT:
+        return component, dependency
+    return dependency, component
 
 
 def render_data(

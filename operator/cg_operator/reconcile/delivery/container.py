@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from cg_operator.api.component import (
+    BindingEnv,
     CGComponentSpec,
     ComponentVersion,
     ContainerSpec,
@@ -47,7 +48,13 @@ from cg_operator.reconcile.children import (
     label_value,
     with_owner,
 )
-from cg_operator.reconcile.configuration import ConfigurationPlan, plan_configuration
+from cg_operator.reconcile.configuration import (
+    CREDENTIAL_KEY,
+    ConfigurationPlan,
+    credential_secret_name,
+    plan_configuration,
+    workload_credential,
+)
 from cg_operator.reconcile.delivery.base import (
     SERVICE_PORT,
     HealthRequest,
@@ -132,7 +139,7 @@ class ContainerDelivery:
             images=request.backing_images,
         )
         env = [
-            *dependency_env(request.component, request.installations),
+            *dependency_env(name, request.component, request.installations),
             *service_env,
             *secret_env(container, spec),
         ]
@@ -155,6 +162,10 @@ class ContainerDelivery:
             endpoint=endpoint,
             host=host,
             config_extra=host_settings(container, spec, namespace, request.cluster_domain) | public,
+            credentials={
+                secret: request.credential_versions.get(secret)
+                for secret in workload_credentials(name, request.component, request.installations)
+            },
         )
         configuration = _configuration(request, container, children, labels)
         if configuration is not None:
@@ -267,24 +278,44 @@ def env_key(component: str) -> str:
 
 
 def dependency_env(
-    component: CGComponentSpec, installations: Mapping[str, Mapping[str, Any] | None]
+    name: str, component: CGComponentSpec, installations: Mapping[str, Mapping[str, Any] | None]
 ) -> list[dict[str, Any]]:
-    """Env vars from each dependency's binding Secret (optional ones only when subscribed)."""
-    out: list[dict[str, Any]] = []
+    """Env vars from each dependency's binding Secret, fixed values and the pair's generated
+    credential (optional dependencies only when subscribed)."""
+    return [env for env, _credential in _dependency_sources(name, component, installations)]
+
+
+def workload_credentials(
+    name: str, component: CGComponentSpec, installations: Mapping[str, Mapping[str, Any] | None]
+) -> list[str]:
+    """The generated credential Secrets the workloads' env reads."""
+    return sorted(
+        {secret for _env, secret in _dependency_sources(name, component, installations) if secret}
+    )
+
+
+def _dependency_sources(
+    name: str, component: CGComponentSpec, installations: Mapping[str, Mapping[str, Any] | None]
+) -> Iterator[tuple[dict[str, Any], str | None]]:
+    """(env var, the credential Secret it reads or None) per requirement's variable."""
     for requirement in component.requires:
-        if installations.get(requirement.component) is None:
+        dependency = requirement.component
+        if installations.get(dependency) is None:
             continue
-        secret = f"{requirement.component}-binding"
-        pairs = [(e.name, e.key, e.value) for e in requirement.env] or [
-            (f"{env_key(requirement.component)}_URL", "uri", None)
-        ]
-        out += [
-            {"name": name, "value": value}
-            if key is None
-            else {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-            for name, key, value in pairs
-        ]
-    return out
+        default = [BindingEnv(name=f"{env_key(dependency)}_URL", key="uri")]
+        for env in requirement.env or default:
+            if env.value is not None:
+                yield {"name": env.name, "value": env.value}, None
+            elif env.credential is not None:
+                client, server = workload_credential(name, dependency, env.credential)
+                secret = credential_secret_name(client, server)
+                yield _secret_env(env.name, secret, CREDENTIAL_KEY), secret
+            else:
+                yield _secret_env(env.name, binding_secret_name(dependency), str(env.key)), None
+
+
+def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
 def _backing_services(
@@ -524,14 +555,19 @@ def _container_children(
     endpoint: str,
     host: str,
     config_extra: Mapping[str, str],
+    credentials: Mapping[str, str | None],
 ) -> list[dict[str, Any]]:
+    """The ConfigMap, Deployments and Service. `credentials`: the generated credential
+    Secrets the env reads -> their uid, in the pods' config hash, so a credential made anew
+    (rotated) restarts the pods on the new value."""
     name = spec.component
     namespace = installation["metadata"]["namespace"]
     # The catalogue's settings win over a subscription's values, and what the operator derives
     # (allowed hosts) over both: a tenant editor never overrides how the image is run.
     config = dict(spec.values) | {e.name: e.value for e in container.env} | dict(config_extra)
     config_name = f"{name}-config"
-    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    hashed = [config, credentials] if credentials else config
+    config_hash = hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()[:16]
     app_labels = {**labels, LABEL_NAME: name, LABEL_VERSION: label_value(spec.version)}
     # The Service's short name is among the allowed hosts; probes send it as Host.
     probes = http_probes(container, name if container.hosts else None)
