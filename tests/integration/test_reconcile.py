@@ -690,3 +690,35 @@ def test_zac_calls_what_it_requires_with_credentials_both_sides_hold(
     zac = get_json(cluster, "cgi", "zac", "-n", ns)
     assert zac is not None
     assert zac["spec"]["host"] == "zac.rotterdam.example"
+
+
+def test_kiss_logs_in_at_the_public_realm_and_reads_tokens_the_apis_were_given(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    """Utrecht's KISS sends employees to Keycloak's public realm (an https issuer, as ASP.NET
+    requires) and calls Objecten and Open Klant with the tokens their Jobs configured."""
+    ns = "gm0344-utrecht"
+    keycloak = get_json(cluster, "cgi", "keycloak", "-n", ns)
+    assert keycloak is not None
+    tokens = {
+        "AFDELINGEN_TOKEN": ("kiss-to-objecten-credentials", "objecten"),
+        "REGISTERS__0__KLANTINTERACTIE_TOKEN": ("kiss-to-open-klant-credentials", "open-klant"),
+        "OIDC_CLIENT_SECRET": ("kiss-to-keycloak-credentials", "keycloak"),
+    }
+
+    def configured() -> bool | None:
+        for secret, side in tokens.values():
+            job = _configuration_job(cluster, side, ns)
+            if not job or secret not in _secrets_read(cluster, ns, job):
+                return None
+        return True
+
+    wait_for("Objecten, Open Klant and Keycloak configured for KISS", configured, timeout=180)
+    (container,) = _json(cluster, "deployment", "kiss", "-n", ns)["spec"]["template"]["spec"][
+        "containers"
+    ]
+    env = {e["name"]: e for e in container["env"]}
+    realm = f"https://{keycloak['spec']['host']}/realms/medewerkers"
+    assert env["OIDC_AUTHORITY"]["value"] == realm
+    for variable, (secret, _side) in tokens.items():
+        assert env[variable]["valueFrom"]["secretKeyRef"]["name"] == secret, variable

@@ -113,6 +113,16 @@ def test_the_throughput_catalogue_runs_no_pods(catalogue: dict[str, dict[str, An
     assert real == fleet.load_catalogue()
 
 
+def test_no_bench_component_waits_for_a_public_host(catalogue: dict[str, dict[str, Any]]) -> None:
+    """The fleet's tenants have no domain: a requirement on an exposed dependency would leave
+    its dependents waiting for ever, so the benchmark's catalogue has none, and it still
+    passes the catalogue's own validation."""
+    for name, component in catalogue.items():
+        spec = CGComponentSpec.model_validate(component["spec"])
+        assert not any(r.exposed for r in spec.requires), name
+    assert any(r.get("exposed") for r in fleet.load_catalogue()["kiss"]["spec"]["requires"])
+
+
 def test_the_fanout_version_exists_and_differs(catalogue: dict[str, dict[str, Any]]) -> None:
     version = fleet.other_version(catalogue, "open-zaak")
     bumped = fleet.with_default_version(catalogue, "open-zaak", version)

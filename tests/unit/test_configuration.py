@@ -3,6 +3,7 @@ gets, the Job that runs it, the credentials both sides share, and the Configured
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from cg_operator.api.base import Condition
-from cg_operator.api.component import BindingEnv, CGComponentSpec, Configuration
+from cg_operator.api.component import BindingEnv, CGComponentSpec, Configuration, Requirement
 from cg_operator.api.constants import ANNOTATION_CONFIG_HASH
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.reconcile.configuration import (
@@ -460,6 +461,7 @@ def test_a_tenant_generates_every_credential_its_subscriptions_read() -> None:
         ("open-formulieren", "objecten"),
         ("objecten", "keycloak"),
         ("zac", "objecten"),
+        ("kiss", "objecten"),
     }
     assert credential_pairs({"keycloak": CATALOGUE["keycloak"]}) == {
         (app, "keycloak")
@@ -470,6 +472,7 @@ def test_a_tenant_generates_every_credential_its_subscriptions_read() -> None:
             "objecttypen",
             "open-formulieren",
             "zac",
+            "kiss",
         )
     }
     # ZAC reads its side from its workloads' environment, not from a configuration: the pairs
@@ -1014,3 +1017,95 @@ def test_a_credential_variable_comes_only_with_its_component() -> None:
     env = web_env(planned("zac", **peers), "zac")
     assert "KLANTINTERACTIES_API_TOKEN" not in env
     assert reads(env["OBJECTS_API_TOKEN"]) == credential_secret_name("zac", "objecten")
+
+
+KISS_PEERS = {
+    "keycloak": ready("keycloak", host="login.amsterdam.nl"),
+    "objecten": ready("objecten"),
+    "open_klant": ready("open-klant"),
+}
+
+
+def test_kiss_logs_in_at_keycloaks_public_realm_and_calls_with_tokens_the_others_accept() -> None:
+    """KISS's OIDC authority is the realm's public https issuer (ASP.NET fetches its discovery
+    document and refuses http), Open Klant's register is its klantinteracties root, and the
+    tokens KISS sends are the ones Objecten, Open Klant and Keycloak's client were given."""
+    kiss = planned("kiss", **KISS_PEERS)
+    assert kiss.dependencies.ready
+    env = web_env(kiss, "kiss")
+    assert env["OIDC_AUTHORITY"]["value"] == "https://login.amsterdam.nl/realms/medewerkers"
+    assert env["OIDC_CLIENT_ID"]["value"] == "kiss"
+    base = env["REGISTERS__0__KLANTINTERACTIE_BASE_URL"]["value"]
+    assert base == f"{endpoint('open-klant')}klantinteracties"
+
+    kiss_host = ready("kiss", host="kiss.amsterdam.nl")
+    keycloak = planned("keycloak", kiss=kiss_host)
+    realm = rendered_yaml(keycloak)
+    assert env["OIDC_AUTHORITY"]["value"].endswith(f"/realms/{realm['realm']}")
+    (client,) = realm["clients"]
+    assert client["clientId"] == env["OIDC_CLIENT_ID"]["value"]
+    assert client["redirectUris"] == ["https://kiss.amsterdam.nl/*"]
+    variable = client["secret"].removeprefix("$(env:").removesuffix(")")
+    assert secret_of(keycloak, variable) == reads(env["OIDC_CLIENT_SECRET"])
+    # The roles KISS's policies require reach it in the claim ASP.NET maps to roles.
+    assert {r["name"] for r in realm["roles"]["client"]["kiss"]} == {
+        "Klantcontactmedewerker",
+        "Redacteur",
+    }
+    (mapper,) = client["protocolMappers"]
+    assert mapper["config"]["claim.name"] == "roles"
+    assert mapper["config"]["id.token.claim"] == "true"
+
+    for component, variables in (
+        ("objecten", ("AFDELINGEN_TOKEN", "GROEPEN_TOKEN", "VAC_OBJECTEN_TOKEN")),
+        ("open-klant", ("REGISTERS__0__KLANTINTERACTIE_TOKEN",)),
+    ):
+        peers = {"kiss": kiss_host, "objecttypen": ready("objecttypen")}
+        side = planned(component, **peers)
+        (token,) = [
+            t for t in rendered_yaml(side)["tokenauth"]["items"] if t["identifier"] == "kiss"
+        ]
+        accepted = secret_of(side, token["token"]["value_from"]["env"])
+        assert accepted == credential_secret_name("kiss", component)
+        for variable in variables:
+            assert reads(env[variable]) == accepted, variable
+
+
+def test_kiss_waits_for_keycloak_to_be_reachable_by_its_users() -> None:
+    """An OIDC authority inside the cluster would fail every KISS request; until Keycloak has a
+    public host KISS deploys nothing new and says what it waits for."""
+    hidden = dict(KISS_PEERS) | {"keycloak": ready("keycloak")}
+    kiss = planned("kiss", **hidden)
+    assert not kiss.dependencies.ready
+    assert kiss.dependencies.reason == "DependencyNotExposed"
+    assert "keycloak" in kiss.dependencies.message
+    assert "OIDC_AUTHORITY" not in web_env(kiss, "kiss")
+
+
+def test_signalen_checks_tokens_with_the_realms_keys_inside_the_cluster() -> None:
+    signalen = planned("signalen", keycloak=ready("keycloak"))
+    env = web_env(signalen, "signalen")
+    certs = "realms/medewerkers/protocol/openid-connect/certs"
+    assert env["JWKS_URL"]["value"] == f"{endpoint('keycloak')}{certs}"
+    # Without Keycloak the municipality names its own provider (a setting).
+    assert "JWKS_URL" not in web_env(planned("signalen"), "signalen")
+
+
+@pytest.mark.parametrize(
+    ("requirement", "message"),
+    [
+        (
+            {"component": "keycloak", "env": [{"name": "A", "value": "{origin}/realms/x"}]},
+            "needs exposed: true",
+        ),
+        (
+            {"component": "keycloak", "env": [{"name": "A", "value": "{URL}realms/x"}]},
+            "placeholders are {url} and {origin}",
+        ),
+    ],
+)
+def test_a_requirements_value_names_only_addresses_it_can_have(
+    requirement: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Requirement.model_validate(requirement)

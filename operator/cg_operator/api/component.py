@@ -169,6 +169,10 @@ class Standard(Model):
     """The version implemented, e.g. "1.5.1"."""
 
 
+# {origin} in a requirement's value: the dependency's public origin.
+ORIGIN_PLACEHOLDER = "{origin}"
+
+
 class CredentialSide(StrEnum):
     """Which side of a generated per-pair credential a workload reads."""
 
@@ -193,7 +197,13 @@ class BindingEnv(Model):
                 "+ (has(self.credential) ? 1 : 0) == 1",
                 "give exactly one of key (from the binding Secret), value (fixed) or credential "
                 "(the generated per-pair secret)",
-            )
+            ),
+            rule(
+                "!has(self.value) || "
+                "!self.value.replace('{url}', '').replace('{origin}', '').contains('{')",
+                "a value's placeholders are {url} and {origin} (the dependency's addresses)",
+                ".value",
+            ),
         )
     )
 
@@ -204,7 +214,10 @@ class BindingEnv(Model):
     )
     """The binding Secret key it comes from: uri, host, port, username, password, ..."""
     value: Annotated[str, Field(max_length=256)] | None = None
-    """A fixed value instead (never a secret: it is in the pod spec)."""
+    """A value instead (never a secret: it is in the pod spec), with the dependency's {url}
+    (its endpoint inside the cluster, ending in a slash) and, for a requirement that is
+    `exposed`, its {origin} (https://<its public host>), e.g. Keycloak's realm as an OIDC
+    authority: "{origin}/realms/medewerkers"."""
     credential: CredentialSide | None = None
     """The generated credential of this pair instead, read through a secretKeyRef: Client when
     this component calls the dependency, Server when the dependency calls it. The other side
@@ -212,6 +225,12 @@ class BindingEnv(Model):
 
     @model_validator(mode="after")
     def _one_source(self) -> BindingEnv:
+        if self.value is not None and "{" in (
+            self.value.replace("{url}", "").replace(ORIGIN_PLACEHOLDER, "")
+        ):
+            raise ValueError(
+                "a value's placeholders are {url} and {origin} (the dependency's addresses)"
+            )
         if sum(x is not None for x in (self.key, self.value, self.credential)) != 1:
             raise ValueError(
                 "give exactly one of key (from the binding Secret), value (fixed) or "
@@ -223,12 +242,37 @@ class BindingEnv(Model):
 class Requirement(Model):
     """Another catalogue component this one needs to work."""
 
+    model_config = ConfigDict(
+        json_schema_extra=rules(
+            rule(
+                "(has(self.exposed) && self.exposed) || !has(self.env) || "
+                "self.env.all(e, !has(e.value) || !e.value.contains('{origin}'))",
+                "{origin} in a value needs exposed: true (the dependency's public origin)",
+                ".env",
+            )
+        )
+    )
+
     component: DnsLabel
     """The required CGComponent's name."""
     optional: bool = False
     """An optional requirement is wired when subscribed but does not block the installation."""
+    exposed: bool = False
+    """The dependency must also be reachable from outside the cluster (a public host): this
+    component sends browsers there, as KISS sends employees to Keycloak's login. Until it is,
+    new workloads wait (DependencyNotExposed)."""
     env: Annotated[list[BindingEnv], Field(max_length=16)] = Field(default_factory=list)
     """How the dependency's binding reaches this component; empty: <COMPONENT>_URL from uri."""
+
+    @model_validator(mode="after")
+    def _origin_needs_exposure(self) -> Requirement:
+        if not self.exposed and any(
+            e.value is not None and ORIGIN_PLACEHOLDER in e.value for e in self.env
+        ):
+            raise ValueError(
+                "{origin} in a value needs exposed: true (the dependency's public origin)"
+            )
+        return self
 
 
 class EnvVar(Model):

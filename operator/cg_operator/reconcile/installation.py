@@ -40,12 +40,15 @@ __all__ = [
 def check_dependencies(
     component: CGComponentSpec, installations: Mapping[str, Mapping[str, Any] | None]
 ) -> Dependencies:
-    """Every non-optional requirement must be subscribed (an installation exists) and Ready."""
-    missing, not_ready = [], []
+    """Every non-optional requirement must be subscribed (an installation exists) and Ready,
+    and one that is `exposed` (optional or not, once subscribed) must have a public host."""
+    missing, not_ready, hidden = [], [], []
     for requirement in component.requires:
+        live = installations.get(requirement.component)
+        if live is not None and requirement.exposed and not (live.get("spec") or {}).get("host"):
+            hidden.append(requirement.component)
         if requirement.optional:
             continue
-        live = installations.get(requirement.component)
         if live is None:
             missing.append(requirement.component)
         elif not _ready(live):
@@ -59,6 +62,14 @@ def check_dependencies(
     if not_ready:
         return Dependencies(
             False, "DependencyNotReady", f"waiting for {', '.join(not_ready)} to become Ready"
+        )
+    if hidden:
+        return Dependencies(
+            False,
+            "DependencyNotExposed",
+            f"requires {', '.join(hidden)} to be reachable from outside the cluster, where "
+            "this component sends its users' browsers: give the tenant a domain or the "
+            "subscription a host",
         )
     return Dependencies(True)
 

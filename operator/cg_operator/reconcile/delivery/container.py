@@ -303,15 +303,33 @@ def _dependency_sources(
         if installations.get(dependency) is None:
             continue
         default = [BindingEnv(name=f"{env_key(dependency)}_URL", key="uri")]
+        live = installations[dependency] or {}
         for env in requirement.env or default:
             if env.value is not None:
-                yield {"name": env.name, "value": env.value}, None
+                value = dependency_value(env.value, live)
+                if value is not None:
+                    yield {"name": env.name, "value": value}, None
             elif env.credential is not None:
                 client, server = workload_credential(name, dependency, env.credential)
                 secret = credential_secret_name(client, server)
                 yield _secret_env(env.name, secret, CREDENTIAL_KEY), secret
             else:
                 yield _secret_env(env.name, binding_secret_name(dependency), str(env.key)), None
+
+
+def dependency_value(template: str, live: Mapping[str, Any]) -> str | None:
+    """A requirement's value with the dependency's {url} and {origin} filled in, or None
+    while one of them is not known yet (its endpoint not reported, or no public host)."""
+    known = {
+        "{url}": (live.get("status") or {}).get("endpoint") or "",
+        "{origin}": f"https://{host}" if (host := (live.get("spec") or {}).get("host")) else "",
+    }
+    for placeholder, value in known.items():
+        if placeholder in template:
+            if not value:
+                return None
+            template = template.replace(placeholder, value)
+    return template
 
 
 def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
