@@ -118,6 +118,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "BindingReady": ("Gekoppeld", "Bound"),
     "MissingDependency": ("Vereist component ontbreekt", "Required component missing"),
     "DependencyNotReady": ("Vereist component niet gereed", "Required component not ready"),
+    "DependencyNotExposed": (
+        "Vereist component niet van buiten bereikbaar",
+        "Required component not reachable from outside",
+    ),
     "MissingSecret": ("Geheim ontbreekt", "Secret missing"),
     "ExposureUnavailable": ("Ontsluiting niet beschikbaar", "Exposure unavailable"),
     "WaitingForInputs": ("Wacht op gegevens", "Waiting for inputs"),
