@@ -8,13 +8,14 @@ import base64
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from cg_operator.api.constants import ANNOTATION_CONFIG_HASH
 from tests.integration.conftest import OperatorProcess, start_operator
 from tests.support.apiserver import WriteWindow
 from tests.support.cluster import (
@@ -690,6 +691,42 @@ def test_zac_calls_what_it_requires_with_credentials_both_sides_hold(
     zac = get_json(cluster, "cgi", "zac", "-n", ns)
     assert zac is not None
     assert zac["spec"]["host"] == "zac.rotterdam.example"
+
+    # Rotating ZAC's Open Zaak secret (deleting it) replaces ZAC's pods, which read it only at
+    # start, and configures Open Zaak again with the new value.
+    secret = "zac-to-open-zaak-credentials"  # noqa: S105 - a Secret name
+    before = _json(cluster, "secret", secret, "-n", ns)["metadata"]["uid"]
+    hash_before = _pod_config_hash(cluster, ns, "zac")
+    job_before = _configuration_job(cluster, "open-zaak", ns)
+    cluster.kubectl("delete", "secret", secret, "-n", ns)
+
+    def rolled() -> bool | None:
+        found = get_json(cluster, "secret", secret, "-n", ns)
+        if not found or found["metadata"]["uid"] == before:
+            return None
+        job = _configuration_job(cluster, "open-zaak", ns)
+        moved = _pod_config_hash(cluster, ns, "zac") != hash_before and job not in (
+            None,
+            job_before,
+        )
+        return True if moved else None
+
+    wait_for("ZAC restarted and Open Zaak configured with the new secret", rolled, timeout=180)
+    for component in ("zac", "open-zaak"):
+        wait_for(f"{component} Ready again", _ready_check(cluster, ns, component), timeout=120)
+
+
+def _ready_check(cluster: Cluster, namespace: str, component: str) -> Callable[[], bool | None]:
+    def ready() -> bool | None:
+        cgi = _json(cluster, "cgi", component, "-n", namespace)
+        return _condition(cgi, "Ready").get("status") == "True" or None
+
+    return ready
+
+
+def _pod_config_hash(cluster: Cluster, namespace: str, deployment: str) -> str:
+    template = _json(cluster, "deployment", deployment, "-n", namespace)["spec"]["template"]
+    return str(template["metadata"]["annotations"][ANNOTATION_CONFIG_HASH])
 
 
 def test_kiss_logs_in_at_the_public_realm_and_reads_tokens_the_apis_were_given(
