@@ -120,10 +120,15 @@ class OperatorProcess:
         extra_env: dict[str, str] | None = None,
         args: Sequence[str] = (),
     ):
+        self.cluster = cluster
+        self.extra_env = extra_env
+        self._spawn(log_path, args)
+
+    def _spawn(self, log_path: Path, args: Sequence[str]) -> None:
         self.port = _free_port()
         self.metrics_port = _free_port()
         self.log_path = log_path
-        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), **(extra_env or {})}
+        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), **(self.extra_env or {})}
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
             [
@@ -144,6 +149,13 @@ class OperatorProcess:
             cwd=REPO,
         )
         RUNNING.append(self)
+
+    def restart(self, log_path: Path, args: Sequence[str] = ()) -> None:
+        """Stop this operator and start it again in place (a fixture's later tests keep one
+        running), logging to `log_path`, with `args`; returns once it is live."""
+        self.stop()
+        self._spawn(log_path, args)
+        wait_for("the restarted operator's liveness endpoint", self.healthy, timeout=60)
 
     def healthy(self) -> bool:
         """True when kopf's liveness endpoint answers 200."""

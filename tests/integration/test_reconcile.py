@@ -623,29 +623,24 @@ def test_a_restart_and_an_idle_period_make_no_writes(
         timeout=CONVERGE_TIMEOUT,
         interval=1,
     )
-    converged.stop()
     window = WriteWindow(cluster)
     # The probe's status refresh (lastProbe rewritten every 10 minutes even when unchanged) is a
     # heartbeat on its own schedule, not the restart's doing: an installation applied by an
-    # earlier module may be due for it in this window.
-    restarted = start_operator(
-        cluster, tmp_path / "restarted.log", args=["--probe-status-refresh", "86400"]
+    # earlier module may be due for it in this window. The same process object is restarted in
+    # place, so the module's later tests have an operator again.
+    converged.restart(tmp_path / "restarted.log", args=["--probe-status-refresh", "86400"])
+    wait_for(
+        "the restarted operator to work through every object",
+        lambda: "work queue idle" in converged.log(),
+        timeout=120,
     )
-    try:
-        wait_for(
-            "the restarted operator to work through every object",
-            lambda: "work queue idle" in restarted.log(),
-            timeout=120,
-        )
-        passes = restarted.log().split("work queue idle after ")[1].split()[0]
-        print(f"\nrestart: {passes} reconcile passes, writes: {window.writes()}")
-        assert int(passes) >= 40, "every installation and tenant was reconciled"
-        assert window.writes() == {}
-        # An observation window, not a wait: nothing may be written while nothing changes.
-        time.sleep(15)
-        assert window.writes() == {}
-    finally:
-        restarted.stop()
+    passes = converged.log().split("work queue idle after ")[1].split()[0]
+    print(f"\nrestart: {passes} reconcile passes, writes: {window.writes()}")
+    assert int(passes) >= 40, "every installation and tenant was reconciled"
+    assert window.writes() == {}
+    # An observation window, not a wait: nothing may be written while nothing changes.
+    time.sleep(15)
+    assert window.writes() == {}
 
 
 def test_zac_calls_what_it_requires_with_credentials_both_sides_hold(
@@ -700,18 +695,20 @@ def test_zac_calls_what_it_requires_with_credentials_both_sides_hold(
     job_before = _configuration_job(cluster, "open-zaak", ns)
     cluster.kubectl("delete", "secret", secret, "-n", ns)
 
-    def rolled() -> bool | None:
+    def made_anew() -> bool | None:
         found = get_json(cluster, "secret", secret, "-n", ns)
-        if not found or found["metadata"]["uid"] == before:
-            return None
-        job = _configuration_job(cluster, "open-zaak", ns)
-        moved = _pod_config_hash(cluster, ns, "zac") != hash_before and job not in (
-            None,
-            job_before,
-        )
-        return True if moved else None
+        return (bool(found) and found["metadata"]["uid"] != before) or None
 
-    wait_for("ZAC restarted and Open Zaak configured with the new secret", rolled, timeout=180)
+    def zac_replaced() -> bool | None:
+        return _pod_config_hash(cluster, ns, "zac") != hash_before or None
+
+    def open_zaak_configured_again() -> str | None:
+        job = _configuration_job(cluster, "open-zaak", ns)
+        return job if job not in (None, job_before) else None
+
+    wait_for(f"the tenant to make {secret} anew", made_anew, timeout=60)
+    wait_for("ZAC's pods to be replaced", zac_replaced, timeout=120)
+    wait_for("Open Zaak configured with the new secret", open_zaak_configured_again, timeout=180)
     for component in ("zac", "open-zaak"):
         wait_for(f"{component} Ready again", _ready_check(cluster, ns, component), timeout=120)
 
