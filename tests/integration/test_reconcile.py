@@ -643,6 +643,43 @@ def test_a_restart_and_an_idle_period_make_no_writes(
     assert window.writes() == {}
 
 
+def test_a_dependency_that_upgrades_keeps_its_dependents_ready(
+    cluster: Cluster, converged: OperatorProcess
+) -> None:
+    """Groningen (a volger, outside the example rollout's first wave) pins Open Zaak to the
+    next version: Open Zaak goes through Progressing and its configuration Job to Ready at
+    1.30.0, while Open Archiefbeheer and Open Formulieren, which require it, never leave Ready:
+    its previous pods serve throughout a rolling update."""
+    ns = "gm0014-groningen"
+    dependents = ("open-archiefbeheer", "open-formulieren")
+    zaak = _json(cluster, "cgi", "open-zaak", "-n", ns)
+    assert zaak["status"]["observedVersion"] == "1.29.1"
+    before = {
+        name: _condition(_json(cluster, "cgi", name, "-n", ns), "Ready") for name in dependents
+    }
+    assert all(c["status"] == "True" for c in before.values()), before
+    tenant = _json(cluster, "municipalitytenant", ns)
+    (index,) = [i for i, s in enumerate(tenant["spec"]["components"]) if s["name"] == "open-zaak"]
+    patch = [{"op": "add", "path": f"/spec/components/{index}/version", "value": "1.30.0"}]
+    cluster.kubectl("patch", "municipalitytenant", ns, "--type", "json", "-p", json.dumps(patch))
+
+    def upgraded() -> bool | None:
+        cgi = _json(cluster, "cgi", "open-zaak", "-n", ns)
+        status = cgi.get("status") or {}
+        return (
+            status.get("observedVersion") == "1.30.0"
+            and _condition(cgi, "Ready").get("status") == "True"
+        ) or None
+
+    wait_for("Groningen's Open Zaak Ready at 1.30.0", upgraded, timeout=180)
+    after = {
+        name: _condition(_json(cluster, "cgi", name, "-n", ns), "Ready") for name in dependents
+    }
+    for name in dependents:
+        assert after[name]["status"] == "True", (name, after[name])
+        assert after[name]["lastTransitionTime"] == before[name]["lastTransitionTime"], name
+
+
 def test_zac_calls_what_it_requires_with_credentials_both_sides_hold(
     cluster: Cluster, converged: OperatorProcess
 ) -> None:
@@ -711,6 +748,16 @@ def test_zac_calls_what_it_requires_with_credentials_both_sides_hold(
     wait_for("Open Zaak configured with the new secret", open_zaak_configured_again, timeout=180)
     for component in ("zac", "open-zaak"):
         wait_for(f"{component} Ready again", _ready_check(cluster, ns, component), timeout=120)
+    # Replacing the pods for a rotated credential is a change moving through, not an outage.
+    unhealthy = _json(
+        cluster,
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        "involvedObject.kind=ComponentInstallation,involvedObject.name=zac,reason=Unhealthy",
+    )
+    assert unhealthy["items"] == []
 
 
 def _ready_check(cluster: Cluster, namespace: str, component: str) -> Callable[[], bool | None]:

@@ -250,6 +250,45 @@ def test_dependencies_gate_and_wire() -> None:
     }
 
 
+def dependency(ready: str, healthy: str, observed_version: str | None) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "conditions": [
+            {"type": "Ready", "status": ready},
+            {"type": "Healthy", "status": healthy},
+        ]
+    }
+    if observed_version:
+        status["observedVersion"] = observed_version
+    return {"spec": {"component": "open-notificaties"}, "status": status}
+
+
+@pytest.mark.parametrize(
+    ("notificaties", "serves"),
+    [
+        pytest.param(dependency("True", "True", "1.9.0"), True, id="ready"),
+        # Rolling to a new version (or its configuration Job runs): the previous pods serve.
+        pytest.param(dependency("False", "Unknown", "1.9.0"), True, id="upgrading"),
+        # Its configuration failed after an upgrade: the previous configuration still holds.
+        pytest.param(dependency("False", "True", "1.9.0"), True, id="configuration-failed"),
+        # Its pods are gone at the version it ran: nothing answers.
+        pytest.param(dependency("False", "False", "1.9.0"), False, id="workloads-lost"),
+        # Never Ready yet (first install): nothing has served.
+        pytest.param(dependency("False", "Unknown", None), False, id="installing"),
+        pytest.param(dependency("False", "True", None), False, id="never-configured"),
+    ],
+)
+def test_a_dependency_that_served_keeps_its_dependents_while_it_upgrades(
+    notificaties: dict[str, Any], serves: bool
+) -> None:
+    """A dependent stays DependenciesReady while its dependency rolls to a new version (its
+    previous pods answer until the new ones are available), and waits for a first install or
+    for workloads that are gone."""
+    wired = plan(installation("open-zaak"), {"open-notificaties": notificaties})
+    assert wired.dependencies.ready is serves
+    if not serves:
+        assert wired.dependencies.reason == "DependencyNotReady"
+
+
 def test_external_backing_services_come_from_the_named_secret() -> None:
     live = installation(
         "objecttypen",

@@ -66,6 +66,7 @@ from cg_operator.reconcile.installation_summary import (
     readiness,
     summarize,
     transition_events,
+    workloads_changing,
     workloads_state,
 )
 from cg_operator.reconcile.pod import generate, generated_secret_name
@@ -516,6 +517,7 @@ def _report(
         workloads=workloads,
         now=at,
         public=_public(plan, spec, desired, observed),
+        changing=workloads_changing(desired, observed.get),
     )
     configured_verdict = _configured(live, plan, observed)
     ready = readiness(plan, wrote=wrote, workloads=workloads, configured=configured_verdict)

@@ -128,13 +128,16 @@ def assess(
     workloads: tuple[bool, str],
     now: datetime,
     public: PublicEndpoint | None = None,
+    changing: bool = False,
 ) -> tuple[Verdict, dict[str, Any] | None]:
     """Register what to probe for an installation (and its public URL, once its route is
-    taken up); return its Healthy verdict and what status.lastProbe should hold."""
+    taken up); return its Healthy verdict and what status.lastProbe should hold. `changing`:
+    a change moves through its workloads (new settings, a rotated credential), which makes
+    their unavailability progress as a new version's does."""
     namespace = live["metadata"]["namespace"]
     status = live.get("status") or {}
     recorded = status.get("lastProbe")
-    progressing = status.get("observedVersion") != spec.version
+    progressing = changing or status.get("observedVersion") != spec.version
     skipped, result, record = "probes are disabled (--probe-interval 0)", None, recorded
     target = None
     if CONFIG.enabled:

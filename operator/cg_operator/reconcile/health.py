@@ -76,8 +76,9 @@ def judge(
 ) -> Verdict:
     """The Healthy condition from workload availability (when the delivery runs workloads of
     its own) and the latest probe.
-    `progressing`: the desired version has not run yet (first install or an upgrade): health
-    is Unknown until it does, so a rollout never reads health from before its change."""
+    `progressing`: the desired version or settings have not run yet (first install, an
+    upgrade, a change rolling through the workloads): health is Unknown until they do, so a
+    rollout never reads health from before its change and a change is no outage."""
     if has_workloads and not workloads_available:
         if progressing:
             return Verdict("Unknown", "Progressing", workloads_message)

@@ -24,6 +24,7 @@ from cg_operator.reconcile.delivery.base import (
     PlanRequest,
 )
 from cg_operator.reconcile.exposure import ExposureSettings
+from cg_operator.reconcile.health import HEALTHY
 from cg_operator.reconcile.validation import FieldError
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "InstallationPlan",
     "check_dependencies",
     "plan_installation",
+    "serving",
     "tenancy_errors",
 ]
 
@@ -40,8 +42,9 @@ __all__ = [
 def check_dependencies(
     component: CGComponentSpec, installations: Mapping[str, Mapping[str, Any] | None]
 ) -> Dependencies:
-    """Every non-optional requirement must be subscribed (an installation exists) and Ready,
-    and one that is `exposed` (optional or not, once subscribed) must have a public host."""
+    """Every non-optional requirement must be subscribed (an installation exists) and serving
+    (`serving`), and one that is `exposed` (optional or not, once subscribed) must have a public
+    host."""
     missing, not_ready, hidden = [], [], []
     for requirement in component.requires:
         live = installations.get(requirement.component)
@@ -51,7 +54,7 @@ def check_dependencies(
             continue
         if live is None:
             missing.append(requirement.component)
-        elif not _ready(live):
+        elif not serving(live):
             not_ready.append(requirement.component)
     if missing:
         return Dependencies(
@@ -74,11 +77,23 @@ def check_dependencies(
     return Dependencies(True)
 
 
-def _ready(live: Mapping[str, Any]) -> bool:
-    for condition in (live.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == READY:
-            return bool(condition.get("status") == "True")
-    return False
+def serving(live: Mapping[str, Any]) -> bool:
+    """Whether a dependency answers its dependents: Ready, or Ready before (it has an
+    observedVersion) and moving to a change with its health not False. A rolling update keeps
+    the previous pods serving until the new ones are available, and a failed configuration
+    after an upgrade leaves the previous one in place, so neither takes the dependents down
+    with it; lost workloads at an unchanged version are Healthy=False (WorkloadUnavailable) and
+    are waited for. Without this, every dependent of a component flipped to Ready=False and
+    back during each of its upgrades: two status writes each, and a false alarm."""
+    conditions = {
+        c.get("type"): c.get("status") for c in (live.get("status") or {}).get("conditions") or []
+    }
+    if conditions.get(READY) == "True":
+        return True
+    return bool((live.get("status") or {}).get("observedVersion")) and conditions.get(HEALTHY) in (
+        "True",
+        "Unknown",
+    )
 
 
 def tenancy_errors(

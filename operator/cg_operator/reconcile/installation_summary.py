@@ -22,7 +22,7 @@ from cg_operator.reconcile.configuration import CONFIGURATION_FAILED, CONFIGURED
 from cg_operator.reconcile.delivery import delivery_for
 from cg_operator.reconcile.delivery.base import WORKLOAD_KINDS, InstallationPlan, Readiness
 from cg_operator.reconcile.health import HEALTHY, Verdict
-from cg_operator.reconcile.workloads import rollout_state
+from cg_operator.reconcile.workloads import changing, rollout_state
 
 DEPENDENCIES_READY = "DependenciesReady"
 MISSING_SECRET = "MissingSecret"  # noqa: S105 - a condition reason
@@ -75,6 +75,11 @@ def workloads_state(desired: Sequence[dict[str, Any]], lookup: Lookup) -> tuple[
             if not available:
                 return False, reason
     return True, "every workload is available"
+
+
+def workloads_changing(desired: Sequence[dict[str, Any]], lookup: Lookup) -> bool:
+    """Whether a change is moving through any desired workload (reconcile/workloads.changing)."""
+    return any(changing(lookup(Ref.of(obj))) for obj in desired if obj["kind"] in WORKLOAD_KINDS)
 
 
 class Configured(NamedTuple):

@@ -47,3 +47,24 @@ def _first_problem(live: Mapping[str, Any]) -> str | None:
         ),
     ]
     return next((message for failed, message in checks if failed), None)
+
+
+def changing(live: Mapping[str, Any] | None) -> bool:
+    """Whether a change is moving through a workload: the controller has not seen its latest
+    spec, not every replica runs it, old replicas remain, or a StatefulSet rolls to a new
+    revision. Its unavailability is then the change's, not an outage: a settings change or a
+    rotated credential replaces the pods the way a new version does."""
+    if live is None:
+        return False
+    spec, status = live.get("spec") or {}, live.get("status") or {}
+    wanted = int(spec.get("replicas", 1))
+    updated = int(status.get("updatedReplicas", 0) or 0)
+    return (
+        int(status.get("observedGeneration", 0)) < int(live["metadata"].get("generation", 0))
+        or updated < wanted
+        or (live["kind"] == "Deployment" and int(status.get("replicas", 0) or 0) > updated)
+        or (
+            live["kind"] == "StatefulSet"
+            and status.get("currentRevision") != status.get("updateRevision")
+        )
+    )
