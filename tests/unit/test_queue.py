@@ -153,6 +153,20 @@ def test_a_delayed_ask_never_postpones_a_pass_already_due() -> None:
     assert queue.idle()
 
 
+def test_a_sooner_delayed_ask_brings_a_later_pass_forward() -> None:
+    # A status write held back for its window (30 s here) and then a child's event (its
+    # workload became available): the pass runs after the child's short delay, once.
+    queue = WorkQueue(workers=1)
+    runs, reconcile = _timed_recorder()
+    first = time.monotonic()
+    queue.add("installation", reconcile, {}, delay=30)
+    queue.add("installation", reconcile, {}, delay=0.2)
+    wait_for("the sooner ask's pass", lambda: len(runs) > 0, timeout=5, interval=0.01)
+    assert 0.2 <= runs[0][1] - first < 10
+    wait_for("the queue idle", queue.idle, timeout=5, interval=0.01)
+    assert [key for key, _ in runs] == ["installation"], "the later due time was dropped"
+
+
 def test_an_immediate_ask_overtakes_a_delayed_one_and_runs_once() -> None:
     queue = WorkQueue(workers=1)
     runs, reconcile = _timed_recorder()

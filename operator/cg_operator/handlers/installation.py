@@ -38,6 +38,7 @@ from cg_operator.handlers.catalogue import CatalogueIndex, catalogue_of
 from cg_operator.handlers.observed import Observed
 from cg_operator.handlers.own_status import OwnStatus
 from cg_operator.handlers.queue import QUEUE
+from cg_operator.handlers.status_pacing import StatusPacing
 from cg_operator.handlers.sync import apply_all, prune, report_repairs
 from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
@@ -71,7 +72,12 @@ from cg_operator.reconcile.installation_summary import (
 )
 from cg_operator.reconcile.pod import generate, generated_secret_name
 from cg_operator.reconcile.retention import Disposal, dispose
-from cg_operator.reconcile.status import existing_conditions, status_patch, validation_conditions
+from cg_operator.reconcile.status import (
+    existing_conditions,
+    progress_only,
+    status_patch,
+    validation_conditions,
+)
 from cg_operator.reconcile.validation import FieldError, parse_spec
 
 log = logging.getLogger(__name__)
@@ -98,6 +104,7 @@ def configure(backing_images: BackingImages) -> None:
 # before then compares with it, so it neither writes the same status again nor posts a
 # transition's event a second time (handlers/own_status).
 OWN_STATUS = OwnStatus()
+STATUS_PACING = StatusPacing()
 
 
 def enqueue_installation(
@@ -121,6 +128,7 @@ def reconcile_installation(namespace: str, name: str, kwargs: Mapping[str, Any])
         probing.forget_installation((PLURAL, namespace, name))
         QUEUE.forget((PLURAL, namespace, name))
         OWN_STATUS.forget((namespace, name))
+        STATUS_PACING.forget((namespace, name))
         return
     if live["metadata"].get("deletionTimestamp"):
         _finalize(live, observed)
@@ -209,6 +217,7 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
             desired=existing,
             observed=observed,
             wrote=False,
+            kwargs=kwargs,
         )
         return
     desired += _configuration_job(plan, desired, observed)
@@ -242,6 +251,7 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
         desired=desired,
         observed=observed,
         wrote=bool(written),
+        kwargs=kwargs,
     )
 
 
@@ -500,9 +510,11 @@ def _report(
     desired: list[dict[str, Any]],
     observed: Observed,
     wrote: bool,
+    kwargs: Mapping[str, Any],
 ) -> None:
     """Conditions, observed version, endpoint, health and inventory; written only when they
-    changed."""
+    changed, and a change that is progress only no sooner than STATUS_PACING allows (the pass
+    is asked for again then)."""
     generation = live["metadata"].get("generation")
     at = now()
     status = live.get("status") or {}
@@ -545,9 +557,17 @@ def _report(
     }
     if observed_version:
         extra["observedVersion"] = observed_version
-    for event in transition_events(
+    events = transition_events(
         status, conditions, component=spec.component, version=observed_version, plan=plan
-    ):
+    )
+    patch = status_patch(status, conditions, generation, extra)
+    meta = live["metadata"]
+    if patch is not None and not events and progress_only(status, patch):
+        wait = STATUS_PACING.wait((meta["namespace"], meta["name"]))
+        if wait > 0:
+            QUEUE.add((PLURAL, meta["namespace"], meta["name"]), _run, kwargs, delay=wait)
+            return
+    for event in events:
         objects.post_event(
             live,
             reason=event.reason,
@@ -577,6 +597,7 @@ def _write_status(live: dict[str, Any], conditions: list[Condition], extra: dict
         meta = live["metadata"]
         answer = patch_status(PLURAL, meta["name"], patch, meta["namespace"])
         OWN_STATUS.wrote((meta["namespace"], meta["name"]), meta.get("resourceVersion"), answer)
+        STATUS_PACING.wrote((meta["namespace"], meta["name"]))
 
 
 def _finalize(live: dict[str, Any], observed: Observed) -> None:

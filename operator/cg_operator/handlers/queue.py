@@ -10,7 +10,8 @@ A summary (a tenant's components, a catalogue entry's adoption) is asked for by 
 the objects it sums up. Those asks may be delayed (`add(..., delay=...)`): every ask within the
 delay joins one pass, so a tenant whose eleven installations become Ready one after another
 writes its status a few times instead of eleven. A delayed ask never postpones a pass already
-due, and an immediate ask overtakes it. Failed passes are retried the same way.
+due, one due sooner brings a later one forward, and an immediate ask overtakes it. Failed passes
+are retried the same way.
 
 At start-up kopf delivers one event per stored object, kind by kind: a child's event would
 reconcile its installation again after the installation's own event already had. So the
@@ -107,11 +108,14 @@ class WorkQueue:
     def _add_delayed(self, key: Hashable, reconcile: Reconcile, delay: float) -> None:
         if key in self._pending or key in self._again:
             return  # a pass is due already; it will see this change too
-        if key in self._delayed:
-            due, _ = self._delayed[key]
-            self._delayed[key] = (due, reconcile)
-            return
         due = time.monotonic() + delay
+        if key in self._delayed:
+            # The earlier of the two: a pass put off for a while (a status write held back for
+            # its window) is brought forward by an ask that wants it sooner.
+            earlier, _ = self._delayed[key]
+            if earlier <= due:
+                self._delayed[key] = (earlier, reconcile)
+                return
         self._delayed[key] = (due, reconcile)
         heapq.heappush(self._due, (due, next(self._order), key))
 

@@ -124,6 +124,30 @@ def status_patch(
     return wanted
 
 
+# What a status write is made for at once, whatever the pacing: Ready's status (rollouts,
+# summaries and people wait for it), what the spec is reconciled to, the version that runs, and
+# the inventory (pruning after a crash relies on it recording every child applied).
+IMMEDIATE_FIELDS = ("observedGeneration", "observedVersion", "inventory")
+
+
+def progress_only(current: Mapping[str, Any] | None, patch: Mapping[str, Any]) -> bool:
+    """Whether a status patch only moves progress a reader may see a few seconds late: a
+    status is stored already, Ready keeps its status, and none of IMMEDIATE_FIELDS changes
+    (messages, reasons, other conditions, lastProbe may). The caller adds its own rule for
+    events: a patch that comes with one is written with it."""
+    if not current or not current.get("conditions"):
+        return False
+    if _ready_status(current.get("conditions")) != _ready_status(patch.get("conditions")):
+        return False
+    return all(
+        _same(current.get(field), patch[field]) for field in IMMEDIATE_FIELDS if field in patch
+    )
+
+
+def _ready_status(conditions: Any) -> Any:
+    return next((c.get("status") for c in conditions or [] if c.get("type") == "Ready"), None)
+
+
 def _same(stored: Any, wanted: Any) -> bool:
     if isinstance(wanted, list) and isinstance(stored, list):
         return [_normal(x) for x in stored] == [_normal(x) for x in wanted]
