@@ -6,7 +6,10 @@ with the operator's own `k8s.objects.apply` (the kubernetes client, server-side 
 manager cg-operator, force) on 4 threads, as the identity in KUBECONFIG (the harness gives it the
 chart's ServiceAccount token). It keeps no state, reads nothing back but the tenants, the
 catalogue and the uids its applies return, writes no status, finalizers or events, and waits
-for nothing: it is the floor an operator's writes and time are compared with.
+for nothing: it is the floor an operator's writes and time are compared with. It writes what the
+operator's passes write besides the planners' children: the tenant's credential Secrets (one
+per wired pair, fresh values) and each configured component's configuration Job, planned with
+every installation's endpoint (known from its plan) as the operator's status would give it.
 
 Difference from the operator: the operator deploys a component's workloads only once its
 dependencies are Ready. The raw applier cannot know that; it applies each tenant's
@@ -37,6 +40,11 @@ from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.api.tenant import MunicipalityTenantSpec
 from cg_operator.k8s import objects
+from cg_operator.reconcile.configuration import (
+    credential_pairs,
+    credential_secret_name,
+    new_credential,
+)
 from cg_operator.reconcile.installation import plan_installation
 from cg_operator.reconcile.tenant import plan_tenant
 from cg_operator.reconcile.validation import Catalogue
@@ -71,10 +79,14 @@ def order(names: Sequence[str], catalogue: Catalogue) -> list[str]:
 
 
 def installation_objects(
-    cgi: Mapping[str, Any], catalogue: Catalogue, installations: Mapping[str, Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """What the operator's installation pass applies for one installation (its data, then its
-    children), with no passwords (backing services are external) and no SaaS credentials."""
+    cgi: Mapping[str, Any],
+    catalogue: Catalogue,
+    installations: Mapping[str, Mapping[str, Any]],
+    credential_versions: Mapping[str, str | None],
+) -> tuple[list[dict[str, Any]], str]:
+    """What the operator's installation pass applies for one installation (its data, its
+    children, its configuration Job), with no passwords (backing services are external) and no
+    SaaS credentials; and its endpoint."""
     spec = ComponentInstallationSpec.model_validate(dict(cgi["spec"]))
     plan = plan_installation(
         cgi,
@@ -83,26 +95,47 @@ def installation_objects(
         installations,
         passwords={},
         credentials=None,
+        credential_versions=credential_versions,
     )
-    return [*plan.data, *plan.children]
+    job = [plan.configuration.job] if plan.configuration and plan.configuration.job else []
+    return [*plan.data, *plan.children, *job], plan.endpoint
 
 
-def apply_tenant(tenant: Mapping[str, Any], catalogue: Catalogue, apply: Apply) -> int:
+def apply_tenant(
+    tenant: Mapping[str, Any],
+    catalogue: Catalogue,
+    apply: Apply,
+    new_secret: Callable[[], str] = new_credential,
+) -> int:
     """Apply one tenant's namespace, children, installations and their children, in dependency
-    order; the number of objects applied."""
+    order; the number of objects applied. `new_secret` makes each credential's value."""
     spec = MunicipalityTenantSpec.model_validate(dict(tenant["spec"]))
-    plan = plan_tenant(tenant, spec, catalogue, rollout_versions={})
+    subscribed = {s.name: catalogue[s.name] for s in spec.components if s.name in catalogue}
+    credentials = {
+        credential_secret_name(client, server): new_secret()
+        for client, server in credential_pairs(subscribed)
+    }
+    plan = plan_tenant(tenant, spec, catalogue, rollout_versions={}, credentials=credentials)
     apply(plan.namespace_object)
+    versions: dict[str, str | None] = {}
     for child in plan.children:
-        apply(child)
+        written = apply(child)
+        if child["kind"] == "Secret" and child["metadata"]["name"] in credentials:
+            versions[child["metadata"]["name"]] = written["metadata"]["uid"]
     count = 1 + len(plan.children)
     by_name = {cgi["metadata"]["name"]: cgi for cgi in plan.installations}
-    live: dict[str, Mapping[str, Any]] = {}
-    for name in order([s.name for s in spec.components], catalogue):
-        live[name] = apply(by_name[name])
+    names = order([s.name for s in spec.components], catalogue)
+    live: dict[str, dict[str, Any]] = {}
+    for name in names:
+        live[name] = dict(apply(by_name[name]))
         count += 1
-    for name in order([s.name for s in spec.components], catalogue):
-        for obj in installation_objects(live[name], catalogue, live):
+    # A configuration may name any subscribed component's endpoint (a part for a client that
+    # comes later in the order): every endpoint first, as each installation's status holds it.
+    for name in names:
+        _, endpoint = installation_objects(live[name], catalogue, live, versions)
+        live[name]["status"] = {"endpoint": endpoint}
+    for name in names:
+        for obj in installation_objects(live[name], catalogue, live, versions)[0]:
             apply(obj)
             count += 1
     return count

@@ -17,6 +17,7 @@ import yaml
 from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.api.tenant import MunicipalityTenantSpec
+from cg_operator.reconcile.configuration import credential_pairs, credential_secret_name
 from cg_operator.reconcile.installation import plan_installation
 from cg_operator.reconcile.tenant import plan_tenant
 from cg_operator.reconcile.validation import tenant_errors
@@ -150,25 +151,46 @@ def test_the_raw_applier_writes_exactly_what_the_operator_plans(
         written.append(json.loads(json.dumps(obj)))
         return _live(obj)
 
-    assert raw.apply_tenant(tenant, parsed, apply) == len(written)
+    assert raw.apply_tenant(tenant, parsed, apply, new_secret=lambda: "s3cret") == len(written)
 
-    # The operator: the tenant pass plans the namespace, its children and the installations;
-    # each installation pass plans from the live installation and its siblings.
+    # The operator: the tenant pass plans the namespace, its children (a credential Secret per
+    # wired pair) and the installations; each installation pass plans from the live
+    # installation and its siblings, whose status gives their endpoints, and adds its
+    # configuration Job once its workloads run.
     spec = MunicipalityTenantSpec.model_validate(tenant["spec"])
-    plan = plan_tenant(tenant, spec, parsed, rollout_versions={})
+    subscribed = {s.name: parsed[s.name] for s in spec.components}
+    credentials = {credential_secret_name(*pair): "s3cret" for pair in credential_pairs(subscribed)}
+    assert credentials, "the national fleet's largest tenant wires some pair"
+    plan = plan_tenant(tenant, spec, parsed, rollout_versions={}, credentials=credentials)
     expected = [plan.namespace_object, *plan.children, *plan.installations]
+    versions = {
+        name: _live(o)["metadata"]["uid"]
+        for o in plan.children
+        if (name := o["metadata"]["name"]) in credentials
+    }
     siblings = {i["metadata"]["name"]: _live(i) for i in plan.installations}
-    for installation in siblings.values():
-        planned = plan_installation(
+
+    def operator_plan(installation: dict[str, Any]) -> Any:
+        return plan_installation(
             installation,
             ComponentInstallationSpec.model_validate(installation["spec"]),
             parsed[installation["spec"]["component"]],
             siblings,
             passwords={},
             credentials=None,
+            credential_versions=versions,
         )
+
+    for installation in siblings.values():
+        installation["status"] = {"endpoint": operator_plan(installation).endpoint}
+    jobs = 0
+    for installation in siblings.values():
+        planned = operator_plan(installation)
         assert planned.errors == []
-        expected += [*planned.data, *planned.children]
+        job = planned.configuration.job if planned.configuration else None
+        jobs += job is not None
+        expected += [*planned.data, *planned.children, *([job] if job else [])]
+    assert jobs, "the largest tenant runs some configuration Job"
 
     def key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
         return obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]
@@ -209,7 +231,7 @@ def _planned(tenant: Mapping[str, Any], parsed: Any) -> list[dict[str, Any]]:
         written.append(json.loads(json.dumps(obj)))
         return _live(obj)
 
-    raw.apply_tenant(_live(tenant), parsed, apply)
+    raw.apply_tenant(_live(tenant), parsed, apply, new_secret=lambda: "s3cret")
     return written
 
 
