@@ -575,7 +575,8 @@ def _report(
             warning=event.warning,
             series=event.key,
         )
-    _write_status(live, conditions, extra)
+    if patch is not None:
+        _send_status(live, patch)
 
 
 def _public(
@@ -594,10 +595,14 @@ def _public(
 def _write_status(live: dict[str, Any], conditions: list[Condition], extra: dict[str, Any]) -> None:
     patch = status_patch(live.get("status"), conditions, live["metadata"].get("generation"), extra)
     if patch is not None:
-        meta = live["metadata"]
-        answer = patch_status(PLURAL, meta["name"], patch, meta["namespace"])
-        OWN_STATUS.wrote((meta["namespace"], meta["name"]), meta.get("resourceVersion"), answer)
-        STATUS_PACING.wrote((meta["namespace"], meta["name"]))
+        _send_status(live, patch)
+
+
+def _send_status(live: dict[str, Any], patch: dict[str, Any]) -> None:
+    meta = live["metadata"]
+    answer = patch_status(PLURAL, meta["name"], patch, meta["namespace"])
+    OWN_STATUS.wrote((meta["namespace"], meta["name"]), meta.get("resourceVersion"), answer)
+    STATUS_PACING.wrote((meta["namespace"], meta["name"]))
 
 
 def _finalize(live: dict[str, Any], observed: Observed) -> None:

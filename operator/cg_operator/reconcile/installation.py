@@ -25,6 +25,7 @@ from cg_operator.reconcile.delivery.base import (
 )
 from cg_operator.reconcile.exposure import ExposureSettings
 from cg_operator.reconcile.health import HEALTHY
+from cg_operator.reconcile.status import condition_status
 from cg_operator.reconcile.validation import FieldError
 
 __all__ = [
@@ -85,12 +86,10 @@ def serving(live: Mapping[str, Any]) -> bool:
     with it; lost workloads at an unchanged version are Healthy=False (WorkloadUnavailable) and
     are waited for. Without this, every dependent of a component flipped to Ready=False and
     back during each of its upgrades: two status writes each, and a false alarm."""
-    conditions = {
-        c.get("type"): c.get("status") for c in (live.get("status") or {}).get("conditions") or []
-    }
-    if conditions.get(READY) == "True":
+    status = live.get("status") or {}
+    if condition_status(status, READY) == "True":
         return True
-    return bool((live.get("status") or {}).get("observedVersion")) and conditions.get(HEALTHY) in (
+    return bool(status.get("observedVersion")) and condition_status(status, HEALTHY) in (
         "True",
         "Unknown",
     )

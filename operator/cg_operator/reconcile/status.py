@@ -137,15 +137,19 @@ def progress_only(current: Mapping[str, Any] | None, patch: Mapping[str, Any]) -
     events: a patch that comes with one is written with it."""
     if not current or not current.get("conditions"):
         return False
-    if _ready_status(current.get("conditions")) != _ready_status(patch.get("conditions")):
+    if condition_status(current, "Ready") != condition_status(patch, "Ready"):
         return False
     return all(
         _same(current.get(field), patch[field]) for field in IMMEDIATE_FIELDS if field in patch
     )
 
 
-def _ready_status(conditions: Any) -> Any:
-    return next((c.get("status") for c in conditions or [] if c.get("type") == "Ready"), None)
+def condition_status(status: Mapping[str, Any] | None, type_: str) -> str | None:
+    """A stored condition's status ("True", "False", "Unknown"), None without one: read from
+    the raw status, not validated as existing_conditions does, for the passes that ask it of
+    every dependency."""
+    conditions = (status or {}).get("conditions") or []
+    return next((c.get("status") for c in conditions if c.get("type") == type_), None)
 
 
 def _same(stored: Any, wanted: Any) -> bool:
