@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
     from cg_operator.handlers.probing import HealthConfig
     from cg_operator.reconcile.backing import BackingImages
     from cg_operator.reconcile.exposure import ExposureSettings
+    from cg_operator.reconcile.shards import Shard
+
+
+_LABEL_VALUE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
         "postgresql:17=registry.example/postgres@sha256:...; IMAGE may hold {version})",
     )
     _election_arguments(run)
+    run.add_argument(
+        "--shard",
+        default=None,
+        metavar="NAME",
+        help="reconcile only the tenants labelled appstore.commonground.nl/shard=NAME; the shard "
+        "named main also takes unlabelled tenants and writes the catalogue's and rollouts' "
+        "status (default: one process for every tenant)",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     commands.add_parser("version", help="print the version and exit")
     return parser
@@ -144,9 +157,22 @@ def _election_arguments(run: argparse.ArgumentParser) -> None:
         )
 
 
+def shard(args: argparse.Namespace) -> Shard:
+    """This process's shard from parsed arguments; a name no label can hold exits naming it."""
+    from cg_operator.reconcile.shards import Shard  # noqa: PLC0415 - see main()
+
+    if args.shard is not None and not _LABEL_VALUE.fullmatch(args.shard):
+        raise SystemExit(
+            f"cg-operator run: --shard {args.shard!r}: a shard is named like a label value: up "
+            "to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+        )
+    return Shard(args.shard)
+
+
 def election_settings(args: argparse.Namespace) -> ElectionSettings | None:
     """The leader election settings from parsed arguments (None without --leader-elect); bad
-    durations and a missing namespace exit naming the flag."""
+    durations and a missing namespace exit naming the flag. Each shard has its own Lease (the
+    default name with the shard's appended)."""
     from cg_operator.handlers.leadership import ElectionSettings  # noqa: PLC0415 - see main()
 
     if not args.leader_elect:
@@ -162,9 +188,10 @@ def election_settings(args: argparse.Namespace) -> ElectionSettings | None:
         raise SystemExit(
             f"cg-operator run: --lease-duration, --renew-deadline, --retry-period: {problem}"
         )
-    return ElectionSettings(
-        namespace=args.leader_election_namespace, name=args.leader_election_id, timing=timing
-    )
+    name = args.leader_election_id
+    if args.shard and name == DEFAULT_LEASE_NAME:
+        name = f"{name}-{args.shard}"[:253]
+    return ElectionSettings(namespace=args.leader_election_namespace, name=name, timing=timing)
 
 
 def _health_arguments(run: argparse.ArgumentParser) -> None:
@@ -379,6 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exposure=exposure_settings(args),
         backing_images=backing_images(args),
         election=election_settings(args),
+        shard=shard(args),
     )
     return 0
 

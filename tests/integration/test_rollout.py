@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import OperatorProcess, start_operator
-from tests.support.cluster import Cluster, condition, get_json, wait_for
+from tests.support.cluster import Cluster, condition, get_json, ready_on, wait_for
 from tests.support.configuration import make_job_pods_unschedulable, remove_policy
 
 COMPONENT = "rollout-test"
@@ -214,10 +214,7 @@ def _cgi(cluster: Cluster, tenant_name: str) -> dict[str, Any]:
 
 
 def _ready_on(cluster: Cluster, tenant_name: str, version: str) -> bool:
-    item = _cgi(cluster, tenant_name)
-    return (item.get("status") or {}).get("observedVersion") == version and condition(
-        item, "Ready"
-    ).get("status") == "True"
+    return ready_on(cluster, tenant_name, COMPONENT, version)
 
 
 def _rollout(cluster: Cluster, name: str) -> dict[str, Any]:

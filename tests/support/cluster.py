@@ -144,6 +144,14 @@ def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
     return {}
 
 
+def ready_on(cluster: Cluster, namespace: str, installation: str, version: str) -> bool:
+    """Whether an installation runs `version` (observed) and is Ready."""
+    item = get_json(cluster, "cgi", installation, "-n", namespace)
+    return (item.get("status") or {}).get("observedVersion") == version and condition(
+        item, "Ready"
+    ).get("status") == "True"
+
+
 EXAMPLE_FOLDERS = ("catalog", "tenants", "rollouts")
 
 

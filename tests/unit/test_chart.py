@@ -24,13 +24,16 @@ import pytest
 import yaml
 
 from cg_operator.api.component import BackingServiceType
-from cg_operator.api.constants import GROUP
+from cg_operator.api.constants import GROUP, LABEL_SHARD
 from cg_operator.cli import (
     backing_images,
     build_parser,
     election_settings,
     exposure_settings,
     health_config,
+)
+from cg_operator.cli import (
+    shard as shard_of_args,
 )
 from cg_operator.handlers.observed import CHILD_KINDS
 from cg_operator.k8s.election import ElectionTiming
@@ -943,3 +946,41 @@ def test_the_self_service_policy_spares_only_the_operator() -> None:
     (condition,) = policy["matchConditions"]
     assert f"system:serviceaccount:{NAMESPACE}:" in condition["expression"]
     assert policy["matchConstraints"]["resourceRules"][0]["resources"] == ["municipalitytenants"]
+
+
+def test_each_shard_is_a_deployment_with_its_own_lease_and_pods() -> None:
+    objects = render_set("shards={main,east}")
+    deployments = {d["metadata"]["name"]: d for d in objects if d["kind"] == "Deployment"}
+    operators = {n: d for n, d in deployments.items() if n.startswith("cg-operator-")}
+    assert set(operators) >= {"cg-operator-main", "cg-operator-east"}
+    assert "cg-operator" not in deployments, "no unsharded operator beside the shards"
+    leases = []
+    for shard in ("main", "east"):
+        deployment = operators[f"cg-operator-{shard}"]
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selector[LABEL_SHARD] == shard, "a shard's pods are told apart from another's"
+        assert deployment["spec"]["template"]["metadata"]["labels"][LABEL_SHARD] == shard
+        spec = deployment["spec"]["template"]["spec"]["containers"][0]
+        args = build_parser().parse_args(["run", *spec["args"]])
+        assert shard_of_args(args).name == shard
+        election = election_settings(
+            build_parser().parse_args(
+                ["run", *spec["args"], "--leader-election-namespace", NAMESPACE]
+            )
+        )
+        assert election is not None
+        leases.append(election.name)
+        budget = one(objects, "PodDisruptionBudget", f"cg-operator-{shard}")
+        assert budget["spec"]["selector"]["matchLabels"] == selector
+    assert len(set(leases)) == 2, "each shard elects its leader on its own Lease"
+    role = one(objects, "Role", "cg-operator-leader-election")
+    assert role["rules"][1]["resourceNames"] == leases
+
+
+def test_shards_without_the_primary_are_refused() -> None:
+    refused = helm(*template_args(None, "--set", "shards={east,west}"), check=False)
+    assert refused.returncode != 0
+    assert "shards must include main" in refused.stderr
+    bad = helm(*template_args(None, "--set", "shards={main,Ea/st}"), check=False)
+    assert bad.returncode != 0
+    assert "shards" in bad.stderr

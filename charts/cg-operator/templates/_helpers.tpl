@@ -44,9 +44,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/* The operator's ServiceAccount. */}}
-{{/* The leader election Lease, in the release namespace. */}}
+{{/* The leader election Lease, in the release namespace: (list root shard), one per shard. */}}
 {{- define "cg-operator.leaseName" -}}
-{{- printf "%s-leader" (include "cg-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- $root := index . 0 }}{{- $shard := index . 1 }}
+{{- $base := printf "%s-leader" (include "cg-operator.fullname" $root) | trunc 63 | trimSuffix "-" }}
+{{- if $shard }}{{ printf "%s-%s" $base $shard }}{{ else }}{{ $base }}{{ end }}
 {{- end }}
 
 {{- define "cg-operator.serviceAccountName" -}}

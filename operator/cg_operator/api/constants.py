@@ -29,6 +29,9 @@ LABEL_MUNICIPALITY: Final = f"{GROUP}/municipality-code"
 LABEL_INSTALLATION: Final = f"{GROUP}/installation"
 # Set on data (PVCs, database Secrets) left behind on purpose by deletionPolicy Retain.
 LABEL_RETAINED: Final = f"{GROUP}/retained"
+# On a tenant: the operator shard that reconciles it (reconcile/shards.py); on every object a
+# sharded operator writes: the shard that wrote it (its watches select on it).
+LABEL_SHARD: Final = f"{GROUP}/shard"
 ANNOTATION_CONFIG_HASH: Final = f"{GROUP}/config-hash"
 # On every child: a hash of what the operator last applied, so that a field it stopped setting
 # is noticed (a subset comparison cannot see a removal) and removed by the next apply.

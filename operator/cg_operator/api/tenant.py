@@ -363,3 +363,6 @@ class MunicipalityTenantStatus(ObjectStatus):
     """Every subscription with its version, readiness, health and the reason when not ready."""
     components_ready: Annotated[str, Field(max_length=16)] | None = None
     """Ready subscriptions out of all, e.g. 3/4 (for the printer column)."""
+    shard: Annotated[str, Field(max_length=63)] | None = None
+    """The operator shard that wrote this tenant last: a shard the tenant moved to waits until
+    the previous one hands it over by naming the new one here. Unset without shards."""

@@ -11,6 +11,7 @@ import kopf
 from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.constants import GROUP, VERSION
 from cg_operator.api.kinds import COMPONENT
+from cg_operator.handlers import shards
 from cg_operator.handlers.catalogue import CatalogueIndex, SeenIndex, catalogue_of, latest
 from cg_operator.handlers.installation import enqueue_installation
 from cg_operator.handlers.observed import Observed
@@ -77,6 +78,8 @@ def component_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) -> 
     for live in Observed(kwargs).all_installations():
         if (live.get("spec") or {}).get("component") == name:
             enqueue_installation(live["metadata"]["namespace"], live["metadata"]["name"], kwargs)
+    if not shards.current().writes_cluster_status:
+        return  # the rollouts' status is the primary shard's
     catalogue = catalogue_of(catalogue_index)
     rollout_index: SeenIndex = kwargs["rollout_index"]
     for _rollout, seen in latest(rollout_index):

@@ -240,7 +240,7 @@ def _reconcile(live: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
             reason="BindingRotated",
             message=f"connection details in Secret {plan.binding_secret} changed",
         )
-    unwanted = _inventory(live) - {Ref.of(o) for o in desired}
+    unwanted = inventory(live) - {Ref.of(o) for o in desired}
     _apply_disposal(dispose(unwanted, spec.deletion_policy))
     _report(
         live,
@@ -487,7 +487,8 @@ def _credentials(
     return objects.read_secret(namespace, spec.credentials_secret_ref.name)
 
 
-def _inventory(live: dict[str, Any]) -> set[Ref]:
+def inventory(live: Mapping[str, Any]) -> set[Ref]:
+    """What the installation's status records it made."""
     entries = (live.get("status") or {}).get("inventory") or []
     namespace = live["metadata"]["namespace"]
     return {Ref(e["apiVersion"], e["kind"], namespace, e["name"]) for e in entries}

@@ -40,15 +40,29 @@ def _values(context: Mapping[str, Any], index: str) -> Iterator[Mapping[str, Any
 
 
 def snapshot() -> metrics.FleetSnapshot:
-    """What the operator's indexes hold now (the latest context the work queue saw). kopf
-    updates them on its own thread; a copy that raced with an update is simply taken again."""
+    """What the operator's indexes hold now (the latest context the work queue saw): of a
+    shard, its own tenants and their installations, and the rollouts only of the primary, so
+    that the shards' series add up to the fleet. kopf updates the indexes on its own thread; a
+    copy that raced with an update is simply taken again."""
+    # At call time: handlers/shards imports the indexes, which import this module.
+    from cg_operator.handlers import shards  # noqa: PLC0415
+
+    shard = shards.current()
     context = QUEUE.context()
     for _attempt in range(5):
         try:
+            tenants = list(_values(context, "tenant_index"))
+            installations = list(_values(context, "observed_componentinstallations"))
+            if shard.sharded:
+                tenants = [t for t in tenants if shards.labelled_here(t)]
+                names = {t["metadata"]["name"] for t in tenants}
+                installations = [i for i in installations if i["spec"].get("tenant") in names]
             return metrics.FleetSnapshot(
-                installations=list(_values(context, "observed_componentinstallations")),
-                tenants=list(_values(context, "tenant_index")),
-                rollouts=list(_values(context, "rollout_index")),
+                installations=installations,
+                tenants=tenants,
+                rollouts=list(_values(context, "rollout_index"))
+                if shard.writes_cluster_status
+                else [],
                 queue_depth=QUEUE.depth(),
                 cached_objects={
                     name.removeprefix(CHILD_INDEX_PREFIX): sum(len(s) for s in index.values())

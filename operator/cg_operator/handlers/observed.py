@@ -189,6 +189,15 @@ class Observed:
                     out.append(obj)
         return out
 
+    def everything_in(self, namespace: str) -> list[dict[str, Any]]:
+        """Every object of every watched kind in one namespace."""
+        return [
+            obj
+            for api_version, kind in self._indexes
+            if kind != "Namespace"
+            for obj in self.in_namespace(api_version, kind, namespace)
+        ]
+
     def tenant_children(self, namespace: str, tenant: str) -> list[dict[str, Any]]:
         """The tenant-level children in its namespace (not those of an installation)."""
         out = []

@@ -41,6 +41,8 @@ BACKOFF_SECONDS = (1, 2, 5, 10, 30, 60)
 StartupCheck = Callable[[Mapping[str, Any]], bool]
 # Told of every failed pass: (key, failed passes in a row, the error).
 FailureReporter = Callable[[Hashable, int, Exception], None]
+# Whether this process runs a key's pass: (key, context) -> bool.
+Gate = Callable[[Hashable, Mapping[str, Any]], bool]
 # How often a held queue asks its start-up check.
 STARTUP_CHECK_SECONDS = 0.2
 # How long a summary (a tenant's status, a catalogue entry's adoption) gathers the changes of
@@ -76,10 +78,33 @@ class WorkQueue:
         self._passes = 0
         self._reconcilers: dict[Hashable, Reconcile] = {}
         self._report_failure: FailureReporter | None = None
+        self._gate: Gate | None = None
+        self._awaiting_ends = 0  # threads in wait_until_none_running
 
     def set_failure_reporter(self, report: FailureReporter | None) -> None:
         """Who hears of failed passes (the operator surfaces repeated ones on the object)."""
         self._report_failure = report
+
+    def set_gate(self, gate: Gate | None) -> None:
+        """Run a key's pass only when `gate(key, context)` says so (a sharded operator runs
+        only its own: handlers/shards); a refused key is dropped, not retried."""
+        self._gate = gate
+
+    def wait_until_none_running(self, matches: Callable[[Hashable], bool], timeout: float) -> bool:
+        """Block until no running pass's key `matches` (another worker's pass ends); False
+        after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._awaiting_ends += 1
+            try:
+                while any(matches(k) for k in self._active):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._cond.wait(left)
+            finally:
+                self._awaiting_ends -= 1
+        return True
 
     def add(
         self,
@@ -244,8 +269,11 @@ class WorkQueue:
                 context = self._context
             kind = _kind_of(key)
             started = time.monotonic()
+            ran = False
             try:
-                reconcile(key, context)
+                if self._gate is None or self._gate(key, context):
+                    ran = True
+                    reconcile(key, context)
                 self._failures.pop(key, None)
             except Exception as error:  # a pass must never kill its worker
                 metrics.RECONCILE_ERRORS.labels(kind).inc()
@@ -257,11 +285,14 @@ class WorkQueue:
                 with self._cond:
                     self._add_delayed(key, reconcile, delay)
             finally:
-                metrics.RECONCILE_TOTAL.labels(kind).inc()
-                metrics.RECONCILE_DURATION.labels(kind).observe(time.monotonic() - started)
+                if ran:  # a pass another shard owns is no pass of this one
+                    metrics.RECONCILE_TOTAL.labels(kind).inc()
+                    metrics.RECONCILE_DURATION.labels(kind).observe(time.monotonic() - started)
                 with self._cond:
                     self._active.discard(key)
-                    self._passes += 1
+                    if self._awaiting_ends:
+                        self._cond.notify_all()
+                    self._passes += ran
                     again = self._again.pop(key, None)
                     if again is not None and key not in self._pending:
                         self._pending[key] = again

@@ -15,6 +15,7 @@ from cg_operator.handlers import (
     leadership,
     monitoring,
     probing,
+    shards,
     startup_gate,
 )
 from cg_operator.handlers.leadership import ElectionSettings
@@ -22,6 +23,7 @@ from cg_operator.handlers.probing import HealthConfig
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.reconcile.backing import BackingImages
 from cg_operator.reconcile.exposure import ExposureSettings
+from cg_operator.reconcile.shards import Shard
 
 # Every module that registers handlers; importing one registers its handlers with kopf.
 # Each kind's own module comes from api/kinds.py; the rest serve every kind.
@@ -60,9 +62,11 @@ def run_operator(
     exposure: ExposureSettings | None = None,
     backing_images: BackingImages | None = None,
     election: ElectionSettings | None = None,
+    shard: Shard | None = None,
 ) -> None:
     """Run the operator in the foreground until SIGINT/SIGTERM; with `election`, only while
     this process holds the leader Lease (a standby before that)."""
+    shards.configure(shard or Shard())  # before the first request: its User-Agent names it
     monitoring.configure(metrics_address)
     probing.configure(health or HealthConfig())
     platform_exposure.configure(exposure or ExposureSettings())

@@ -28,6 +28,7 @@ import kopf
 
 from cg_operator.api.constants import LABEL_MANAGED_BY, LABEL_TENANT, MANAGED_BY
 from cg_operator.k8s import objects
+from cg_operator.reconcile.shards import child_selector
 
 
 class TenantNamespaces:
@@ -68,8 +69,12 @@ def labels_tenant(namespace_body: Any) -> bool:
 
 @kopf.on.startup()
 def load_tenant_namespaces(**_: Any) -> None:
-    """kopf start-up hook: the tenant namespaces as they are now, before any watch starts."""
-    selector = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_TENANT}"
+    """kopf start-up hook: the tenant namespaces as they are now (this shard's), before any
+    watch starts."""
+    # At call time: handlers/shards imports the indexes, which import this module.
+    from cg_operator.handlers import shards  # noqa: PLC0415
+
+    selector = child_selector(shards.current(), f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_TENANT}")
     TENANT_NAMESPACES.admit(
         *(ns["metadata"]["name"] for ns in objects.list_objects("v1", "Namespace", "", selector))
     )

@@ -14,7 +14,9 @@ from cg_operator.api.constants import (
     LABEL_MANAGED_BY,
     MANAGED_BY,
 )
+from cg_operator.handlers import shards
 from cg_operator.handlers.observed import CHILD_KINDS
+from cg_operator.reconcile.shards import child_selector
 
 
 def apply_settings(settings: kopf.OperatorSettings) -> None:
@@ -34,12 +36,12 @@ def apply_settings(settings: kopf.OperatorSettings) -> None:
     settings.watching.client_timeout = 330
     settings.peering.standalone = True
     # Children are watched through the API server's label filter: the operator never lists or
-    # caches objects it did not create (and never other people's Secrets).
+    # caches objects it did not create (and never other people's Secrets); a shard only those
+    # it wrote (handlers/shards).
+    selector = child_selector(shards.current(), f"{LABEL_MANAGED_BY}={MANAGED_BY}")
     for kind in CHILD_KINDS:
         if kind.group != GROUP:
-            settings.watching.label_selectors[kind.group, kind.plural] = (
-                f"{LABEL_MANAGED_BY}={MANAGED_BY}"
-            )
+            settings.watching.label_selectors[kind.group, kind.plural] = selector
 
 
 @kopf.on.startup()

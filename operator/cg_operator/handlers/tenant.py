@@ -16,6 +16,7 @@ from cg_operator.api.kinds import TENANT
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import DeletionPolicy, MunicipalityTenantSpec
 from cg_operator.handlers import exposure as platform_exposure
+from cg_operator.handlers import shards
 from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
 from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
@@ -276,6 +277,7 @@ def _claim_namespace(plan: TenantPlan, tenant: str, observed: Observed) -> str |
 
 
 def _write(body: dict[str, Any], conditions: list[Any], extra: dict[str, Any]) -> None:
+    extra = {**shards.status_fields(), **extra}
     patch = status_patch(body.get("status"), conditions, body["metadata"].get("generation"), extra)
     if patch is not None:
         patch_status(PLURAL, body["metadata"]["name"], patch)
@@ -347,6 +349,7 @@ async def tenant_event(*, type: str, name: str, body: kopf.Body, **kwargs: Any) 
     kopf's index, which can lag that write (handlers/echoes.py). A deleted tenant frees its
     municipality code: a later tenant refused for it is looked at again."""
     FIRST_EVENTS.saw(PLURAL, None, name)
+    shards.tenant_seen(body)
     # A tenant refused for a host this one holds is looked at again on every change of this
     # one (it may have given the host up).
     for other in _waiting_on(name):

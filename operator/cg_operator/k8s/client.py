@@ -14,8 +14,9 @@ from kubernetes.client import rest
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from cg_operator import __version__, metrics
+from cg_operator import metrics
 from cg_operator.api.constants import GROUP, VERSION
+from cg_operator.k8s import writer
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def api_client() -> client.ApiClient:
         config.load_kube_config()
     api = client.ApiClient()
     # Audit logs and API priority-and-fairness debugging name the writer by its User-Agent.
-    api.user_agent = f"cg-operator/{__version__}"
+    api.user_agent = writer.user_agent()
     api.rest_client.close()
     api.rest_client = CountingRESTClient(api.configuration)
     return api

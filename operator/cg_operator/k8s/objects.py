@@ -17,6 +17,7 @@ from kubernetes.dynamic.resource import Resource
 
 from cg_operator.api.constants import FIELD_MANAGER
 from cg_operator.api.refs import Ref
+from cg_operator.k8s import writer
 from cg_operator.k8s.client import api_client
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,9 @@ def resource(api_version: str, kind: str) -> Resource:
 
 
 def apply(obj: dict[str, Any]) -> dict[str, Any]:
-    """Server-side apply with the operator's field manager, taking over conflicting fields."""
+    """Server-side apply with the operator's field manager, taking over conflicting fields (with
+    this process's labels: k8s/writer)."""
+    obj = writer.labelled(obj)
     meta = obj["metadata"]
     result = resource(obj["apiVersion"], obj["kind"]).server_side_apply(
         body=obj,
@@ -52,6 +55,7 @@ def apply(obj: dict[str, Any]) -> dict[str, Any]:
 def create_if_absent(obj: dict[str, Any]) -> bool:
     """Create the object; False when one of that name already exists (HTTP 409). The API
     server decides, so of two callers racing for one name exactly one gets True."""
+    obj = writer.labelled(obj)
     meta = obj["metadata"]
     try:
         resource(obj["apiVersion"], obj["kind"]).create(
