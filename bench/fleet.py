@@ -302,6 +302,13 @@ def fleet(
     return [tenant(m, ring_of[m.code], catalogue, seed=seed, external=external) for m in picked]
 
 
+def labelled(tenant_object: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of a tenant with more labels (e.g. the shard it belongs to)."""
+    metadata = dict(tenant_object["metadata"])
+    metadata["labels"] = {**(metadata.get("labels") or {}), **labels}
+    return {**tenant_object, "metadata": metadata}
+
+
 def namespace_of(tenant_object: Mapping[str, Any]) -> str:
     """The namespace the operator gives a tenant (no spec.namespace in the fleet)."""
     municipality = tenant_object["spec"]["municipality"]

@@ -427,7 +427,14 @@ class Operator:
     """`python -m cg_operator run` as a child process, as the chart's ServiceAccount, probes
     off; optionally under cProfile (all threads, see bench/profiled.py)."""
 
-    def __init__(self, kubeconfig: Path, log: Path, *, profile: Path | None = None) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        log: Path,
+        *,
+        profile: Path | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
         self.port, self.metrics_port = free_port(), free_port()
         self.log_path = log
         run = [
@@ -438,6 +445,7 @@ class Operator:
             f"127.0.0.1:{self.metrics_port}",
             "--probe-interval",
             "0",
+            *args,
         ]
         if profile is not None:
             command = [sys.executable, str(BENCH / "profiled.py"), str(profile), *run]

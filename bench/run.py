@@ -14,6 +14,8 @@ Scenarios (each a function; `--scenarios` picks them, default all):
   it; then the same catalogue applied again (target 0 child writes). The raw applier's baseline
   (render and re-apply everything) is measured after its first cold run.
 - restart: kill -9 at convergence, start again, until quiescent: time and writes per installation.
+- shards: the fleet over two operator shards (every other tenant labelled for the second), cold
+  from a clean slate: time, all writes, and each shard's RSS, CPU and own writes.
 - page: the App Store page on the converged fleet: server-side p50/p95 of the fleet view, Open
   Zaak's page and the largest municipality's, each against a bare `kubectl get` of the same
   objects, and the page process's memory (bench/page.py).
@@ -45,6 +47,8 @@ import fleet
 import harness
 import page
 from harness import Bench, Operator, Requests, poll, proc_stat
+
+from cg_operator.api.constants import LABEL_SHARD
 
 RESULTS = harness.BENCH / "results"
 FANOUT_COMPONENT = "open-zaak"
@@ -564,6 +568,61 @@ def fanout_operator(ctx: Context, pids: dict[str, int]) -> dict[str, Any]:
     return {"version": version, "installations": users, "update": update, "noop": noop}
 
 
+SHARDS = ("main", "east")
+WRITE_VERBS = ("apply", "create", "patch", "update", "delete")
+
+
+def scenario_shards(ctx: Context) -> None:
+    """The fleet over two shards (every other tenant labelled for the second), from a clean
+    slate: seconds until all Ready, all writes, and per shard its RSS (peak, and when quiet),
+    CPU and own writes, to set beside one process's cold run."""
+    bench = ctx.bench
+    ctx.log("shards: cleaning")
+    bench.clean()
+    bench.apply_catalogue(ctx.catalogue)
+    tenants = [
+        fleet.labelled(t, {LABEL_SHARD: SHARDS[i % len(SHARDS)]}) for i, t in enumerate(ctx.tenants)
+    ]
+    bench.prepare(tenants)
+    pids = control_plane(ctx)
+    operators = {
+        name: Operator(
+            bench.token_kubeconfig, bench.workdir / f"shard-{name}.log", args=["--shard", name]
+        )
+        for name in SHARDS
+    }
+    quiescent(ctx, quiet=4)
+    samplers = {name: harness.Sampler(op.pid) for name, op in operators.items()}
+    pids.update({f"shard-{name}": op.pid for name, op in operators.items()})
+    before = snapshot(ctx, pids)
+    ctx.log(f"shards: applying {len(tenants)} tenants to {len(SHARDS)} shards")
+    bench.apply_all(tenants)
+    poll(
+        "every tenant Ready",
+        lambda: ready_tenants(ctx) >= len(tenants),
+        timeout=ctx.options.timeout,
+        interval=1,
+    )
+    result = window(before, snapshot(ctx, pids))
+    quiescent(ctx)
+    per_shard = {}
+    for name, operator in operators.items():
+        stat = operator.stat()
+        requests = operator.client_requests()
+        per_shard[name] = {
+            "tenants": sum(1 for t in tenants if t["metadata"]["labels"][LABEL_SHARD] == name),
+            "peak_rss_mb": round(samplers[name].stop(), 1),
+            "settled_rss_mb": round(stat.rss_mb, 1) if stat else 0.0,
+            "cpu_seconds": result["cpu_seconds"].get(f"shard-{name}", 0.0),
+            "writes": sum(n for key, n in requests.items() if key.split()[0] in WRITE_VERBS),
+        }
+        operator.stop()
+    result["shards"] = per_shard
+    result["installations"] = ctx.installations()
+    ctx.results["shards"] = result
+    ctx.log(f"shards: {result['seconds']} s, {result['requests']['writes']} writes; {per_shard}")
+
+
 # --- output -----------------------------------------------------------------------------------
 
 
@@ -656,9 +715,28 @@ def table(ctx: Context) -> str:
             f"| operator RSS MB, peak / after | {s.get('peak_rss_mb')} / "
             f"{s.get('settled_rss_mb')} |",
         ]
+    if "shards" in r:
+        lines += shards_table(r["shards"])
     if "page" in r:
         lines.append(page.table(r["page"]))
     return "\n".join(lines)
+
+
+def shards_table(sh: Mapping[str, Any]) -> list[str]:
+    """The two-shard run as Markdown lines."""
+    lines = [
+        "",
+        f"Two shards, cold: {sh['seconds']} s to all Ready, {sh['requests']['writes']} writes.",
+        "",
+        "| shard | tenants | peak RSS MB | RSS MB when quiet | CPU s | own writes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, one in sh["shards"].items():
+        lines.append(
+            f"| {name} | {one['tenants']} | {one['peak_rss_mb']} | {one['settled_rss_mb']} "
+            f"| {one['cpu_seconds']} | {one['writes']} |"
+        )
+    return lines
 
 
 def passes_per_object(restart_result: Mapping[str, Any]) -> str:
@@ -675,7 +753,7 @@ def passes_per_object(restart_result: Mapping[str, Any]) -> str:
 
 RESTART_WRITES_TARGET = 0.01
 SESSION = ("memory", "latency", "idle", "page", "fanout", "restart")
-ALL = ("cold", *SESSION)
+ALL = ("cold", *SESSION, "shards")
 
 
 def parse(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]:
@@ -743,6 +821,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             scenario_cold(ctx)
         if set(SESSION) & set(options.scenarios):
             scenario_session(ctx)
+        if "shards" in options.scenarios:
+            scenario_shards(ctx)
     finally:
         ctx.results["wall_seconds"] = round(time.monotonic() - started, 1)
         out = RESULTS / f"{stamp}.json"

@@ -273,3 +273,21 @@ def test_the_ci_check_fails_on_idle_no_op_and_restart_writes() -> None:
     assert "3 writes" in missed[0]
     assert "5 child writes" in missed[1]
     assert "0.02" in missed[2]
+
+
+def test_the_two_shard_run_splits_the_fleet_and_reports_each_shard() -> None:
+    tenants = fleet.fleet(4, fleet.bench_catalogue(fleet.load_catalogue()), seed=1)
+    moved = fleet.labelled(tenants[1], {"appstore.commonground.nl/shard": "east"})
+    assert moved["metadata"]["labels"]["appstore.commonground.nl/shard"] == "east"
+    assert "appstore.commonground.nl/shard" not in tenants[1]["metadata"]["labels"]
+    assert moved["spec"] == tenants[1]["spec"]
+    one = {"tenants": 2, "peak_rss_mb": 90.0, "settled_rss_mb": 80.0, "cpu_seconds": 3.0}
+    table = run.shards_table(
+        {
+            "seconds": 12.5,
+            "requests": {"writes": 400},
+            "shards": {"main": {**one, "writes": 150}, "east": {**one, "writes": 140}},
+        }
+    )
+    assert "| main | 2 | 90.0 | 80.0 | 3.0 | 150 |" in table
+    assert "| east | 2 | 90.0 | 80.0 | 3.0 | 140 |" in table
