@@ -228,6 +228,8 @@ def test_each_tenant_is_written_by_its_own_shard_alone(
     wait_for("both tenants in the catalogue's adoption", lambda: adopted() == 2, timeout=30)
     for name, shard in ((MAIN_TENANT, "main"), (EAST_TENANT, "east")):
         assert get_json(cluster, "mt", name)["status"]["shard"] == shard
+        header, row = cluster.kubectl("get", "mt", name, "-o", "wide").stdout.splitlines()[:2]
+        assert row[header.index("SHARD") :].split()[0] == shard, "kubectl get mt -o wide"
         deployment = get_json(cluster, "deployment", COMPONENT, "-n", name)
         assert deployment["metadata"]["labels"][LABEL_SHARD] == shard
 

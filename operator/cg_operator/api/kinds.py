@@ -125,6 +125,9 @@ TENANT = Kind(
         READY,
         PrinterColumn("Healthy", '.status.conditions[?(@.type=="Healthy")].status'),
         REASON,
+        PrinterColumn(
+            "Shard", ".status.shard", priority=1, description="The operator shard writing it"
+        ),
         AGE,
     ),
 )
