@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     from cg_operator.reconcile.shards import Shard
 
 
-_LABEL_VALUE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
     parser = argparse.ArgumentParser(
@@ -159,9 +156,11 @@ def _election_arguments(run: argparse.ArgumentParser) -> None:
 
 def shard(args: argparse.Namespace) -> Shard:
     """This process's shard from parsed arguments; a name no label can hold exits naming it."""
-    from cg_operator.reconcile.shards import Shard  # noqa: PLC0415 - see main()
+    from cg_operator.api.rollout import LABEL_VALUE  # noqa: PLC0415 - see main()
+    from cg_operator.reconcile.shards import Shard  # noqa: PLC0415
 
-    if args.shard is not None and not _LABEL_VALUE.fullmatch(args.shard):
+    name = args.shard
+    if name is not None and not (0 < len(name) <= 63 and re.fullmatch(LABEL_VALUE, name)):
         raise SystemExit(
             f"cg-operator run: --shard {args.shard!r}: a shard is named like a label value: up "
             "to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
