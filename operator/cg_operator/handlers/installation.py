@@ -65,6 +65,7 @@ from cg_operator.reconcile.installation_summary import (
     Configured,
     deployable,
     readiness,
+    status_may_wait,
     summarize,
     transition_events,
     workloads_changing,
@@ -74,7 +75,7 @@ from cg_operator.reconcile.pod import generate, generated_secret_name
 from cg_operator.reconcile.retention import Disposal, dispose
 from cg_operator.reconcile.status import (
     existing_conditions,
-    progress_only,
+    inventory_entries,
     status_patch,
     validation_conditions,
 )
@@ -488,10 +489,13 @@ def _credentials(
 
 
 def inventory(live: Mapping[str, Any]) -> set[Ref]:
-    """What the installation's status records it made."""
-    entries = (live.get("status") or {}).get("inventory") or []
-    namespace = live["metadata"]["namespace"]
-    return {Ref(e["apiVersion"], e["kind"], namespace, e["name"]) for e in entries}
+    """What the installation's status records it made, with what a held status write adds
+    (handlers/status_pacing): both are what this installation applied."""
+    namespace, name = live["metadata"]["namespace"], live["metadata"]["name"]
+    entries = inventory_entries(live.get("status")) | STATUS_PACING.held_inventory(
+        (namespace, name)
+    )
+    return {Ref(api_version, kind, namespace, child) for api_version, kind, child in entries}
 
 
 def _apply_disposal(disposal: Disposal) -> None:
@@ -514,8 +518,8 @@ def _report(
     kwargs: Mapping[str, Any],
 ) -> None:
     """Conditions, observed version, endpoint, health and inventory; written only when they
-    changed, and a change that is progress only no sooner than STATUS_PACING allows (the pass
-    is asked for again then)."""
+    changed, and a change that is progress only once STATUS_PACING has held it for its window
+    (the pass is asked for again then)."""
     generation = live["metadata"].get("generation")
     at = now()
     status = live.get("status") or {}
@@ -563,8 +567,10 @@ def _report(
     )
     patch = status_patch(status, conditions, generation, extra)
     meta = live["metadata"]
-    if patch is not None and not events and progress_only(status, patch):
-        wait = STATUS_PACING.wait((meta["namespace"], meta["name"]))
+    if patch is None:
+        STATUS_PACING.settled((meta["namespace"], meta["name"]))
+    elif status_may_wait(status, patch, events):
+        wait = STATUS_PACING.hold((meta["namespace"], meta["name"]), patch)
         if wait > 0:
             QUEUE.add((PLURAL, meta["namespace"], meta["name"]), _run, kwargs, delay=wait)
             return
@@ -603,7 +609,7 @@ def _send_status(live: dict[str, Any], patch: dict[str, Any]) -> None:
     meta = live["metadata"]
     answer = patch_status(PLURAL, meta["name"], patch, meta["namespace"])
     OWN_STATUS.wrote((meta["namespace"], meta["name"]), meta.get("resourceVersion"), answer)
-    STATUS_PACING.wrote((meta["namespace"], meta["name"]))
+    STATUS_PACING.settled((meta["namespace"], meta["name"]))
 
 
 def _finalize(live: dict[str, Any], observed: Observed) -> None:

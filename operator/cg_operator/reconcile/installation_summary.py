@@ -22,6 +22,7 @@ from cg_operator.reconcile.configuration import CONFIGURATION_FAILED, CONFIGURED
 from cg_operator.reconcile.delivery import delivery_for
 from cg_operator.reconcile.delivery.base import WORKLOAD_KINDS, InstallationPlan, Readiness
 from cg_operator.reconcile.health import HEALTHY, Verdict
+from cg_operator.reconcile.status import progress_only
 from cg_operator.reconcile.workloads import changing, rollout_state
 
 DEPENDENCIES_READY = "DependenciesReady"
@@ -200,3 +201,13 @@ def transition_events(
     ):
         events.append(Event(deps.reason, deps.message, warning=True, series=deps.reason))
     return events
+
+
+def status_may_wait(
+    before: Mapping[str, Any], patch: Mapping[str, Any], events: Sequence[Event]
+) -> bool:
+    """Whether a status write may be held for a while (handlers/status_pacing): it only moves
+    progress (reconcile/status.progress_only) and none of its events is a warning. A warning
+    (unhealthy, configuration failed, a dependency missing) is for a person now; the others
+    (configured, recovered) are posted with the write they belong to, a few seconds late."""
+    return progress_only(before, patch) and not any(event.warning for event in events)

@@ -125,22 +125,41 @@ def status_patch(
 
 
 # What a status write is made for at once, whatever the pacing: Ready's status (rollouts,
-# summaries and people wait for it), what the spec is reconciled to, the version that runs, and
-# the inventory (pruning after a crash relies on it recording every child applied).
-IMMEDIATE_FIELDS = ("observedGeneration", "observedVersion", "inventory")
+# summaries and people wait for it), what the spec is reconciled to and the version that runs.
+IMMEDIATE_FIELDS = ("observedGeneration", "observedVersion")
 
 
 def progress_only(current: Mapping[str, Any] | None, patch: Mapping[str, Any]) -> bool:
     """Whether a status patch only moves progress a reader may see a few seconds late: a
-    status is stored already, Ready keeps its status, and none of IMMEDIATE_FIELDS changes
-    (messages, reasons, other conditions, lastProbe may). The caller adds its own rule for
-    events: a patch that comes with one is written with it."""
+    status is stored already, Ready keeps its status, none of IMMEDIATE_FIELDS changes and the
+    inventory loses no entry (messages, reasons, other conditions, lastProbe and children added
+    to the inventory may wait). The caller adds its own rule for events: a patch that comes with
+    one is written with it.
+
+    An inventory that only grows may wait because the pass that holds it keeps it in memory for
+    pruning (handlers/status_pacing); one that shrinks follows a deletion, and a stored entry for
+    an object already gone would be disposed of again after a restart."""
     if not current or not current.get("conditions"):
         return False
     if condition_status(current, "Ready") != condition_status(patch, "Ready"):
         return False
+    if "inventory" in patch and not inventory_entries(current) <= inventory_entries(patch):
+        return False
     return all(
         _same(current.get(field), patch[field]) for field in IMMEDIATE_FIELDS if field in patch
+    )
+
+
+def inventory_entries(status: Mapping[str, Any] | None) -> frozenset[tuple[str, str, str]]:
+    """The inventory of a status (stored or a patch) as (apiVersion, kind, name)."""
+    return _entries((status or {}).get("inventory"))
+
+
+def _entries(inventory: Any) -> frozenset[tuple[str, str, str]]:
+    return frozenset(
+        (str(e.get("apiVersion")), str(e.get("kind")), str(e.get("name")))
+        for e in inventory or []
+        if isinstance(e, Mapping)
     )
 
 
