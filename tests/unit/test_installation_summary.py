@@ -13,6 +13,7 @@ from cg_operator.api.component import OfferingType
 from cg_operator.api.conditions import READY, RECONCILING, STALLED, find, set_condition
 from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import DeletionPolicy
+from cg_operator.reconcile.configuration import CONFIGURED
 from cg_operator.reconcile.delivery.base import Dependencies, InstallationPlan, Readiness
 from cg_operator.reconcile.health import HEALTHY, Verdict
 from cg_operator.reconcile.installation_summary import (
@@ -219,6 +220,33 @@ def test_events_mark_transitions_only() -> None:
     missing = conditions_of("False", "Unknown", "MissingDependency")
     assert reasons(wire(ready, "1.30.0"), missing) == ["MissingDependency"]
     assert reasons(wire(missing, "1.30.0"), missing) == []
+
+
+def test_configured_in_the_pass_that_turns_it_ready_is_said_by_one_event() -> None:
+    configured = set_condition(
+        conditions_of("True", "True"),
+        type_=CONFIGURED,
+        status="True",
+        reason=CONFIGURED,
+        message="the configuration Job open-zaak-configure-1a2b succeeded",
+        generation=1,
+        now=NOW,
+    )
+    (installed,) = transition_events(
+        {}, configured, component="open-zaak", version="1.30.0", plan=plan()
+    )
+    assert installed.reason == "Installed"
+    assert installed.message.startswith("open-zaak 1.30.0 is Ready")
+    assert installed.message.endswith("; the configuration Job open-zaak-configure-1a2b succeeded")
+    # Configured on its own (a configuration that changed while it stayed Ready) stays its own.
+    alone = transition_events(
+        wire(conditions_of("True", "True"), "1.30.0"),
+        configured,
+        component="open-zaak",
+        version="1.30.0",
+        plan=plan(),
+    )
+    assert [e.reason for e in alone] == [CONFIGURED]
 
 
 def test_an_unhealthy_or_missing_dependency_event_is_a_warning() -> None:

@@ -200,7 +200,19 @@ def transition_events(
         and was.get(DEPENDENCIES_READY, {}).get("reason") != deps.reason
     ):
         events.append(Event(deps.reason, deps.message, warning=True, series=deps.reason))
-    return events
+    return _configured_with_ready(events)
+
+
+def _configured_with_ready(events: list[Event]) -> list[Event]:
+    """Configured in the pass that also turned it Ready (the usual first install or upgrade):
+    one Event says both, so a person reads one line and the API server takes one write. Its
+    reason stays Installed or Upgraded (one per installation, or per version)."""
+    ready = next((e for e in events if e.reason in {"Installed", "Upgraded"}), None)
+    configured = next((e for e in events if e.reason == CONFIGURED), None)
+    if ready is None or configured is None:
+        return events
+    joined = ready._replace(message=f"{ready.message}; {configured.message}")
+    return [joined if e is ready else e for e in events if e is not configured]
 
 
 def status_may_wait(
