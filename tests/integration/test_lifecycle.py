@@ -175,6 +175,72 @@ def test_unsubscribing_keeps_or_removes_data_as_the_policy_says(
         _delete_tenant(cluster, name)
 
 
+def test_an_installation_deleted_by_hand_is_made_again_with_its_finalizer(
+    cluster: Cluster, operator_with_catalogue: Running
+) -> None:
+    """The tenant makes its installations with the finalizer already on them; another
+    controller's finalizer beside it is not drift; one deleted by hand while still subscribed is
+    left alone until it is gone (even when someone else's finalizer holds it), then made again."""
+    name, ours, theirs = (
+        "t-lelystad-again",
+        "appstore.commonground.nl/finalizer",
+        "example.org/hold",
+    )
+    cluster.apply(
+        tenant(name, "GM0995", "Lelystad", {"name": "open-product", "offering": "container"})
+    )
+    try:
+        wait_for("tenant Ready", lambda: _ready(cluster, "mt", name), timeout=TIMEOUT)
+        first = _json(cluster, "cgi", "open-product", "-n", name)
+        assert first["metadata"]["finalizers"] == [ours]
+        add = [{"op": "add", "path": "/metadata/finalizers/-", "value": theirs}]
+        cluster.kubectl(
+            "patch", "cgi", "open-product", "-n", name, "--type=json", "-p", json.dumps(add)
+        )
+        cluster.kubectl("delete", "cgi", "open-product", "-n", name, "--wait=false")
+        wait_for(
+            "ours removed, theirs still holding it",
+            lambda: (
+                _json(cluster, "cgi", "open-product", "-n", name)["metadata"].get("finalizers")
+                == [theirs]
+            ),
+            timeout=TIMEOUT,
+        )
+        cluster.kubectl(
+            "patch",
+            "cgi",
+            "open-product",
+            "-n",
+            name,
+            "--type=merge",
+            "-p",
+            json.dumps({"metadata": {"finalizers": None}}),
+        )
+
+        def made_again() -> dict[str, Any] | None:
+            live = json.loads(
+                cluster.kubectl(
+                    "get", "cgi", "open-product", "-n", name, "-o", "json", check=False
+                ).stdout
+                or "{}"
+            )
+            uid = (live.get("metadata") or {}).get("uid")
+            return live if uid and uid != first["metadata"]["uid"] else None
+
+        again = wait_for("the installation made again", made_again, timeout=TIMEOUT)
+        assert again["metadata"]["finalizers"] == [ours]
+        wait_for(
+            "Ready again",
+            lambda: _ready(cluster, "cgi", "open-product", "-n", name),
+            timeout=TIMEOUT,
+        )
+        events = _json(cluster, "events", "-A", "--field-selector", f"involvedObject.name={name}")
+        reasons = {e["reason"] for e in events["items"]}
+        assert not reasons & {"DriftRepaired", "ReconcileError"}, reasons
+    finally:
+        _delete_tenant(cluster, name)
+
+
 @pytest.mark.parametrize("policy", ["Retain", "Delete"])
 def test_deleting_a_tenant_keeps_or_removes_its_namespace(
     cluster: Cluster, operator_with_catalogue: Running, policy: str

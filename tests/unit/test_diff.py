@@ -81,6 +81,26 @@ def test_a_list_of_another_length_is_drift() -> None:
     assert difference(desired, {"spec": {"ports": [{"port": 80}, {"port": 81}]}}) == ".spec.ports"
 
 
+def test_finalizers_are_a_set_that_other_controllers_add_to() -> None:
+    """Ours among others is in sync (applying would not remove theirs); ours missing is drift."""
+    desired = {
+        "metadata": {"name": "open-zaak", "finalizers": ["appstore.commonground.nl/finalizer"]}
+    }
+    theirs = "backup.example.org/protect"
+    assert in_sync(
+        desired,
+        {
+            "metadata": {
+                "name": "open-zaak",
+                "finalizers": [theirs, *desired["metadata"]["finalizers"]],
+            }
+        },
+    )
+    without_ours = {"metadata": {"name": "open-zaak", "finalizers": [theirs]}}
+    assert str(difference(desired, without_ours)).startswith(".metadata.finalizers")
+    assert difference(desired, {"metadata": {"name": "open-zaak"}}) == ".metadata.finalizers"
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from cg_operator.api.component import CGComponentSpec, host_allowed
-from cg_operator.api.constants import LABEL_COMPONENT_ROLE
+from cg_operator.api.constants import FINALIZER, LABEL_COMPONENT_ROLE
 from cg_operator.api.installation import ComponentInstallationSpec
 from cg_operator.api.tenant import MunicipalityTenantSpec
 from cg_operator.reconcile.backing import BackingImages
@@ -98,6 +98,9 @@ def test_tenant_plan_renders_valid_guard_rails_and_one_installation_per_subscrip
     ]
     for cgi in result.installations:
         assert cgi["metadata"]["ownerReferences"][0]["uid"] == "0000-tenant"
+        # Made with the finalizer that keeps its data until it is disposed of as its
+        # deletionPolicy says: no separate write to add it, no moment without it.
+        assert cgi["metadata"]["finalizers"] == [FINALIZER]
         assert cgi["spec"]["version"] in {
             v.version for v in CATALOGUE[cgi["spec"]["component"]].versions
         }

@@ -165,7 +165,7 @@ def _reconcile(
     if any(labels.get(k) != v for k, v in plan.labels.items()):
         objects.merge_patch(Ref.of(body), {"metadata": {"labels": plan.labels}})
     apply_all(
-        [plan.namespace_object, *plan.children, *plan.installations],
+        [plan.namespace_object, *plan.children, *_not_terminating(plan.installations, observed)],
         observed,
         on_repair=report_repairs(body),
     )
@@ -274,6 +274,21 @@ def _claim_namespace(plan: TenantPlan, tenant: str, observed: Observed) -> str |
     # In scope before any child is written into it (handlers/scope).
     TENANT_NAMESPACES.admit(plan.namespace)
     return None
+
+
+def _not_terminating(
+    installations: list[dict[str, Any]], observed: Observed
+) -> list[dict[str, Any]]:
+    """The installations to apply: not one being deleted (by hand, while still subscribed). It
+    comes back when it is gone (its deletion asks for this pass); applying it now could only
+    try to add back the finalizer its own pass has just removed, which the API server refuses
+    for an object being deleted."""
+    out = []
+    for wanted in installations:
+        live = observed.get(Ref.of(wanted))
+        if live is None or not live["metadata"].get("deletionTimestamp"):
+            out.append(wanted)
+    return out
 
 
 def _write(body: dict[str, Any], conditions: list[Any], extra: dict[str, Any]) -> None:

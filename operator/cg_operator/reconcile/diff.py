@@ -22,6 +22,10 @@ from cg_operator.api.constants import ANNOTATION_APPLIED
 from cg_operator.reconcile.quantity import parse_quantity
 
 _IGNORED_TOP = {"status"}
+# Lists the API declares as sets of strings (listType=set) that other writers add to: another
+# controller's finalizer beside ours is not drift (applying would not remove it, so it would
+# look changed by someone else on every pass).
+SET_LISTS = frozenset({".metadata.finalizers"})
 
 
 def stamped(desired: Mapping[str, Any]) -> dict[str, Any]:
@@ -54,8 +58,8 @@ def difference(desired: Mapping[str, Any], live: Mapping[str, Any] | None) -> st
 
 
 def _first(want: Any, have: Any, path: str) -> str | None:
-    if have is None and isinstance(want, Mapping | list) and not want:
-        return None  # the API server omits empty lists and maps
+    if _omitted(want, have) or (path in SET_LISTS and _holds_all(want, have)):
+        return None
     if isinstance(want, Mapping):
         if not isinstance(have, Mapping):
             return path or "."
@@ -73,6 +77,16 @@ def _first(want: Any, have: Any, path: str) -> str | None:
         if found is not None:
             return found
     return None
+
+
+def _omitted(want: Any, have: Any) -> bool:
+    """The API server omits empty lists and maps."""
+    return have is None and isinstance(want, Mapping | list) and not want
+
+
+def _holds_all(want: Any, have: Any) -> bool:
+    """A set the API server shares between writers: ours being in it is all we want."""
+    return isinstance(have, list) and set(want) <= set(have)
 
 
 def _equal_scalar(want: Any, have: Any) -> bool:

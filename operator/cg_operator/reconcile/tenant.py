@@ -24,6 +24,7 @@ from cg_operator.api.conditions import (
     set_condition,
 )
 from cg_operator.api.constants import (
+    FINALIZER,
     LABEL_COMPONENT_ROLE,
     LABEL_MUNICIPALITY,
     LABEL_RING,
@@ -297,6 +298,9 @@ def plan_tenant(
             # The ring on each installation lets the catalogue count adoption by ring
             # (reconcile/adoption) and a user select a ring: `kubectl get cgi -A -l ...ring=`.
             labels={**labels, LABEL_RING: spec.ring},
+            # Created with the installation's finalizer, so its first pass need not add it
+            # (one write less per installation); it still adds it to one made by hand.
+            finalizers=[FINALIZER],
             spec=cgi_spec,
         )
     return TenantPlan(
