@@ -1,5 +1,6 @@
-"""Progress-only status changes are held per object so that the steps of one change share a
-write; what a rollout, a summary or a person waits for is written at once."""
+"""Progress-only status changes (an installation's steps, a tenant's summary of them) are held
+per object so that the steps of one change share a write; what a rollout, a summary or a person
+waits for is written at once."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from cg_operator.handlers import installation
 from cg_operator.handlers.status_pacing import StatusPacing
 from cg_operator.reconcile.installation_summary import Event, status_may_wait
 from cg_operator.reconcile.status import progress_only
+from cg_operator.reconcile.tenant import tenant_status_may_wait
 
 DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "open-zaak"}
 JOB = {"apiVersion": "batch/v1", "kind": "Job", "name": "open-zaak-config-2"}
@@ -146,3 +148,50 @@ def test_only_a_change_without_a_warning_may_wait(events: list[Event], may_wait:
     moving = status("False", "Configuring")
     assert status_may_wait(MOVING, moving, events) is may_wait
     assert status_may_wait(MOVING, status("True", "Available"), []) is False, "Ready never waits"
+
+
+def tenant_status(ready: str, components_ready: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "observedGeneration": 1,
+        "namespace": "gm0014-groningen",
+        "componentsReady": components_ready,
+        "components": [{"name": "open-zaak", "ready": components_ready == "1/1"}],
+        "conditions": [{"type": "Ready", "status": ready, "reason": "r", "message": ""}],
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("patch", "may_wait"),
+    [
+        # Its installations' progress, summed up: a reader may see it a few seconds late.
+        pytest.param(tenant_status("False", "0/2"), True, id="summary-moves"),
+        # What a reader acts on: Ready, the namespace it claimed, its shard, its spec.
+        pytest.param(tenant_status("True", "1/1"), False, id="ready-turns-true"),
+        pytest.param(tenant_status("False", "0/1", namespace="other"), False, id="namespace"),
+        pytest.param(tenant_status("False", "0/1", shard="east"), False, id="shard"),
+        pytest.param(tenant_status("False", "0/1", observedGeneration=2), False, id="generation"),
+    ],
+)
+def test_a_tenant_holds_only_its_summary(patch: dict[str, Any], may_wait: bool) -> None:
+    current = tenant_status("False", "0/1")
+    assert tenant_status_may_wait(current, patch) is may_wait
+    assert tenant_status_may_wait(None, patch) is False, "its first status is written at once"
+
+
+def test_postpone_holds_only_what_may_wait_and_releases_it_when_due() -> None:
+    clock = Clock()
+    pacing = StatusPacing(window=10.0, clock=clock)
+    key = "gm0014-groningen"
+    moving = status("False", "Configuring", inventory=[DEPLOYMENT, JOB])
+    assert pacing.postpone(key, moving, may_wait=True) == pytest.approx(10.0)
+    assert pacing.held_inventory(key), "held: pruning counts its inventory"
+    clock.now += 10.0
+    assert pacing.postpone(key, moving, may_wait=True) == 0.0, "due: written now"
+    assert pacing.held_inventory(key) == frozenset(), "written: nothing held"
+    pacing.postpone(key, moving, may_wait=True)
+    assert pacing.postpone(key, status("True", "Available"), may_wait=False) == 0.0
+    assert pacing.held_inventory(key) == frozenset(), "a write that may not wait carries it"
+    pacing.postpone(key, moving, may_wait=True)
+    assert pacing.postpone(key, None, may_wait=False) == 0.0
+    assert pacing.held_inventory(key) == frozenset(), "nothing left to write: nothing held"

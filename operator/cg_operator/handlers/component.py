@@ -3,7 +3,7 @@ everything a change of the catalogue can affect."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 import kopf
@@ -18,9 +18,11 @@ from cg_operator.handlers.observed import Observed
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.rollout import validate_rollout
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
+from cg_operator.handlers.status_pacing import StatusPacing
 from cg_operator.handlers.tenant import enqueue_tenant
 from cg_operator.handlers.validate import validate_and_report
 from cg_operator.reconcile.adoption import adoption
+from cg_operator.reconcile.status import progress_only
 from cg_operator.reconcile.validation import component_errors
 
 PLURAL = COMPONENT.plural
@@ -37,6 +39,7 @@ def _run(key: Hashable, kwargs: Mapping[str, Any]) -> None:
     name = str(key[1])
     index: CatalogueIndex = kwargs["catalogue_index"]
     if name not in index:
+        STATUS_PACING.forget(name)
         return
     catalogue = catalogue_of(index)
     for seen, _parsed in index[name]:
@@ -48,7 +51,27 @@ def _run(key: Hashable, kwargs: Mapping[str, Any]) -> None:
             cross_checks=lambda spec: component_errors(name, spec, catalogue),
             ready_when_valid=True,
             extra={"adoption": [v.wire() for v in versions], "tenants": tenants},
+            held=_held(name, kwargs),
         )
+
+
+# Each catalogue entry's held adoption change (handlers/status_pacing): a cold start of the
+# fleet changed every entry's counts with each installation made.
+STATUS_PACING = StatusPacing()
+
+
+def _held(
+    name: str, kwargs: Mapping[str, Any]
+) -> Callable[[Mapping[str, Any] | None, Mapping[str, Any]], bool]:
+    """Holds a status write that only moves the adoption counts; asks for the pass again."""
+
+    def held(stored: Mapping[str, Any] | None, patch: Mapping[str, Any]) -> bool:
+        wait = STATUS_PACING.postpone(name, patch, may_wait=progress_only(stored, patch))
+        if wait > 0:
+            enqueue_component(name, kwargs, delay=wait)
+        return wait > 0
+
+    return held
 
 
 _cascaded: dict[str, int | None] = {}

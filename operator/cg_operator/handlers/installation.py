@@ -567,13 +567,14 @@ def _report(
     )
     patch = status_patch(status, conditions, generation, extra)
     meta = live["metadata"]
-    if patch is None:
-        STATUS_PACING.settled((meta["namespace"], meta["name"]))
-    elif status_may_wait(status, patch, events):
-        wait = STATUS_PACING.hold((meta["namespace"], meta["name"]), patch)
-        if wait > 0:
-            QUEUE.add((PLURAL, meta["namespace"], meta["name"]), _run, kwargs, delay=wait)
-            return
+    wait = STATUS_PACING.postpone(
+        (meta["namespace"], meta["name"]),
+        patch,
+        may_wait=patch is not None and status_may_wait(status, patch, events),
+    )
+    if wait > 0:
+        QUEUE.add((PLURAL, meta["namespace"], meta["name"]), _run, kwargs, delay=wait)
+        return
     for event in events:
         objects.post_event(
             live,

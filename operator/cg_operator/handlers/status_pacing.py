@@ -43,6 +43,17 @@ class StatusPacing:
         self._lock = threading.Lock()
         self._held: dict[Hashable, tuple[float, frozenset[tuple[str, str, str]]]] = {}
 
+    def postpone(self, key: Hashable, patch: Mapping[str, Any] | None, *, may_wait: bool) -> float:
+        """Seconds to hold `patch` for (the caller asks for its pass again then); 0 when it is
+        to be written now, or there is nothing to write: nothing is held for key then."""
+        if patch is None or not may_wait:
+            self.settled(key)
+            return 0.0
+        wait = self.hold(key, patch)
+        if wait == 0:
+            self.settled(key)
+        return wait
+
     def hold(self, key: Hashable, patch: Mapping[str, Any]) -> float:
         """Hold `patch` (the latest progress-only change for key): seconds until it is due, 0
         when the window that its first held change opened has ended."""

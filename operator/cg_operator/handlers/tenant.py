@@ -22,6 +22,7 @@ from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.scope import TENANT_NAMESPACES
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
+from cg_operator.handlers.status_pacing import StatusPacing
 from cg_operator.handlers.sync import apply_all, prune, report_repairs
 from cg_operator.handlers.validate import now
 from cg_operator.k8s import objects
@@ -51,6 +52,7 @@ from cg_operator.reconcile.tenant import (
     plan_tenant,
     summarise,
     tenant_conditions,
+    tenant_status_may_wait,
 )
 from cg_operator.reconcile.validation import (
     Catalogue,
@@ -63,6 +65,9 @@ from cg_operator.reconcile.validation import (
 
 log = logging.getLogger(__name__)
 PLURAL = TENANT.plural
+# Each tenant's held summary change (handlers/status_pacing): its installations come up over
+# minutes, and each step of each of them changed the tenant's summary.
+STATUS_PACING = StatusPacing()
 
 
 def enqueue_tenant(name: str, kwargs: Mapping[str, Any], *, delay: float = 0.0) -> None:
@@ -75,9 +80,11 @@ def _run(key: Hashable, kwargs: Mapping[str, Any]) -> None:
     assert isinstance(key, tuple)
     name = str(key[1])
     index: SeenIndex = kwargs["tenant_index"]
-    if name in index:
-        for seen in snapshot(lambda: list(index[name])):
-            reconcile_tenant(seen, kwargs)
+    if name not in index:
+        STATUS_PACING.forget(name)
+        return
+    for seen in snapshot(lambda: list(index[name])):
+        reconcile_tenant(seen, kwargs)
 
 
 def reconcile_tenant(seen: Seen, kwargs: Mapping[str, Any]) -> None:
@@ -94,18 +101,13 @@ def reconcile_tenant(seen: Seen, kwargs: Mapping[str, Any]) -> None:
             # Deleted before its first pass got here (the index still had it): nothing of it
             # may be made now, or its namespace would outlive it with nobody to remove it.
             return
+    _reconcile(body, observed, kwargs)
+
+
+def _reconcile(body: dict[str, Any], observed: Observed, kwargs: Mapping[str, Any]) -> None:
+    catalogue = catalogue_of(kwargs["catalogue_index"])
     rollouts = [seen.body for _name, seen in latest(kwargs["rollout_index"])]
     tenants = [seen.body for _name, seen in latest(kwargs["tenant_index"])]
-    _reconcile(body, observed, catalogue_of(kwargs["catalogue_index"]), rollouts, tenants)
-
-
-def _reconcile(
-    body: dict[str, Any],
-    observed: Observed,
-    catalogue: Catalogue,
-    rollouts: list[dict[str, Any]],
-    tenants: list[dict[str, Any]],
-) -> None:
     generation = body["metadata"].get("generation")
     spec, errors = parse_spec(MunicipalityTenantSpec, body.get("spec") or {})
     if spec is not None:
@@ -130,7 +132,7 @@ def _reconcile(
     )
     if spec is None or errors:
         # Nothing is applied or pruned while the spec is invalid: what runs keeps running.
-        _write(body, conditions, {})
+        _write(body, conditions, {}, kwargs)
         return
     name = body["metadata"]["name"]
     namespace = assigned_namespace(
@@ -159,7 +161,7 @@ def _reconcile(
             now=now(),
             ready_when_valid=False,
         )
-        _write(body, conditions, {})
+        _write(body, conditions, {}, kwargs)
         return
     labels = body["metadata"].get("labels") or {}
     if any(labels.get(k) != v for k, v in plan.labels.items()):
@@ -195,6 +197,7 @@ def _reconcile(
             "components": [s.wire() for s in summaries],
             "componentsReady": f"{ready}/{len(summaries)}",
         },
+        kwargs,
     )
 
 
@@ -291,11 +294,23 @@ def _not_terminating(
     return out
 
 
-def _write(body: dict[str, Any], conditions: list[Any], extra: dict[str, Any]) -> None:
+def _write(
+    body: dict[str, Any], conditions: list[Any], extra: dict[str, Any], kwargs: Mapping[str, Any]
+) -> None:
+    """The status, when it changed; a change that only moves the summary of its installations'
+    progress once STATUS_PACING has held it for its window (the pass is asked for again then)."""
+    name = body["metadata"]["name"]
     extra = {**shards.status_fields(), **extra}
     patch = status_patch(body.get("status"), conditions, body["metadata"].get("generation"), extra)
-    if patch is not None:
-        patch_status(PLURAL, body["metadata"]["name"], patch)
+    wait = STATUS_PACING.postpone(
+        name,
+        patch,
+        may_wait=patch is not None and tenant_status_may_wait(body.get("status"), patch),
+    )
+    if wait > 0:
+        enqueue_tenant(name, kwargs, delay=wait)
+    elif patch is not None:
+        patch_status(PLURAL, name, patch)
 
 
 def _finalize(body: dict[str, Any], observed: Observed) -> None:

@@ -29,8 +29,11 @@ def validate_and_report(
     cross_checks: Callable[[M], list[FieldError]],
     ready_when_valid: bool,
     extra: Mapping[str, Any] | None = None,
+    held: Callable[[Mapping[str, Any] | None, Mapping[str, Any]], bool] | None = None,
 ) -> M | None:
-    """Validate one object and write its conditions when they changed; the parsed spec or None."""
+    """Validate one object and write its conditions when they changed; the parsed spec or None.
+    `held(stored status, patch)` may hold the write back (handlers/status_pacing): True when it
+    did, and has asked for the pass again."""
     parsed, errors = parse_spec(model, seen.spec)
     if parsed is not None:
         errors = cross_checks(parsed)
@@ -42,6 +45,6 @@ def validate_and_report(
         ready_when_valid=ready_when_valid,
     )
     patch = status_patch(seen.status, conditions, seen.generation, extra)
-    if patch is not None:
+    if patch is not None and not (held and held(seen.status, patch)):
         patch_status(plural, seen.name, patch, seen.namespace)
     return parsed if not errors else None

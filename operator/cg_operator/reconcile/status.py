@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -129,12 +129,16 @@ def status_patch(
 IMMEDIATE_FIELDS = ("observedGeneration", "observedVersion")
 
 
-def progress_only(current: Mapping[str, Any] | None, patch: Mapping[str, Any]) -> bool:
+def progress_only(
+    current: Mapping[str, Any] | None,
+    patch: Mapping[str, Any],
+    immediate: Sequence[str] = IMMEDIATE_FIELDS,
+) -> bool:
     """Whether a status patch only moves progress a reader may see a few seconds late: a
-    status is stored already, Ready keeps its status, none of IMMEDIATE_FIELDS changes and the
-    inventory loses no entry (messages, reasons, other conditions, lastProbe and children added
-    to the inventory may wait). The caller adds its own rule for events: a patch that comes with
-    one is written with it.
+    status is stored already, Ready keeps its status, none of `immediate` (the fields of the
+    kind a reader acts on; an installation's by default) changes and the inventory loses no
+    entry (messages, reasons, other conditions, summaries, lastProbe and children added to the
+    inventory may wait). The caller adds its own rule for events.
 
     An inventory that only grows may wait because the pass that holds it keeps it in memory for
     pruning (handlers/status_pacing); one that shrinks follows a deletion, and a stored entry for
@@ -145,9 +149,7 @@ def progress_only(current: Mapping[str, Any] | None, patch: Mapping[str, Any]) -
         return False
     if "inventory" in patch and not inventory_entries(current) <= inventory_entries(patch):
         return False
-    return all(
-        _same(current.get(field), patch[field]) for field in IMMEDIATE_FIELDS if field in patch
-    )
+    return all(_same(current.get(field), patch[field]) for field in immediate if field in patch)
 
 
 def inventory_entries(status: Mapping[str, Any] | None) -> frozenset[tuple[str, str, str]]:
