@@ -277,6 +277,31 @@ def test_a_failure_pauses_the_rollout_and_names_the_tenant() -> None:
     assert run.state_of("t03") == "Failed"
 
 
+def test_a_baking_wave_whose_tenant_fails_is_no_longer_baking() -> None:
+    """The pause a failure brings stops the waves, and the failed wave's bake with them: its
+    status must not keep saying it has been healthy since before the failure."""
+    fleet = Fleet(twelve())
+    spec = rollout_spec()
+    # Baking longer than the progress deadline, as the example rollout does (30m, 15m).
+    longer = spec.waves[0].model_copy(update={"bake_time": "30m"})
+    run = Run(spec.model_copy(update={"waves": [longer, *spec.waves[1:]]}))
+
+    def baking(r: Run) -> bool:
+        return any(w.name == "koplopers" and w.healthy_since for w in r.waves)
+
+    now = run.until(fleet, baking)
+    # The next pass comes after the deadline (an operator that was down, or a new one) and
+    # finds a koploper unhealthy: it fails at once, and the failure pauses the rollout.
+    fleet.running["t00"] = replace(fleet.running["t00"], healthy="False")
+    fleet.broken.add("t00")
+    now += timedelta(minutes=20)
+    run.once(fleet, now)
+    assert run.condition("Failed").reason == "TenantFailed"
+    (koplopers,) = [w for w in run.waves if w.name == "koplopers"]
+    assert koplopers.completed_at is None
+    assert koplopers.healthy_since is None, "not baking while a member has failed"
+
+
 def test_a_failure_with_rollback_returns_exactly_the_tenants_moved() -> None:
     fleet = failing_fleet()
     run = Run(rollout_spec(failurePolicy="Rollback"))

@@ -376,6 +376,19 @@ class _Pass:
                 self._set(entry, TenantState.UPDATING, f"moving to {target}: {why}")
                 self.rechecks.append(started + self.deadline - self.now)
 
+    def unbake(self) -> None:
+        """A started wave that has not completed is baking only while every member that moved
+        runs the target healthily: otherwise its bake starts over (healthySince cleared). The
+        wave being advanced does this itself; a failed, paused or aborted rollout does not advance,
+        and without this its status kept the bake of a wave whose tenant had since failed, as if
+        it were about to complete."""
+        for progress in self.waves:
+            if progress.started_at is None or progress.completed_at is not None:
+                continue
+            moved = [t for t in self.members(progress.name) if t.state != TenantState.WAITING.value]
+            if not all(self.state(t) in ON_TARGET for t in moved):
+                progress.healthy_since = None
+
     def roll_back(self, reason: str) -> None:
         for entry in self.tenants.values():
             if self.state(entry) in MOVED and entry.from_version != self.spec.version:
@@ -499,6 +512,7 @@ def step(
         else:
             current = run.advance()
             verdict = _verdict("Complete" if current is None else "Progressing", run, was, current)
+    run.unbake()
     run.counts()
     new_conditions = list(conditions)
     for type_, (status, reason, message) in verdict.items():
