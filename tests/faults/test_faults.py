@@ -495,7 +495,15 @@ def test_throttled_by_priority_and_fairness_the_operator_backs_off_and_converges
                 )
             seconds = converge(cluster, "converged while throttled", names, [])
             throttled = _refused(proc)
-            # Quiet once converged: a hot loop would keep asking (and keep being refused).
+            # Quiet once converged and its work done: a summary's held write (a catalogue
+            # entry's adoption counts, handlers/status_pacing) may still be due for up to its
+            # window; after that a hot loop would keep asking (and keep being refused).
+            wait_for(
+                "the operator's work queue drained",
+                lambda: "\ncg_workqueue_depth 0.0\n" in proc.metrics(),
+                timeout=60,
+                interval=0.5,
+            )
             before = _requests(proc.metrics())
             window = WriteWindow(cluster, clients=("cg-operator/", "kopf/"))
             time.sleep(10)  # the window measured, not a wait for a condition
