@@ -6,9 +6,11 @@ more children applied, the configuration Job running, Configured, Ready): each c
 status, and each was a write. A progress-only change is not written when a pass first finds it:
 it is held, the pass is asked for again PROGRESS_WRITE_SECONDS later, and that pass writes what
 is true by then, unless a write that cannot wait (Ready's transition, a new generation or
-version, an inventory that loses an entry, a change that comes with an event) has carried it
-out sooner. The window opens at the first held change, not at the last write: after a quiet
-spell a change still waits, so the steps that follow it join it. Chosen with the cold benchmark
+version, an inventory that loses an entry, a change that comes with a warning Event) has
+carried it out sooner. Tenants' summaries and catalogue entries' adoption counts are held the
+same way, each kind with its own rule of what may wait. The window opens at the first held
+change, not at the last write: after a quiet spell a change still waits, so the steps that
+follow it join it. Chosen with the cold benchmark
 (`make bench BENCH_ARGS="--quick --scenarios cold"`, CONTRIBUTING.md).
 
 Children added to the inventory are among what may wait. Until the write, the held inventory is

@@ -154,13 +154,9 @@ def progress_only(
 
 def inventory_entries(status: Mapping[str, Any] | None) -> frozenset[tuple[str, str, str]]:
     """The inventory of a status (stored or a patch) as (apiVersion, kind, name)."""
-    return _entries((status or {}).get("inventory"))
-
-
-def _entries(inventory: Any) -> frozenset[tuple[str, str, str]]:
     return frozenset(
         (str(e.get("apiVersion")), str(e.get("kind")), str(e.get("name")))
-        for e in inventory or []
+        for e in (status or {}).get("inventory") or []
         if isinstance(e, Mapping)
     )
 
