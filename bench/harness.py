@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -433,6 +434,7 @@ class Operator:
         log: Path,
         *,
         profile: Path | None = None,
+        heap: Path | None = None,
         args: Sequence[str] = (),
     ) -> None:
         self.port, self.metrics_port = free_port(), free_port()
@@ -447,8 +449,11 @@ class Operator:
             "0",
             *args,
         ]
+        self.heap = heap
         if profile is not None:
             command = [sys.executable, str(BENCH / "profiled.py"), str(profile), *run]
+        elif heap is not None:
+            command = [sys.executable, str(BENCH / "heap.py"), str(heap), *run]
         else:
             command = [sys.executable, "-m", "cg_operator", *run]
         self._log = log.open("w")
@@ -514,6 +519,15 @@ class Operator:
         """How many times the operator has logged that its work queue is idle."""
         self._log.flush()
         return self.log_path.read_text(errors="replace").count("work queue idle after")
+
+    def heap_report(self) -> dict[str, Any]:
+        """Where the operator's memory is now (bench/heap.py; only when started with `heap`)."""
+        assert self.heap is not None, "started without heap"
+        self.heap.unlink(missing_ok=True)
+        self.process.send_signal(signal.SIGUSR2)
+        poll("the heap report", self.heap.exists, timeout=600, interval=0.5)
+        found: dict[str, Any] = json.loads(self.heap.read_text())
+        return found
 
     def stop(self, *, kill: bool = False) -> None:
         """SIGTERM (or SIGKILL) and wait."""

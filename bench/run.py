@@ -6,7 +6,9 @@ Scenarios (each a function; `--scenarios` picks them, default all):
   raw, raw, operator, ...), each from a clean slate; time, writes, CPU and memory, and the
   operator/raw ratio per pair.
 - memory: one operator while the fleet grows (50, 100, 200, 342 tenants): RSS and its slope per
-  installation.
+  installation, and its RSS before the first tenant (the catalogue only: the floor).
+- imports: the RSS of a fresh interpreter after each library the operator imports, alone and
+  in the operator's order (bench/imports.py); needs no cluster.
 - latency: 50 single-tenant edits one after another (a subscription's values, so one ConfigMap
   and one Deployment change): edit to ConfigMap updated, p50/p99, at N=20 and at full N.
 - idle: minutes after convergence: the operator's writes (target 0), CPU % of a core, requests/s.
@@ -45,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fleet
 import harness
+import imports
 import page
 from harness import Bench, Operator, Requests, poll, proc_stat
 
@@ -70,6 +73,7 @@ class Options:
     scenarios: list[str]
     replicas: bool
     profile: bool
+    heap: bool
     seed: int
     timeout: float
 
@@ -203,11 +207,14 @@ def control_plane(ctx: Context) -> dict[str, int]:
     return ctx.bench.control_plane_pids()
 
 
-def start_operator(ctx: Context, name: str, *, profile: bool = False) -> Operator:
+def start_operator(
+    ctx: Context, name: str, *, profile: bool = False, heap: bool = False
+) -> Operator:
     """Start the operator as the chart's ServiceAccount and wait until it has settled."""
     work = ctx.bench.workdir
     prof = RESULTS / f"{ctx.stamp}-{name}.prof" if profile else None
-    operator = Operator(ctx.bench.token_kubeconfig, work / f"{name}.log", profile=prof)
+    report = work / f"{name}-heap.json" if heap else None
+    operator = Operator(ctx.bench.token_kubeconfig, work / f"{name}.log", profile=prof, heap=report)
     quiescent(ctx, quiet=4)
     return operator
 
@@ -450,7 +457,8 @@ def scenario_session(ctx: Context) -> None:
     bench.clean()
     bench.apply_catalogue(ctx.catalogue)
     bench.prepare(ctx.tenants)
-    operator = start_operator(ctx, "session")
+    operator = start_operator(ctx, "session", heap=options.heap)
+    empty = operator.stat()
     pids = {**control_plane(ctx), "operator": operator.pid}
     small = min(LATENCY_SMALL, options.n)
     steps = sorted({s for s in options.memory_steps if s < options.n} | {small, options.n})
@@ -463,8 +471,15 @@ def scenario_session(ctx: Context) -> None:
         if step == small and "latency" in wanted and small < options.n:
             ctx.log(f"session: {options.edits} edits at {step} tenants")
             ctx.results.setdefault("latency", []).append(edit_latency(ctx, step, options.edits))
+    if options.heap:
+        ctx.log("session: where the memory is (bench/heap.py)")
+        ctx.results["heap"] = operator.heap_report()
     if "memory" in wanted:
-        ctx.results["memory"] = {"points": memory, "mb_per_installation": round(slope(memory), 4)}
+        ctx.results["memory"] = {
+            "no_tenants_rss_mb": round(empty.rss_mb, 1) if empty else None,
+            "points": memory,
+            "mb_per_installation": round(slope(memory), 4),
+        }
     if "idle" in wanted:
         ctx.results["idle"] = idle(ctx, operator, pids)
     if "page" in wanted:
@@ -661,6 +676,7 @@ def table(ctx: Context) -> str:
         lines.append(f"| per pair (time / writes ratio) | {pairs} | | |")
     if "memory" in r:
         lines += ["", "| tenants | installations | operator RSS MB |", "|---|---|---|"]
+        lines.append(f"| 0 (the catalogue only) | 0 | {r['memory'].get('no_tenants_rss_mb')} |")
         for p in r["memory"]["points"]:
             lines.append(f"| {p['tenants']} | {p['installations']} | {p['rss_mb']} |")
         kb = r["memory"]["mb_per_installation"] * 1024
@@ -715,11 +731,36 @@ def table(ctx: Context) -> str:
             f"| operator RSS MB, peak / after | {s.get('peak_rss_mb')} / "
             f"{s.get('settled_rss_mb')} |",
         ]
+    return "\n".join(lines + separate_tables(r))
+
+
+def separate_tables(r: Mapping[str, Any]) -> list[str]:
+    """The scenarios measured apart from the session: shards, the page, imports."""
+    lines = []
     if "shards" in r:
         lines += shards_table(r["shards"])
     if "page" in r:
         lines.append(page.table(r["page"]))
-    return "\n".join(lines)
+    if "imports" in r:
+        lines += ["", imports.table(r["imports"])]
+    if "heap" in r:
+        lines += heap_table(r["heap"])
+    return lines
+
+
+def heap_table(heap: Mapping[str, Any]) -> list[str]:
+    """bench/heap.py's report as Markdown: the largest indexes and kopf's memories."""
+    lines = ["", "| held at full N (bench/heap.py) | objects | MB |", "|---|---|---|"]
+    indexes = sorted(heap["indexes"].items(), key=lambda item: -item[1]["mb"])
+    for name, one in indexes:
+        lines.append(f"| index {name} | {one['objects']} | {one['mb']} |")
+    for one in heap["memories"]:
+        lines.append(f"| kopf's per-object memories | {one['objects']} | {one['mb']} |")
+    traced = heap.get("tracemalloc")
+    if traced:
+        by_library = ", ".join(f"{k} {v}" for k, v in traced["by_library_mb"].items())
+        lines.append(f"| traced heap {traced['traced_mb']} MB by library | | {by_library} |")
+    return lines
 
 
 def shards_table(sh: Mapping[str, Any]) -> list[str]:
@@ -753,7 +794,7 @@ def passes_per_object(restart_result: Mapping[str, Any]) -> str:
 
 RESTART_WRITES_TARGET = 0.01
 SESSION = ("memory", "latency", "idle", "page", "fanout", "restart")
-ALL = ("cold", *SESSION, "shards")
+ALL = ("imports", "cold", *SESSION, "shards")
 
 
 def parse(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]:
@@ -767,6 +808,12 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--quick", action="store_true", help="N=20, 1 pair, 1 idle minute")
     parser.add_argument("--replicas", action="store_true", help="real replicas (small N only)")
     parser.add_argument("--profile", action="store_true", help="cProfile the first cold run")
+    parser.add_argument(
+        "--heap",
+        action="store_true",
+        help="the session's operator reports where its memory is at full N (bench/heap.py; "
+        "CG_HEAP_TRACE=1 adds tracemalloc, which changes its RSS)",
+    )
     parser.add_argument(
         "--check",
         action="store_true",
@@ -795,6 +842,7 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]:
         scenarios=scenarios,
         replicas=args.replicas,
         profile=args.profile,
+        heap=args.heap,
         seed=args.seed,
         timeout=args.timeout,
     )
@@ -817,6 +865,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx.log(f"work folder {bench.workdir}; identity {bench.chart_identity()}")
     started = time.monotonic()
     try:
+        if "imports" in options.scenarios:
+            ctx.log("imports: fresh interpreters")
+            ctx.results["imports"] = imports.measure()
         if "cold" in options.scenarios:
             scenario_cold(ctx)
         if set(SESSION) & set(options.scenarios):
