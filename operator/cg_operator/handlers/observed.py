@@ -26,8 +26,9 @@ from cg_operator.api.refs import Ref
 from cg_operator.handlers.monitoring import CHILD_INDEX_PREFIX, watch_event
 from cg_operator.handlers.scope import TENANT_NAMESPACES, is_tenant_namespace, labels_tenant
 from cg_operator.k8s import objects
-from cg_operator.reconcile.diff import compact, foreign_managers
+from cg_operator.reconcile.diff import compact
 from cg_operator.reconcile.exposure import GATEWAY_API
+from cg_operator.reconcile.kept import is_kept, kept
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +84,13 @@ LATE_KINDS = frozenset({(GATEWAY_API, "HTTPRoute")})
 _told_unwatched: set[tuple[str, str]] = set()
 
 
-def _trim(body: kopf.Body) -> dict[str, Any]:
-    """The live object without its own managedFields (large, never compared), large data kept
-    as digests (reconcile/diff.compact)."""
-    raw = dict(body)
-    meta = {k: v for k, v in dict(body.meta).items() if k != "managedFields"}
-    # Only other writers' entries: enough to name who changed a field (usually none).
-    foreign = foreign_managers(list(body.meta.get("managedFields") or []), FIELD_MANAGER)
-    if foreign:
-        meta["managedFields"] = foreign
-    return compact({**raw, "metadata": meta})
+def _kept(body: kopf.Body) -> dict[str, Any]:
+    """The copy the index keeps (reconcile/kept). The watch already made it (handlers/kept_watch):
+    the index shares its parts with the event instead of holding a second copy."""
+    copy = dict(body)
+    if is_kept(copy, FIELD_MANAGER):
+        return compact(copy)  # unchanged when the watch made it; a stranger's large data else
+    return kept(copy, FIELD_MANAGER)
 
 
 def _register(kind: ChildKind) -> None:
@@ -109,7 +107,7 @@ def _register(kind: ChildKind) -> None:
         watch_event(kind.plural)
         if kind.kind == "Namespace" and labels_tenant(body):
             TENANT_NAMESPACES.admit(body.meta["name"])
-        return {namespace or "": _trim(body)}
+        return {namespace or "": _kept(body)}
 
     index.__name__ = kind.index_name
     # Labelled children are kept only in tenant namespaces (handlers/scope); kopf drops an

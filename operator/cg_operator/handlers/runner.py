@@ -12,6 +12,7 @@ from cg_operator.handlers import exposure as platform_exposure
 from cg_operator.handlers import (
     failures,
     installation,
+    kept_watch,
     leadership,
     monitoring,
     probing,
@@ -77,6 +78,7 @@ def run_operator(
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     load_handlers()
     startup_gate.install()  # kopf's index gate, linear in objects (see the module)
+    kept_watch.install()  # the children's events carry the copy the operator keeps
     # Reconcile each object once after a (re)start: hold until every stored object's event is in.
     QUEUE.hold_at_startup(startup_gate.FIRST_EVENTS.complete, STARTUP_HOLD_MAX_SECONDS)
     QUEUE.set_failure_reporter(failures.report_failure)

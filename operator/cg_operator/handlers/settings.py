@@ -19,6 +19,10 @@ from cg_operator.handlers.observed import CHILD_KINDS
 from cg_operator.reconcile.shards import child_selector
 
 
+# Objects per page of the initial listing (see apply_settings).
+LIST_PAGE_SIZE = 100
+
+
 def apply_settings(settings: kopf.OperatorSettings) -> None:
     """Configure kopf the way cg-operator runs: see DESIGN.md, "Rules that keep it fast"."""
     settings.persistence.finalizer = KOPF_FINALIZER
@@ -34,6 +38,9 @@ def apply_settings(settings: kopf.OperatorSettings) -> None:
     # A watch that the server silently drops must be re-established, not waited on forever.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
+    # The initial listing in pages, as client-go's reflectors list: unpaged, a restart decoded
+    # every stored object of a kind at once, in full, beside the copies the watch keeps.
+    settings.watching.chunk_size = LIST_PAGE_SIZE
     settings.peering.standalone = True
     # Children are watched through the API server's label filter: the operator never lists or
     # caches objects it did not create (and never other people's Secrets); a shard only those
