@@ -508,6 +508,14 @@ class Operator:
             out[f"{labels['verb']} {labels['resource']}"] += int(value)
         return out
 
+    def status_writes(self) -> Counter[str]:
+        """The operator's status writes so far as 'Kind cause' -> count (cg_status_writes_total):
+        what made each due, to aim a change at the largest."""
+        out: Counter[str] = Counter()
+        for labels, value in self._samples("cg_status_writes_total"):
+            out[f"{labels['kind']} {labels['cause']}"] += int(value)
+        return out
+
     def passes(self) -> Counter[str]:
         """Reconcile passes so far, by kind (cg_reconcile_total)."""
         out: Counter[str] = Counter()

@@ -52,6 +52,16 @@ RECONCILE_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
     registry=REGISTRY,
 )
+STATUS_WRITES = Counter(
+    "cg_status_writes_total",
+    "Status writes of ComponentInstallations and MunicipalityTenants, by kind and what made "
+    "each due: first (no "
+    "status yet), Ready (its transition), a field a reader acts on (observedGeneration, "
+    "observedVersion, namespace, shard), inventory (a child gone), warning (with a warning "
+    "Event), or progress (held progress whose window ended).",
+    ["kind", "cause"],
+    registry=REGISTRY,
+)
 API_REQUESTS = Counter(
     "cg_api_requests_total",
     "Kubernetes API requests made by the reconcilers (kopf's watches not included), by verb, "

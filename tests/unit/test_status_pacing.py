@@ -11,9 +11,9 @@ import pytest
 from cg_operator.api.refs import Ref
 from cg_operator.handlers import installation
 from cg_operator.handlers.status_pacing import StatusPacing
-from cg_operator.reconcile.installation_summary import Event, status_may_wait
-from cg_operator.reconcile.status import progress_only
-from cg_operator.reconcile.tenant import tenant_status_may_wait
+from cg_operator.reconcile.installation_summary import Event, status_write_cause
+from cg_operator.reconcile.status import progress_only, write_now_because
+from cg_operator.reconcile.tenant import tenant_status_write_cause
 
 DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "open-zaak"}
 JOB = {"apiVersion": "batch/v1", "kind": "Job", "name": "open-zaak-config-2"}
@@ -36,33 +36,48 @@ MOVING = status("False", "Progressing")
 
 
 @pytest.mark.parametrize(
-    ("current", "patch", "progress"),
+    ("current", "patch", "cause"),
     [
         # The configuration Job started after the workloads rolled: a new reason, still False.
-        pytest.param(MOVING, status("False", "Configuring"), True, id="message-moves"),
-        pytest.param(MOVING, status("False", "Progressing", lastProbe={"at": "x"}), True),
+        pytest.param(MOVING, status("False", "Configuring"), None, id="message-moves"),
+        pytest.param(MOVING, status("False", "Progressing", lastProbe={"at": "x"}), None),
         # Ready's transitions are what rollouts and summaries wait for.
-        pytest.param(MOVING, status("True", "Available"), False, id="ready-turns-true"),
-        pytest.param(status("True", "Available"), MOVING, False, id="ready-turns-false"),
+        pytest.param(MOVING, status("True", "Available"), "Ready", id="ready-turns-true"),
+        pytest.param(status("True", "Available"), MOVING, "Ready", id="ready-turns-false"),
         # The version that runs, the spec reconciled to, and the children applied.
-        pytest.param(MOVING, status("False", "Progressing", observedVersion="1.30.0"), False),
-        pytest.param(MOVING, status("False", "Progressing", observedGeneration=3), False),
+        pytest.param(
+            MOVING,
+            status("False", "Progressing", observedVersion="1.30.0"),
+            "observedVersion",
+            id="version",
+        ),
+        pytest.param(
+            MOVING,
+            status("False", "Progressing", observedGeneration=3),
+            "observedGeneration",
+            id="generation",
+        ),
         # Children added may wait (the pass holds them for pruning); one gone may not: a
         # stored entry for a deleted object would be disposed of again after a restart.
-        pytest.param(MOVING, status("False", "Progressing", inventory=[]), False, id="shrinks"),
-        pytest.param(MOVING, status("False", "Progressing", inventory=[JOB]), False, id="swaps"),
         pytest.param(
-            MOVING, status("False", "Progressing", inventory=[DEPLOYMENT, JOB]), True, id="grows"
+            MOVING, status("False", "Progressing", inventory=[]), "inventory", id="shrinks"
+        ),
+        pytest.param(
+            MOVING, status("False", "Progressing", inventory=[JOB]), "inventory", id="swaps"
+        ),
+        pytest.param(
+            MOVING, status("False", "Progressing", inventory=[DEPLOYMENT, JOB]), None, id="grows"
         ),
         # The first status an object gets is written at once: `kubectl get cgi` shows it.
-        pytest.param({}, MOVING, False, id="first-status"),
-        pytest.param(None, MOVING, False, id="no-status"),
+        pytest.param({}, MOVING, "first", id="first-status"),
+        pytest.param(None, MOVING, "first", id="no-status"),
     ],
 )
 def test_progress_only_is_a_change_a_reader_may_see_late(
-    current: dict[str, Any] | None, patch: dict[str, Any], progress: bool
+    current: dict[str, Any] | None, patch: dict[str, Any], cause: str | None
 ) -> None:
-    assert progress_only(current, patch) is progress
+    assert write_now_because(current, patch) == cause
+    assert progress_only(current, patch) is (cause is None)
 
 
 class Clock:
@@ -129,25 +144,27 @@ def test_pruning_counts_a_held_inventory_as_recorded() -> None:
 
 
 @pytest.mark.parametrize(
-    ("events", "may_wait"),
+    ("events", "cause"),
     [
-        pytest.param([], True, id="no-event"),
+        pytest.param([], None, id="no-event"),
         # Posted with the held write, a few seconds late: nobody acts on them.
-        pytest.param([Event("Configured", "setup_configuration ran")], True, id="configured"),
-        pytest.param([Event("Recovered", "answers again")], True, id="recovered"),
+        pytest.param([Event("Configured", "setup_configuration ran")], None, id="configured"),
+        pytest.param([Event("Recovered", "answers again")], None, id="recovered"),
         # A person acts on a warning: it and its status go out at once.
-        pytest.param([Event("Unhealthy", "502", warning=True)], False, id="unhealthy"),
+        pytest.param([Event("Unhealthy", "502", warning=True)], "warning", id="unhealthy"),
         pytest.param(
             [Event("Configured", "ran"), Event("MissingDependency", "no objecten", warning=True)],
-            False,
+            "warning",
             id="a-warning-among-them",
         ),
     ],
 )
-def test_only_a_change_without_a_warning_may_wait(events: list[Event], may_wait: bool) -> None:
+def test_only_a_change_without_a_warning_may_wait(events: list[Event], cause: str | None) -> None:
     moving = status("False", "Configuring")
-    assert status_may_wait(MOVING, moving, events) is may_wait
-    assert status_may_wait(MOVING, status("True", "Available"), []) is False, "Ready never waits"
+    assert status_write_cause(MOVING, moving, events) == cause
+    assert status_write_cause(MOVING, status("True", "Available"), events) == "Ready", (
+        "Ready never waits, and is counted as Ready"
+    )
 
 
 def tenant_status(ready: str, components_ready: str, **fields: Any) -> dict[str, Any]:
@@ -162,21 +179,25 @@ def tenant_status(ready: str, components_ready: str, **fields: Any) -> dict[str,
 
 
 @pytest.mark.parametrize(
-    ("patch", "may_wait"),
+    ("patch", "cause"),
     [
         # Its installations' progress, summed up: a reader may see it a few seconds late.
-        pytest.param(tenant_status("False", "0/2"), True, id="summary-moves"),
+        pytest.param(tenant_status("False", "0/2"), None, id="summary-moves"),
         # What a reader acts on: Ready, the namespace it claimed, its shard, its spec.
-        pytest.param(tenant_status("True", "1/1"), False, id="ready-turns-true"),
-        pytest.param(tenant_status("False", "0/1", namespace="other"), False, id="namespace"),
-        pytest.param(tenant_status("False", "0/1", shard="east"), False, id="shard"),
-        pytest.param(tenant_status("False", "0/1", observedGeneration=2), False, id="generation"),
+        pytest.param(tenant_status("True", "1/1"), "Ready", id="ready-turns-true"),
+        pytest.param(tenant_status("False", "0/1", namespace="other"), "namespace", id="namespace"),
+        pytest.param(tenant_status("False", "0/1", shard="east"), "shard", id="shard"),
+        pytest.param(
+            tenant_status("False", "0/1", observedGeneration=2),
+            "observedGeneration",
+            id="generation",
+        ),
     ],
 )
-def test_a_tenant_holds_only_its_summary(patch: dict[str, Any], may_wait: bool) -> None:
+def test_a_tenant_holds_only_its_summary(patch: dict[str, Any], cause: str | None) -> None:
     current = tenant_status("False", "0/1")
-    assert tenant_status_may_wait(current, patch) is may_wait
-    assert tenant_status_may_wait(None, patch) is False, "its first status is written at once"
+    assert tenant_status_write_cause(current, patch) == cause
+    assert tenant_status_write_cause(None, patch) == "first", "its first status goes out at once"
 
 
 def test_postpone_holds_only_what_may_wait_and_releases_it_when_due() -> None:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+from cg_operator import metrics
 from cg_operator.api.base import Condition
 from cg_operator.api.component import CGComponentSpec
 from cg_operator.api.constants import (
@@ -65,7 +66,7 @@ from cg_operator.reconcile.installation_summary import (
     Configured,
     deployable,
     readiness,
-    status_may_wait,
+    status_write_cause,
     summarize,
     transition_events,
     workloads_changing,
@@ -74,6 +75,7 @@ from cg_operator.reconcile.installation_summary import (
 from cg_operator.reconcile.pod import generate, generated_secret_name
 from cg_operator.reconcile.retention import Disposal, dispose
 from cg_operator.reconcile.status import (
+    WRITE_CAUSE_PROGRESS,
     existing_conditions,
     inventory_entries,
     status_patch,
@@ -567,10 +569,9 @@ def _report(
     )
     patch = status_patch(status, conditions, generation, extra)
     meta = live["metadata"]
+    cause = status_write_cause(status, patch, events) if patch is not None else None
     wait = STATUS_PACING.postpone(
-        (meta["namespace"], meta["name"]),
-        patch,
-        may_wait=patch is not None and status_may_wait(status, patch, events),
+        (meta["namespace"], meta["name"]), patch, may_wait=patch is not None and cause is None
     )
     if wait > 0:
         QUEUE.add((PLURAL, meta["namespace"], meta["name"]), _run, kwargs, delay=wait)
@@ -585,6 +586,7 @@ def _report(
         )
     if patch is not None:
         _send_status(live, patch)
+        metrics.STATUS_WRITES.labels(INSTALLATION.kind, cause or WRITE_CAUSE_PROGRESS).inc()
 
 
 def _public(

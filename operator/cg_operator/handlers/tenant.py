@@ -11,6 +11,7 @@ from typing import Any
 
 import kopf
 
+from cg_operator import metrics
 from cg_operator.api.constants import FINALIZER, GROUP, LABEL_RETAINED, VERSION
 from cg_operator.api.kinds import TENANT
 from cg_operator.api.refs import Ref
@@ -43,7 +44,12 @@ from cg_operator.reconcile.exposure import (
 )
 from cg_operator.reconcile.naming import collision_errors
 from cg_operator.reconcile.rollout import assignments_for
-from cg_operator.reconcile.status import existing_conditions, status_patch, validation_conditions
+from cg_operator.reconcile.status import (
+    WRITE_CAUSE_PROGRESS,
+    existing_conditions,
+    status_patch,
+    validation_conditions,
+)
 from cg_operator.reconcile.tenant import (
     ClaimState,
     TenantPlan,
@@ -52,7 +58,7 @@ from cg_operator.reconcile.tenant import (
     plan_tenant,
     summarise,
     tenant_conditions,
-    tenant_status_may_wait,
+    tenant_status_write_cause,
 )
 from cg_operator.reconcile.validation import (
     Catalogue,
@@ -302,15 +308,13 @@ def _write(
     name = body["metadata"]["name"]
     extra = {**shards.status_fields(), **extra}
     patch = status_patch(body.get("status"), conditions, body["metadata"].get("generation"), extra)
-    wait = STATUS_PACING.postpone(
-        name,
-        patch,
-        may_wait=patch is not None and tenant_status_may_wait(body.get("status"), patch),
-    )
+    cause = tenant_status_write_cause(body.get("status"), patch) if patch is not None else None
+    wait = STATUS_PACING.postpone(name, patch, may_wait=patch is not None and cause is None)
     if wait > 0:
         enqueue_tenant(name, kwargs, delay=wait)
     elif patch is not None:
         patch_status(PLURAL, name, patch)
+        metrics.STATUS_WRITES.labels(TENANT.kind, cause or WRITE_CAUSE_PROGRESS).inc()
 
 
 def _finalize(body: dict[str, Any], observed: Observed) -> None:

@@ -22,7 +22,7 @@ from cg_operator.reconcile.configuration import CONFIGURATION_FAILED, CONFIGURED
 from cg_operator.reconcile.delivery import delivery_for
 from cg_operator.reconcile.delivery.base import WORKLOAD_KINDS, InstallationPlan, Readiness
 from cg_operator.reconcile.health import HEALTHY, Verdict
-from cg_operator.reconcile.status import progress_only
+from cg_operator.reconcile.status import write_now_because
 from cg_operator.reconcile.workloads import changing, rollout_state
 
 DEPENDENCIES_READY = "DependenciesReady"
@@ -215,11 +215,15 @@ def _configured_with_ready(events: list[Event]) -> list[Event]:
     return [joined if e is ready else e for e in events if e is not configured]
 
 
-def status_may_wait(
+def status_write_cause(
     before: Mapping[str, Any], patch: Mapping[str, Any], events: Sequence[Event]
-) -> bool:
-    """Whether a status write may be held for a while (handlers/status_pacing): it only moves
-    progress (reconcile/status.progress_only) and none of its events is a warning. A warning
-    (unhealthy, configuration failed, a dependency missing) is for a person now; the others
-    (configured, recovered) are posted with the write they belong to, a few seconds late."""
-    return progress_only(before, patch) and not any(event.warning for event in events)
+) -> str | None:
+    """Why an installation's status write goes out at once (reconcile/status.write_now_because,
+    or "warning"), None when it may be held for a while (handlers/status_pacing): it only moves
+    progress and none of its events is a warning. A warning (unhealthy, configuration failed, a
+    dependency missing) is for a person now; the others (configured, recovered) are posted with
+    the write they belong to, a few seconds late."""
+    cause = write_now_because(before, patch)
+    if cause is None and any(event.warning for event in events):
+        return "warning"
+    return cause

@@ -143,13 +143,28 @@ def progress_only(
     An inventory that only grows may wait because the pass that holds it keeps it in memory for
     pruning (handlers/status_pacing); one that shrinks follows a deletion, and a stored entry for
     an object already gone would be disposed of again after a restart."""
+    return write_now_because(current, patch, immediate) is None
+
+
+def write_now_because(
+    current: Mapping[str, Any] | None,
+    patch: Mapping[str, Any],
+    immediate: Sequence[str] = IMMEDIATE_FIELDS,
+) -> str | None:
+    """Why a status patch is written at once (see progress_only), or None when it may wait:
+    "first" (no status stored), "Ready", the name of an `immediate` field, or "inventory". The
+    operator counts its status writes by it (cg_status_writes_total)."""
     if not current or not current.get("conditions"):
-        return False
+        return "first"
     if condition_status(current, "Ready") != condition_status(patch, "Ready"):
-        return False
+        return "Ready"
     if "inventory" in patch and not inventory_entries(current) <= inventory_entries(patch):
-        return False
-    return all(_same(current.get(field), patch[field]) for field in immediate if field in patch)
+        return "inventory"
+    return next((f for f in immediate if f in patch and not _same(current.get(f), patch[f])), None)
+
+
+# The cause a held progress change is written with once its window has ended.
+WRITE_CAUSE_PROGRESS = "progress"
 
 
 def inventory_entries(status: Mapping[str, Any] | None) -> frozenset[tuple[str, str, str]]:

@@ -40,7 +40,7 @@ from cg_operator.api.tenant import (
 from cg_operator.reconcile.children import tenant_labels, with_owner
 from cg_operator.reconcile.configuration import CREDENTIAL_KEY, CREDENTIALS_ROLE
 from cg_operator.reconcile.exposure import tenant_hosts
-from cg_operator.reconcile.status import progress_only
+from cg_operator.reconcile.status import write_now_because
 from cg_operator.reconcile.validation import Catalogue, FieldError, summary
 from cg_operator.render.environment import render
 
@@ -353,10 +353,13 @@ def summarise(
 TENANT_IMMEDIATE_FIELDS = ("observedGeneration", "namespace", "shard")
 
 
-def tenant_status_may_wait(current: Mapping[str, Any] | None, patch: Mapping[str, Any]) -> bool:
-    """Whether a tenant's status write may be held for a while (handlers/status_pacing): it
-    only moves the summary of its installations' progress."""
-    return progress_only(current, patch, TENANT_IMMEDIATE_FIELDS)
+def tenant_status_write_cause(
+    current: Mapping[str, Any] | None, patch: Mapping[str, Any]
+) -> str | None:
+    """Why a tenant's status write goes out at once (reconcile/status.write_now_because), None
+    when it may be held for a while (handlers/status_pacing): it only moves the summary of its
+    installations' progress."""
+    return write_now_because(current, patch, TENANT_IMMEDIATE_FIELDS)
 
 
 def tenant_conditions(
