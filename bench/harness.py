@@ -41,7 +41,12 @@ from tests.support.chart import render  # noqa: E402
 from tests.support.cluster import Cluster, find_kubectl  # noqa: E402
 from tests.support.identity import USER_ROLE_SUFFIXES  # noqa: E402
 
-from cg_operator.api.constants import LABEL_MANAGED_BY, LABEL_TENANT, MANAGED_BY  # noqa: E402
+from cg_operator.api.constants import (  # noqa: E402
+    FIELD_MANAGER,
+    LABEL_MANAGED_BY,
+    LABEL_TENANT,
+    MANAGED_BY,
+)
 
 GROUP = "appstore.commonground.nl"
 API = f"{GROUP}/v1alpha1"
@@ -357,6 +362,15 @@ class Bench:
     def list_raw(self, path: str) -> list[dict[str, Any]]:
         """A list call returning plain dicts."""
         return list(json.loads(self.get_raw(path))["items"])
+
+    def operator_events(self) -> Counter[str]:
+        """The Events the operator posted that are stored now, as 'Kind reason' -> count (a
+        series counted up is one Event): what a person reads, to aim a change at the largest."""
+        out: Counter[str] = Counter()
+        for event in self.list_raw("/api/v1/events"):
+            if event.get("reportingComponent") == FIELD_MANAGER:
+                out[f"{event['involvedObject'].get('kind')} {event.get('reason')}"] += 1
+        return out
 
     def clean(self, timeout: float = 900) -> float:
         """Remove the fleet: finalizers off every installation and tenant, the tenants and the

@@ -290,6 +290,7 @@ def cold_run(ctx: Context, mode: str, index: int, *, profile: bool = False) -> d
         }
         result["client_requests"] = dict(operator.client_requests())
         result["status_writes"] = dict(operator.status_writes())
+        result["operator_events"] = dict(ctx.bench.operator_events())
         result["peak_rss_mb"] = round(sampler.stop(), 1)
         operator.stop()
     result["installations"] = ctx.installations()
@@ -642,12 +643,18 @@ def scenario_shards(ctx: Context) -> None:
 # --- output -----------------------------------------------------------------------------------
 
 
-def status_write_table(runs: list[dict[str, Any]], installations: int) -> list[str]:
-    """The first operator cold run's status writes by kind and cause, and per installation."""
-    counted = next((run["status_writes"] for run in runs if run.get("status_writes")), None)
+def per_installation_table(
+    runs: list[dict[str, Any]], installations: int, field: str = "status_writes"
+) -> list[str]:
+    """The first operator cold run's status writes by kind and cause (or, with `field`
+    operator_events, its Events by kind and reason), and per installation."""
+    counted = next((run[field] for run in runs if run.get(field)), None)
     if not counted:
         return []
-    lines = ["", "| status writes, first cold run (kind cause) | writes | per installation |"]
+    what = "status writes, first cold run (kind cause)"
+    if field == "operator_events":
+        what = "the operator's Events, first cold run (kind reason)"
+    lines = ["", f"| {what} | count | per installation |"]
     lines.append("|---|---|---|")
     for key, value in sorted(counted.items(), key=lambda item: -item[1]):
         per = f"{value / installations:.2f}" if installations else "-"
@@ -688,7 +695,8 @@ def table(ctx: Context) -> str:
             lines.append(f"| {label} | {a:g} | {b:g} | {ratio} |")
         pairs = ", ".join(f"{p['time']} / {p['writes']}" for p in cold["ratios"])
         lines.append(f"| per pair (time / writes ratio) | {pairs} | | |")
-        lines += status_write_table(cold["runs"], ctx.installations())
+        lines += per_installation_table(cold["runs"], ctx.installations())
+        lines += per_installation_table(cold["runs"], ctx.installations(), "operator_events")
     if "memory" in r:
         lines += ["", "| tenants | installations | operator RSS MB |", "|---|---|---|"]
         lines.append(f"| 0 (the catalogue only) | 0 | {r['memory'].get('no_tenants_rss_mb')} |")

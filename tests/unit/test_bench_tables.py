@@ -23,7 +23,7 @@ def test_status_writes_are_reported_by_cause_largest_first_per_installation() ->
             },
         },
     ]
-    lines = run.status_write_table(runs, installations=100)
+    lines = run.per_installation_table(runs, installations=100)
     rows = [line for line in lines if line.startswith("| Component") or line.startswith("| Muni")]
     assert rows == [
         "| ComponentInstallation progress | 150 | 1.50 |",
@@ -33,4 +33,14 @@ def test_status_writes_are_reported_by_cause_largest_first_per_installation() ->
 
 
 def test_no_table_when_the_operator_counted_nothing() -> None:
-    assert run.status_write_table([{"mode": "raw"}], installations=100) == []
+    assert run.per_installation_table([{"mode": "raw"}], installations=100) == []
+
+
+def test_the_operators_events_are_reported_by_reason() -> None:
+    runs = [{"mode": "operator", "operator_events": {"ComponentInstallation Installed": 238}}]
+    lines = run.per_installation_table(runs, installations=238, field="operator_events")
+    assert (
+        "| the operator's Events, first cold run (kind reason) | count | per installation |"
+        in lines
+    )
+    assert "| ComponentInstallation Installed | 238 | 1.00 |" in lines
