@@ -55,6 +55,7 @@ from cg_operator.reconcile.tenant import (
     TenantPlan,
     assigned_namespace,
     namespace_claim,
+    own_metadata_patch,
     plan_tenant,
     summarise,
     tenant_conditions,
@@ -100,13 +101,6 @@ def reconcile_tenant(seen: Seen, kwargs: Mapping[str, Any]) -> None:
     if body["metadata"].get("deletionTimestamp"):
         _finalize(body, observed)
         return
-    finalizers = list(body["metadata"].get("finalizers") or [])
-    if FINALIZER not in finalizers:
-        finalized = {"metadata": {"finalizers": [*finalizers, FINALIZER]}}
-        if not objects.merge_patch(Ref.of(body), finalized):
-            # Deleted before its first pass got here (the index still had it): nothing of it
-            # may be made now, or its namespace would outlive it with nobody to remove it.
-            return
     _reconcile(body, observed, kwargs)
 
 
@@ -158,6 +152,12 @@ def _reconcile(body: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
         current_versions=current,
         credentials=_credentials(namespace, spec, catalogue, observed),
     )
+    # The finalizer goes on before the namespace is claimed, with the plan's labels in one write.
+    own = own_metadata_patch(body["metadata"], plan.labels, FINALIZER)
+    if own is not None and not objects.merge_patch(Ref.of(body), own):
+        # Deleted before this pass got here (the index still had it): nothing of it may be
+        # made now, or its namespace would outlive it with nobody to remove it.
+        return
     conflict = _claim_namespace(plan, name, observed)
     if conflict:
         conditions = validation_conditions(
@@ -169,9 +169,6 @@ def _reconcile(body: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
         )
         _write(body, conditions, {}, kwargs)
         return
-    labels = body["metadata"].get("labels") or {}
-    if any(labels.get(k) != v for k, v in plan.labels.items()):
-        objects.merge_patch(Ref.of(body), {"metadata": {"labels": plan.labels}})
     apply_all(
         [plan.namespace_object, *plan.children, *_not_terminating(plan.installations, observed)],
         observed,

@@ -315,6 +315,22 @@ def plan_tenant(
     )
 
 
+def own_metadata_patch(
+    metadata: Mapping[str, Any], labels: Mapping[str, str], finalizer: str
+) -> dict[str, Any] | None:
+    """The one merge patch of a tenant's own metadata a pass makes: the operator's finalizer
+    (before anything of the tenant is made, so its removal cleans up) and the labels its plan
+    wants (its ring, read by rollouts); None when both are there."""
+    patch: dict[str, Any] = {}
+    finalizers = list(metadata.get("finalizers") or [])
+    if finalizer not in finalizers:
+        patch["finalizers"] = [*finalizers, finalizer]
+    have = metadata.get("labels") or {}
+    if any(have.get(key) != value for key, value in labels.items()):
+        patch["labels"] = dict(labels)
+    return {"metadata": patch} if patch else None
+
+
 def summarise(
     spec: MunicipalityTenantSpec, installations: Mapping[str, Mapping[str, Any]]
 ) -> list[ComponentSummary]:
