@@ -357,6 +357,8 @@ def test_the_job_waits_for_its_peers_endpoint_and_credentials() -> None:
         open_zaak=subscribed_not_up,
     )
     assert on.configuration.job is None
+    # Its ConfigMap, read only by the Job, is made with it: not written twice.
+    assert "open-notificaties-configuration" not in {o["metadata"]["name"] for o in on.children}
     assert "the endpoint of open-zaak" in on.configuration.waiting
     assert OZ_TO_ON in on.configuration.waiting
     assert configured(None, on.configuration.waiting) == (

@@ -18,7 +18,6 @@ from cg_operator.handlers import shards
 from cg_operator.handlers.observed import CHILD_KINDS
 from cg_operator.reconcile.shards import child_selector
 
-
 # Objects per page of the initial listing (see apply_settings).
 LIST_PAGE_SIZE = 100
 

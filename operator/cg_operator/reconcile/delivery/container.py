@@ -168,7 +168,10 @@ class ContainerDelivery:
             },
         )
         configuration = _configuration(request, container, children, labels)
-        if configuration is not None:
+        if configuration is not None and configuration.job is not None:
+            # Only its Job reads the ConfigMap: written while the Job still waits for a peer's
+            # endpoint or a credential, it was written again once they came. A Job that has
+            # to wait again is removed, and this ConfigMap with it.
             children.append(with_owner([configuration.config_map], request.installation)[0])
         return InstallationPlan(
             self.type,
