@@ -55,10 +55,9 @@ RECONCILE_DURATION = Histogram(
 STATUS_WRITES = Counter(
     "cg_status_writes_total",
     "Status writes of ComponentInstallations and MunicipalityTenants, by kind and what made "
-    "each due: first (no "
-    "status yet), Ready (its transition), a field a reader acts on (observedGeneration, "
-    "observedVersion, namespace, shard), inventory (a child gone), warning (with a warning "
-    "Event), or progress (held progress whose window ended).",
+    "each due: first (no status yet), Ready (its transition), a field a reader acts on "
+    "(observedGeneration, observedVersion, namespace, shard), inventory (a child gone), "
+    "warning (with a warning Event), or progress (held progress whose window ended).",
     ["kind", "cause"],
     registry=REGISTRY,
 )
