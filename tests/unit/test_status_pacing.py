@@ -14,6 +14,7 @@ from cg_operator.handlers.status_pacing import StatusPacing
 from cg_operator.reconcile.installation_summary import Event, status_write_cause
 from cg_operator.reconcile.status import held_write_cause, progress_only, write_now_because
 from cg_operator.reconcile.tenant import tenant_status_write_cause
+from tests.support.clock import Clock
 
 DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "open-zaak"}
 JOB = {"apiVersion": "batch/v1", "kind": "Job", "name": "open-zaak-config-2"}
@@ -78,14 +79,6 @@ def test_progress_only_is_a_change_a_reader_may_see_late(
 ) -> None:
     assert write_now_because(current, patch) == cause
     assert progress_only(current, patch) is (cause is None)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_held_change_is_due_when_the_window_its_first_step_opened_ends() -> None:

@@ -78,12 +78,18 @@ class WorkQueue:
         self._passes = 0
         self._reconcilers: dict[Hashable, Reconcile] = {}
         self._report_failure: FailureReporter | None = None
+        self._on_idle: Callable[[], None] | None = None
         self._gate: Gate | None = None
         self._awaiting_ends = 0  # threads in wait_until_none_running
 
     def set_failure_reporter(self, report: FailureReporter | None) -> None:
         """Who hears of failed passes (the operator surfaces repeated ones on the object)."""
         self._report_failure = report
+
+    def set_idle_hook(self, hook: Callable[[], None] | None) -> None:
+        """Called (outside the queue's lock, from the worker that finished) each time the queue
+        runs dry: the operator gives freed memory back then (handlers/heap_release)."""
+        self._on_idle = hook
 
     def set_gate(self, gate: Gate | None) -> None:
         """Run a key's pass only when `gate(key, context)` says so (a sharded operator runs
@@ -297,9 +303,15 @@ class WorkQueue:
                     if again is not None and key not in self._pending:
                         self._pending[key] = again
                         self._cond.notify()
-                    if self._idle():
+                    idle = self._idle()
+                    if idle:
                         log.info("work queue idle after %d reconcile passes", self._passes)
                         self._passes = 0
+                if idle and self._on_idle is not None:
+                    try:
+                        self._on_idle()
+                    except Exception:  # a hook must never kill its worker
+                        log.exception("the work queue's idle hook failed")
 
 
 KINDS = {plural: kind.kind for plural, kind in BY_PLURAL.items()}

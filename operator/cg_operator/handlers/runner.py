@@ -11,6 +11,7 @@ from cg_operator.api.kinds import ALL_KINDS
 from cg_operator.handlers import exposure as platform_exposure
 from cg_operator.handlers import (
     failures,
+    heap_release,
     installation,
     kept_watch,
     leadership,
@@ -82,6 +83,7 @@ def run_operator(
     # Reconcile each object once after a (re)start: hold until every stored object's event is in.
     QUEUE.hold_at_startup(startup_gate.FIRST_EVENTS.complete, STARTUP_HOLD_MAX_SECONDS)
     QUEUE.set_failure_reporter(failures.report_failure)
+    QUEUE.set_idle_hook(heap_release.RELEASE)  # freed memory back to the system (the module)
     lease = None
     if election is not None:
         lease = leadership.lead(election, liveness_endpoint)
