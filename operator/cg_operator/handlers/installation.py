@@ -75,8 +75,8 @@ from cg_operator.reconcile.installation_summary import (
 from cg_operator.reconcile.pod import generate, generated_secret_name
 from cg_operator.reconcile.retention import Disposal, dispose
 from cg_operator.reconcile.status import (
+    WRITE_CAUSE_PROGRESS,
     existing_conditions,
-    held_write_cause,
     inventory_entries,
     status_patch,
     validation_conditions,
@@ -586,7 +586,7 @@ def _report(
         )
     if patch is not None:
         _send_status(live, patch)
-        metrics.STATUS_WRITES.labels(INSTALLATION.kind, cause or held_write_cause(status)).inc()
+        metrics.STATUS_WRITES.labels(INSTALLATION.kind, cause or WRITE_CAUSE_PROGRESS).inc()
 
 
 def _public(

@@ -3,8 +3,7 @@ so that the steps of one change share a status write.
 
 An installation comes up in steps a few seconds apart (children applied, dependencies Ready,
 more children applied, the configuration Job running, Configured, Ready): each changed its
-status, and each was a write. A progress-only change (and an installation's first status, unless
-it is Ready) is not written when a pass first finds it:
+status, and each was a write. A progress-only change is not written when a pass first finds it:
 it is held, the pass is asked for again PROGRESS_WRITE_SECONDS later, and that pass writes what
 is true by then, unless a write that cannot wait (Ready's transition, a new generation or
 version, an inventory that loses an entry, a change that comes with a warning Event) has

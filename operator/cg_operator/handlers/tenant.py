@@ -45,8 +45,8 @@ from cg_operator.reconcile.exposure import (
 from cg_operator.reconcile.naming import collision_errors
 from cg_operator.reconcile.rollout import assignments_for
 from cg_operator.reconcile.status import (
+    WRITE_CAUSE_PROGRESS,
     existing_conditions,
-    held_write_cause,
     status_patch,
     validation_conditions,
 )
@@ -311,9 +311,7 @@ def _write(
         enqueue_tenant(name, kwargs, delay=wait)
     elif patch is not None:
         patch_status(PLURAL, name, patch)
-        metrics.STATUS_WRITES.labels(
-            TENANT.kind, cause or held_write_cause(body.get("status"))
-        ).inc()
+        metrics.STATUS_WRITES.labels(TENANT.kind, cause or WRITE_CAUSE_PROGRESS).inc()
 
 
 def _finalize(body: dict[str, Any], observed: Observed) -> None:

@@ -220,11 +220,10 @@ def status_write_cause(
 ) -> str | None:
     """Why an installation's status write goes out at once (reconcile/status.write_now_because,
     or "warning"), None when it may be held for a while (handlers/status_pacing): it only moves
-    progress, or is its first status and not Ready, and none of its events is a warning. A
-    warning (unhealthy, configuration failed, a dependency missing) is for a person now; the
-    others (configured, recovered) are posted with the write they belong to, a few seconds
-    late."""
-    cause = write_now_because(before, patch, first_may_wait=True)
+    progress and none of its events is a warning. A warning (unhealthy, configuration failed, a
+    dependency missing) is for a person now; the others (configured, recovered) are posted with
+    the write they belong to, a few seconds late."""
+    cause = write_now_because(before, patch)
     if cause is None and any(event.warning for event in events):
         return "warning"
     return cause

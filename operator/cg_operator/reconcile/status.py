@@ -150,19 +150,11 @@ def write_now_because(
     current: Mapping[str, Any] | None,
     patch: Mapping[str, Any],
     immediate: Sequence[str] = IMMEDIATE_FIELDS,
-    *,
-    first_may_wait: bool = False,
 ) -> str | None:
     """Why a status patch is written at once (see progress_only), or None when it may wait:
     "first" (no status stored), "Ready", the name of an `immediate` field, or "inventory". The
-    operator counts its status writes by it (cg_status_writes_total).
-
-    With `first_may_wait`, a first status that is not Ready=True may wait too: it then joins
-    the steps that follow it within the window (an installation that comes up within it is
-    written once, Ready)."""
+    operator counts its status writes by it (cg_status_writes_total)."""
     if not current or not current.get("conditions"):
-        if first_may_wait and condition_status(patch, "Ready") != "True":
-            return None
         return "first"
     if condition_status(current, "Ready") != condition_status(patch, "Ready"):
         return "Ready"
@@ -171,17 +163,8 @@ def write_now_because(
     return next((f for f in immediate if f in patch and not _same(current.get(f), patch[f])), None)
 
 
-# The causes a held change is written with once its window has ended: the first status, or
-# progress on a stored one.
-WRITE_CAUSE_FIRST = "first"
+# The cause a held progress change is written with once its window has ended.
 WRITE_CAUSE_PROGRESS = "progress"
-
-
-def held_write_cause(current: Mapping[str, Any] | None) -> str:
-    """The cause a held status change is counted with when its window ends."""
-    if not current or not current.get("conditions"):
-        return WRITE_CAUSE_FIRST
-    return WRITE_CAUSE_PROGRESS
 
 
 def inventory_entries(status: Mapping[str, Any] | None) -> frozenset[tuple[str, str, str]]:
