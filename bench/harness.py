@@ -515,27 +515,25 @@ class Operator:
                 out.append((dict(_LABEL.findall(match["labels"])), float(match["value"])))
         return out
 
+    def _counted(self, name: str, *labels: str) -> Counter[str]:
+        """A counter's samples summed by the given labels, joined with a space."""
+        out: Counter[str] = Counter()
+        for found, value in self._samples(name):
+            out[" ".join(found[label] for label in labels)] += int(value)
+        return out
+
     def client_requests(self) -> Counter[str]:
         """The operator's own cg_api_requests_total as 'verb resource' -> count."""
-        out: Counter[str] = Counter()
-        for labels, value in self._samples("cg_api_requests_total"):
-            out[f"{labels['verb']} {labels['resource']}"] += int(value)
-        return out
+        return self._counted("cg_api_requests_total", "verb", "resource")
 
     def status_writes(self) -> Counter[str]:
         """The operator's status writes so far as 'Kind cause' -> count (cg_status_writes_total):
         what made each due, to aim a change at the largest."""
-        out: Counter[str] = Counter()
-        for labels, value in self._samples("cg_status_writes_total"):
-            out[f"{labels['kind']} {labels['cause']}"] += int(value)
-        return out
+        return self._counted("cg_status_writes_total", "kind", "cause")
 
     def passes(self) -> Counter[str]:
         """Reconcile passes so far, by kind (cg_reconcile_total)."""
-        out: Counter[str] = Counter()
-        for labels, value in self._samples("cg_reconcile_total"):
-            out[labels["kind"]] += int(value)
-        return out
+        return self._counted("cg_reconcile_total", "kind")
 
     def idle_lines(self) -> int:
         """How many times the operator has logged that its work queue is idle."""

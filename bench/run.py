@@ -643,18 +643,22 @@ def scenario_shards(ctx: Context) -> None:
 # --- output -----------------------------------------------------------------------------------
 
 
+# What each count a cold run records is, as a table's heading.
+COUNTED = {
+    "status_writes": "status writes, first cold run (kind cause)",
+    "operator_events": "the operator's Events, first cold run (kind reason)",
+}
+
+
 def per_installation_table(
     runs: list[dict[str, Any]], installations: int, field: str = "status_writes"
 ) -> list[str]:
-    """The first operator cold run's status writes by kind and cause (or, with `field`
-    operator_events, its Events by kind and reason), and per installation."""
+    """One of the first operator cold run's counts (COUNTED), largest first, and per
+    installation."""
     counted = next((run[field] for run in runs if run.get(field)), None)
     if not counted:
         return []
-    what = "status writes, first cold run (kind cause)"
-    if field == "operator_events":
-        what = "the operator's Events, first cold run (kind reason)"
-    lines = ["", f"| {what} | count | per installation |"]
+    lines = ["", f"| {COUNTED[field]} | count | per installation |"]
     lines.append("|---|---|---|")
     for key, value in sorted(counted.items(), key=lambda item: -item[1]):
         per = f"{value / installations:.2f}" if installations else "-"

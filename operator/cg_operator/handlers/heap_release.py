@@ -12,7 +12,6 @@ nothing is done.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import threading
 import time
@@ -26,12 +25,10 @@ Trim = Callable[[], object]
 
 
 def _libc_trim() -> Trim | None:
-    """glibc's malloc_trim(0), or None without it."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    """glibc's malloc_trim(0), or None without it (the interpreter's own symbols include the
+    C library it runs on: no search for the library)."""
     try:
-        trim = ctypes.CDLL(name).malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
