@@ -521,7 +521,8 @@ def restart(
     ctx.log("session: kill -9 and restart")
     operator.stop(kill=True)
     before = snapshot(ctx, {k: v for k, v in pids.items() if k != "operator"})
-    operator = Operator(ctx.bench.token_kubeconfig, ctx.bench.workdir / "restart.log")
+    prof = RESULTS / f"{ctx.stamp}-restart.prof" if ctx.options.profile else None
+    operator = Operator(ctx.bench.token_kubeconfig, ctx.bench.workdir / "restart.log", profile=prof)
     pids["operator"] = operator.pid
     sampler = harness.Sampler(operator.pid)
     poll("the restarted queue idle", operator.idle_lines, timeout=ctx.options.timeout)
@@ -834,7 +835,11 @@ def parse(argv: Sequence[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--scenarios", default=",".join(ALL), help=f"of {','.join(ALL)}")
     parser.add_argument("--quick", action="store_true", help="N=20, 1 pair, 1 idle minute")
     parser.add_argument("--replicas", action="store_true", help="real replicas (small N only)")
-    parser.add_argument("--profile", action="store_true", help="cProfile the first cold run")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the first cold run and the restarted operator",
+    )
     parser.add_argument(
         "--heap",
         action="store_true",
@@ -907,10 +912,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.write_text(json.dumps(ctx.results, indent=2, default=str))
         ctx.log(f"results in {out}")
     if options.profile:
-        ctx.log(
-            "profile: .venv/bin/python bench/profile_top.py "
-            f"{RESULTS / f'{stamp}-cold-profiled.prof'}"
-        )
+        for name in ("cold-profiled", "restart"):
+            prof = RESULTS / f"{stamp}-{name}.prof"
+            if prof.exists():
+                ctx.log(f"profile: .venv/bin/python bench/profile_top.py {prof}")
     print(table(ctx))
     ctx.log("cleaning up")
     bench.clean()

@@ -10,6 +10,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from cg_operator.api.base import Condition
 from cg_operator.api.component import BindingEnv, CGComponentSpec, Configuration, Requirement
@@ -33,6 +34,7 @@ from cg_operator.reconcile.configuration import (
 from cg_operator.reconcile.installation import plan_installation
 from cg_operator.reconcile.installation_summary import Configured, readiness, transition_events
 from cg_operator.reconcile.validation import component_errors
+from cg_operator.render import environment
 from tests.unit.test_planning import CATALOGUE, installation
 
 NAMESPACE = "gm0363-amsterdam"
@@ -533,6 +535,59 @@ def test_a_part_is_merged_into_the_data_lists_joined_mappings_merged() -> None:
     assert waiting == ["peer"]
     # Without a part that applies, the text is kept byte for byte (and so is its Job's name).
     assert render_configuration(config, subscribed=set(), host="", endpoints={})[0] == config.data
+
+
+def _catalogue_configurations() -> list[tuple[str, Configuration]]:
+    found: list[tuple[str, Configuration]] = []
+
+    def walk(name: str, value: Any) -> None:
+        if isinstance(value, Configuration):
+            found.append((name, value))
+        elif isinstance(value, BaseModel):
+            for field in type(value).model_fields:
+                walk(name, getattr(value, field))
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(name, item)
+
+    for name, spec in sorted(CATALOGUE.items()):
+        walk(name, spec)
+    return found
+
+
+ODD_TEXT = Configuration.model_validate(
+    {
+        "command": ["configure"],
+        "data": 'own:\n  label: "Gemeente \'s-Hertogenbosch \\U0001F3DB"\n  note: |\n    a: b\n',
+        "parts": [
+            {"component": "peer", "data": "own:\n  url: '{url:peer}'\n  x: \"\\u0085 \\t\"\n"}
+        ],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("component", "config"),
+    [*_catalogue_configurations(), ("odd", ODD_TEXT)],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_a_configuration_reads_the_same_with_the_python_parser(
+    component: str, config: Configuration, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The configuration's YAML is parsed by libyaml, as templates are; the text a Job runs
+    (and so its name) must not change with the parser, or an upgrade would run every
+    municipality's configuration again."""
+    names = {*CATALOGUE, "peer"}
+    context: dict[str, Any] = {
+        "subscribed": names,
+        "host": "gm0363.example.nl",
+        "endpoints": {name: f"http://{name}.gm0363-amsterdam.svc/" for name in names},
+        "origins": {name: f"https://{name}.gm0363.example.nl" for name in names},
+    }
+    fast = render_configuration(config, **context)
+    monkeypatch.setattr(environment, "_LOADER", yaml.SafeLoader)
+    assert render_configuration(config, **context) == fast
+    assert fast[0]
 
 
 def test_objecten_reads_objecttypen_with_the_token_objecttypen_accepts() -> None:

@@ -31,6 +31,7 @@ from cg_operator.api.component import (
 )
 from cg_operator.api.constants import LABEL_COMPONENT_ROLE
 from cg_operator.reconcile.children import binding_secret_name
+from cg_operator.render.environment import load_yaml
 
 CONFIGURED = "Configured"
 CONFIGURATION_FAILED = "ConfigurationFailed"
@@ -164,12 +165,12 @@ def render_configuration(
     parts = applicable_parts(config, subscribed=subscribed, origins=origins)
     if not parts:
         return (text if text.strip() else ""), waiting
-    merged: Any = yaml.safe_load(text) or {}
+    merged: Any = load_yaml(text) or {}
     for part in parts:
         part_text, part_waiting = render_data(
             part.data, host=host, endpoints=endpoints, origins=origins
         )
-        merged = merge_yaml(merged, yaml.safe_load(part_text) or {})
+        merged = merge_yaml(merged, load_yaml(part_text) or {})
         waiting += part_waiting
     dumped = yaml.safe_dump(merged, sort_keys=False, allow_unicode=True, width=4096)
     return dumped, waiting
@@ -232,7 +233,7 @@ def configuration_errors(
                 )
         try:
             # Placeholders stand for plain text (a host, a URL) wherever they are written.
-            loaded = yaml.safe_load(PLACEHOLDER.sub("x", text))
+            loaded = load_yaml(PLACEHOLDER.sub("x", text))
         except yaml.YAMLError as error:
             errors.append((where, f"not valid YAML: {str(error).splitlines()[0]}"))
             continue

@@ -62,6 +62,13 @@ def render(template: str, **context: Any) -> list[dict[str, Any]]:
     return [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc]
 
 
+def load_yaml(text: str) -> Any:
+    """One YAML document, read as `render` reads templates: a configuration's YAML is parsed
+    on every pass of an installation that has one, and PyYAML's Python parser made it the
+    largest cost of a restart's passes (6.8 ms against 2.8 ms per configuration)."""
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - _LOADER is a safe loader
+
+
 def render_text(template: str, **context: Any) -> str:
     """Render a template that is a file for a container (a web server's configuration), not
     Kubernetes objects."""
