@@ -19,6 +19,7 @@ from cg_operator.reconcile.exposure import (
     ExposureMode,
     ExposureSettings,
     GatewayRef,
+    HostClaims,
     claimed_hosts,
     host_conflict_errors,
     host_errors,
@@ -227,6 +228,61 @@ def test_claimed_hosts_of_a_stored_spec_match_the_parsed_ones() -> None:
     }
     parsed = tenant_hosts(MunicipalityTenantSpec.model_validate(raw), CATALOGUE)
     assert claimed_hosts(raw, CATALOGUE) == set(parsed.values()) == {"z.amsterdam.nl"}
+
+
+def stored_tenant(uid: str, generation: int, domain: str, *components: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": f"gm-{uid}", "uid": uid, "generation": generation},
+        "spec": {"domain": domain, "components": subscribed(*components)},
+    }
+
+
+def test_a_tenants_claimed_hosts_follow_its_spec_and_the_catalogue_not_its_status() -> None:
+    claims = HostClaims()
+    generations = dict.fromkeys(CATALOGUE, 1)
+    first = stored_tenant("a", 1, "amsterdam.nl", "open-zaak", "signalen")
+    assert claims.of(first, CATALOGUE, generations) == {"zaken.amsterdam.nl"}
+    # A status write leaves the generation as it was: the claim is not computed again.
+    assert claims.of({**first, "status": {"x": 1}}, CATALOGUE, generations) == {
+        "zaken.amsterdam.nl"
+    }
+    # A new domain is a new generation.
+    moved = stored_tenant("a", 2, "gemeente.amsterdam.nl", "open-zaak")
+    assert claims.of(moved, CATALOGUE, generations) == {"zaken.gemeente.amsterdam.nl"}
+    # A catalogue entry the tenant reads changes its alias: a new generation of that entry.
+    oz = CATALOGUE["open-zaak"]
+    assert oz.exposure is not None
+    renamed = {
+        **CATALOGUE,
+        "open-zaak": oz.model_copy(
+            update={"exposure": oz.exposure.model_copy(update={"alias": "zaak"})}
+        ),
+    }
+    assert claims.of(moved, renamed, generations) == {"zaken.gemeente.amsterdam.nl"}
+    assert claims.of(moved, renamed, {**generations, "open-zaak": 2}) == {
+        "zaak.gemeente.amsterdam.nl"
+    }
+    # An entry it does not read may change without a new computation; one that goes away
+    # (no generation) takes its host with it.
+    assert claims.of(moved, renamed, {**generations, "open-zaak": 2, "signalen": 7}) == {
+        "zaak.gemeente.amsterdam.nl"
+    }
+    gone = {k: v for k, v in renamed.items() if k != "open-zaak"}
+    assert (
+        claims.of(moved, gone, {k: v for k, v in generations.items() if k != "open-zaak"}) == set()
+    )
+
+
+def test_host_claims_forget_the_tenants_that_are_gone() -> None:
+    claims = HostClaims()
+    generations = dict.fromkeys(CATALOGUE, 1)
+    a = stored_tenant("a", 1, "amsterdam.nl", "open-zaak")
+    b = stored_tenant("b", 1, "utrecht.nl", "open-zaak")
+    claims.of(a, CATALOGUE, generations)
+    claims.of(b, CATALOGUE, generations)
+    claims.retain([b])
+    assert len(claims) == 1
+    assert claims.of(b, CATALOGUE, generations) == {"zaken.utrecht.nl"}
 
 
 # --- The route ------------------------------------------------------------------------------

@@ -89,6 +89,12 @@ def catalogue_of(index: CatalogueIndex) -> Catalogue:
     return {name: parsed for name, (_seen, parsed) in latest(index) if parsed is not None}
 
 
+def catalogue_generations(index: CatalogueIndex) -> dict[str, int | None]:
+    """Each catalogue entry's metadata.generation by name, valid or not (what a change of an
+    entry's spec moves)."""
+    return {name: seen.generation for name, (seen, _parsed) in latest(index)}
+
+
 def latest(index: kopf.Index[str, Any]) -> Iterator[tuple[str, Any]]:
     """(key, value) for every key; each of our indexes holds one value per key."""
     yield from snapshot(lambda: [(key, value) for key, store in index.items() for value in store])

@@ -18,7 +18,13 @@ from cg_operator.api.refs import Ref
 from cg_operator.api.tenant import DeletionPolicy, MunicipalityTenantSpec
 from cg_operator.handlers import exposure as platform_exposure
 from cg_operator.handlers import shards
-from cg_operator.handlers.catalogue import Seen, SeenIndex, catalogue_of, latest
+from cg_operator.handlers.catalogue import (
+    Seen,
+    SeenIndex,
+    catalogue_generations,
+    catalogue_of,
+    latest,
+)
 from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.scope import TENANT_NAMESPACES
@@ -36,7 +42,7 @@ from cg_operator.reconcile.configuration import (
 )
 from cg_operator.reconcile.diff import stamped
 from cg_operator.reconcile.exposure import (
-    claimed_hosts,
+    HostClaims,
     host_conflict_errors,
     host_errors,
     taken_hosts,
@@ -121,7 +127,15 @@ def _reconcile(body: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
                 [_code_of(t) for t in tenants],
             ),
             *host_errors(spec, catalogue, platform_exposure.current()),
-            *host_conflict_errors(_taken_hosts(body, spec, catalogue, tenants)),
+            *host_conflict_errors(
+                _taken_hosts(
+                    body,
+                    spec,
+                    catalogue,
+                    catalogue_generations(kwargs["catalogue_index"]),
+                    tenants,
+                )
+            ),
         ]
     conditions = validation_conditions(
         existing_conditions(body.get("status")),
@@ -204,6 +218,8 @@ def _reconcile(body: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
     )
 
 
+# The hosts each stored tenant claims, kept between passes (every pass reads every tenant's).
+_host_claims = HostClaims()
 # Tenant -> the tenants holding hosts it asks for: a change of a holder looks at it again.
 _waiting_for_hosts: dict[str, set[str]] = {}
 _waiting_lock = threading.Lock()
@@ -213,6 +229,7 @@ def _taken_hosts(
     body: Mapping[str, Any],
     spec: MunicipalityTenantSpec,
     catalogue: Catalogue,
+    generations: Mapping[str, int | None],
     tenants: list[dict[str, Any]],
 ) -> dict[int, tuple[str, str]]:
     """This tenant's hosts that earlier tenants hold; remembered until they are free."""
@@ -225,11 +242,13 @@ def _taken_hosts(
             (
                 t["metadata"]["name"],
                 str(t["metadata"].get("creationTimestamp") or ""),
-                claimed_hosts(t.get("spec") or {}, catalogue),
+                _host_claims.of(t, catalogue, generations),
             )
             for t in tenants
         ],
     )
+    if len(_host_claims) > len(tenants):
+        _host_claims.retain(tenants)
     with _waiting_lock:
         if taken:
             _waiting_for_hosts[name] = {holder for _host, holder in taken.values()}
