@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import kopf
+import json
+from pathlib import Path
+from typing import Any
 
-from cg_operator.handlers.settings import apply_settings
+import kopf
+import pytest
+
+from cg_operator.handlers.runner import load_handlers
+from cg_operator.handlers.settings import apply_settings, refuse_change_handlers
+
+LIVE = Path(__file__).resolve().parents[1] / "data" / "live"
 
 
 def test_kopf_uses_our_finalizer_and_annotation_prefix() -> None:
@@ -23,3 +31,30 @@ def test_kopf_posts_no_events_and_runs_standalone() -> None:
     assert settings.posting.enabled is False
     assert settings.peering.standalone is True
     assert settings.watching.server_timeout is not None
+
+
+def test_kopf_keeps_no_diff_base_of_what_it_watches() -> None:
+    """kopf's diff base is a deep copy of each watched body on every event, used only by
+    change handlers, which the operator does not have."""
+    settings = kopf.OperatorSettings()
+    apply_settings(settings)
+    deployment = json.loads((LIVE / "deployment.json").read_text())
+    assert settings.persistence.diffbase_storage.build(body=kopf.Body(deployment)) == {}
+
+
+def test_the_operator_registers_no_handler_that_needs_a_diff_base() -> None:
+    load_handlers()
+    refuse_change_handlers(kopf.get_default_registry())
+
+
+def test_a_change_handler_is_refused_at_start_up() -> None:
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.update(
+        "appstore.commonground.nl", "v1alpha1", "componentinstallations", registry=registry
+    )
+    def on_update(**_: Any) -> None:
+        """A handler that would wait for a change the empty diff base never shows."""
+
+    with pytest.raises(RuntimeError, match="on_update"):
+        refuse_change_handlers(registry)
