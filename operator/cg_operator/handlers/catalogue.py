@@ -86,13 +86,17 @@ SeenIndex = kopf.Index[str, Seen]
 
 def catalogue_of(index: CatalogueIndex) -> Catalogue:
     """The valid catalogue entries by name (an invalid entry counts as absent)."""
-    return {name: parsed for name, (_seen, parsed) in latest(index) if parsed is not None}
+    return catalogue_with_generations(index)[0]
 
 
-def catalogue_generations(index: CatalogueIndex) -> dict[str, int | None]:
-    """Each catalogue entry's metadata.generation by name, valid or not (what a change of an
-    entry's spec moves)."""
-    return {name: seen.generation for name, (seen, _parsed) in latest(index)}
+def catalogue_with_generations(
+    index: CatalogueIndex,
+) -> tuple[Catalogue, dict[str, int | None]]:
+    """The catalogue (as `catalogue_of`) and each entry's metadata.generation, valid or not,
+    from one snapshot: what is remembered under a generation was computed from its spec."""
+    entries = list(latest(index))
+    catalogue = {name: parsed for name, (_seen, parsed) in entries if parsed is not None}
+    return catalogue, {name: seen.generation for name, (seen, _parsed) in entries}
 
 
 def latest(index: kopf.Index[str, Any]) -> Iterator[tuple[str, Any]]:

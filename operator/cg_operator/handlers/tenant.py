@@ -21,8 +21,7 @@ from cg_operator.handlers import shards
 from cg_operator.handlers.catalogue import (
     Seen,
     SeenIndex,
-    catalogue_generations,
-    catalogue_of,
+    catalogue_with_generations,
     latest,
 )
 from cg_operator.handlers.observed import Observed, snapshot
@@ -111,7 +110,7 @@ def reconcile_tenant(seen: Seen, kwargs: Mapping[str, Any]) -> None:
 
 
 def _reconcile(body: dict[str, Any], observed: Observed, kwargs: Mapping[str, Any]) -> None:
-    catalogue = catalogue_of(kwargs["catalogue_index"])
+    catalogue, generations = catalogue_with_generations(kwargs["catalogue_index"])
     rollouts = [seen.body for _name, seen in latest(kwargs["rollout_index"])]
     tenants = [seen.body for _name, seen in latest(kwargs["tenant_index"])]
     generation = body["metadata"].get("generation")
@@ -127,15 +126,7 @@ def _reconcile(body: dict[str, Any], observed: Observed, kwargs: Mapping[str, An
                 [_code_of(t) for t in tenants],
             ),
             *host_errors(spec, catalogue, platform_exposure.current()),
-            *host_conflict_errors(
-                _taken_hosts(
-                    body,
-                    spec,
-                    catalogue,
-                    catalogue_generations(kwargs["catalogue_index"]),
-                    tenants,
-                )
-            ),
+            *host_conflict_errors(_taken_hosts(body, spec, catalogue, generations, tenants)),
         ]
     conditions = validation_conditions(
         existing_conditions(body.get("status")),
