@@ -68,7 +68,7 @@ HARNESS_WRITES = frozenset(
     {("APPLY", GROUP, "municipalitytenants", ""), ("APPLY", GROUP, "cgcomponents", "")}
 )
 _SAMPLE = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
-_CG_SAMPLE = re.compile(r"^(?P<name>cg_\w+)\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
+_CG_SAMPLE = re.compile(r"^(?P<name>cg_\w+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$")
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
@@ -438,6 +438,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def metric_samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """The samples of one cg_ metric in a Prometheus text exposition, as (labels, value);
+    a sample without labels has none."""
+    out = []
+    for line in text.splitlines():
+        match = _CG_SAMPLE.match(line)
+        if match and match["name"] == name:
+            out.append((dict(_LABEL.findall(match["labels"] or "")), float(match["value"])))
+    return out
+
+
 class Operator:
     """`python -m cg_operator run` as a child process, as the chart's ServiceAccount, probes
     off; optionally under cProfile (all threads, see bench/profiled.py)."""
@@ -507,13 +518,7 @@ class Operator:
         """The operator's samples of one metric, as (labels, value)."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=10) as response:
-            text = response.read().decode()
-        out = []
-        for line in text.splitlines():
-            match = _CG_SAMPLE.match(line)
-            if match and match["name"] == name:
-                out.append((dict(_LABEL.findall(match["labels"])), float(match["value"])))
-        return out
+            return metric_samples(response.read().decode(), name)
 
     def _counted(self, name: str, *labels: str) -> Counter[str]:
         """A counter's samples summed by the given labels, joined with a space."""
@@ -525,6 +530,11 @@ class Operator:
     def client_requests(self) -> Counter[str]:
         """The operator's own cg_api_requests_total as 'verb resource' -> count."""
         return self._counted("cg_api_requests_total", "verb", "resource")
+
+    def queue_depth(self) -> int:
+        """Keys waiting in the operator's work queue, now or after a delay (cg_workqueue_depth):
+        a held status write is such a key until its window ends."""
+        return int(sum(value for _labels, value in self._samples("cg_workqueue_depth")))
 
     def status_writes(self) -> Counter[str]:
         """The operator's status writes so far as 'Kind cause' -> count (cg_status_writes_total):

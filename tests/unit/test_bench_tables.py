@@ -44,3 +44,37 @@ def test_the_operators_events_are_reported_by_reason() -> None:
         in lines
     )
     assert "| ComponentInstallation Installed | 238 | 1.00 |" in lines
+
+
+def test_the_work_queue_depth_is_read_though_it_has_no_labels() -> None:
+    """The benchmark waits for the operator's queue to be empty (a held status write is a
+    queued pass) by cg_workqueue_depth, a sample without labels."""
+    import harness  # noqa: PLC0415 - beside run, from bench/
+
+    text = "\n".join(
+        [
+            "# HELP cg_workqueue_depth Objects waiting for a reconcile pass.",
+            "# TYPE cg_workqueue_depth gauge",
+            "cg_workqueue_depth 3.0",
+            'cg_status_writes_total{kind="ComponentInstallation",cause="first"} 7.0',
+        ]
+    )
+    assert harness.metric_samples(text, "cg_workqueue_depth") == [({}, 3.0)]
+    assert harness.metric_samples(text, "cg_status_writes_total") == [
+        ({"kind": "ComponentInstallation", "cause": "first"}, 7.0)
+    ]
+
+
+def test_the_fanout_counts_own_writes_until_the_operator_is_quiet() -> None:
+    """A tenant's summary of the move is held for its window and lands after every
+    installation has moved: the report counts it, per installation moved."""
+    update = {"requests": {"children": 60, "own": 41, "events": 80}}
+    operator = {
+        "installations": 20,
+        "update": {**update, "until_quiescent": {"children": 60, "own": 62, "events": 80}},
+    }
+    assert run.fanout_settled_rows(operator) == [
+        "| writes until quiet (children / own / events) | 60 / 62 / 80 |",
+        "| own writes per installation moved, until quiet | 3.10 |",
+    ]
+    assert run.fanout_settled_rows({"installations": 20, "update": update}) == [], "raw"
