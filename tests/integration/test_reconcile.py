@@ -672,6 +672,18 @@ def test_a_dependency_that_upgrades_keeps_its_dependents_ready(
         ) or None
 
     wait_for("Groningen's Open Zaak Ready at 1.30.0", upgraded, timeout=180)
+    # Posted with the write that reports the new version, whether or not Ready=False was
+    # stored on the way (a change done within the status window writes once).
+    events = _json(
+        cluster,
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        "involvedObject.kind=ComponentInstallation,involvedObject.name=open-zaak,reason=Upgraded",
+    )["items"]
+    assert len(events) == 1, [e["message"] for e in events]
+    assert events[0]["message"].startswith("upgraded 1.29.1 -> 1.30.0"), events[0]["message"]
     after = {
         name: _condition(_json(cluster, "cgi", name, "-n", ns), "Ready") for name in dependents
     }

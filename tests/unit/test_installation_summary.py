@@ -220,6 +220,8 @@ def test_events_mark_transitions_only() -> None:
     missing = conditions_of("False", "Unknown", "MissingDependency")
     assert reasons(wire(ready, "1.30.0"), missing) == ["MissingDependency"]
     assert reasons(wire(missing, "1.30.0"), missing) == []
+    # An upgrade done within the status window never stored Ready=False: it is still one.
+    assert reasons(wire(ready, "1.29.0"), ready) == ["Upgraded"]
 
 
 def test_configured_in_the_pass_that_turns_it_ready_is_said_by_one_event() -> None:
@@ -247,6 +249,45 @@ def test_configured_in_the_pass_that_turns_it_ready_is_said_by_one_event() -> No
         plan=plan(),
     )
     assert [e.reason for e in alone] == [CONFIGURED]
+    assert (
+        transition_events(
+            wire(configured, "1.30.0"),
+            configured,
+            component="open-zaak",
+            version="1.30.0",
+            plan=plan(),
+        )
+        == []
+    ), "the same Job is said once"
+
+
+def test_an_upgrade_done_within_the_window_says_both_in_one_event() -> None:
+    """The stored status is Ready and Configured at 1.29.0 (the old Job); the pass that finds
+    1.30.0 Ready with its own Job succeeded writes once and posts one Upgraded event that says
+    the new configuration ran."""
+
+    def configured_by(job: str) -> Any:
+        return set_condition(
+            conditions_of("True", "True"),
+            type_=CONFIGURED,
+            status="True",
+            reason=CONFIGURED,
+            message=f"the configuration Job {job} succeeded",
+            generation=1,
+            now=NOW,
+        )
+
+    (upgraded,) = transition_events(
+        wire(configured_by("open-zaak-configure-1"), "1.29.0"),
+        configured_by("open-zaak-configure-2"),
+        component="open-zaak",
+        version="1.30.0",
+        plan=plan(),
+    )
+    assert upgraded.reason == "Upgraded"
+    assert upgraded.message == (
+        "upgraded 1.29.0 -> 1.30.0; the configuration Job open-zaak-configure-2 succeeded"
+    )
 
 
 def test_an_unhealthy_or_missing_dependency_event_is_a_warning() -> None:

@@ -58,14 +58,9 @@ MOVING = status("False", "Progressing")
             "observedGeneration",
             id="generation",
         ),
-        # Children added may wait (the pass holds them for pruning); one gone may not: a
-        # stored entry for a deleted object would be disposed of again after a restart.
-        pytest.param(
-            MOVING, status("False", "Progressing", inventory=[]), "inventory", id="shrinks"
-        ),
-        pytest.param(
-            MOVING, status("False", "Progressing", inventory=[JOB]), "inventory", id="swaps"
-        ),
+        # The inventory may wait, grown or shrunk: pruning reads the held one in its place.
+        pytest.param(MOVING, status("False", "Progressing", inventory=[]), None, id="shrinks"),
+        pytest.param(MOVING, status("False", "Progressing", inventory=[JOB]), None, id="swaps"),
         pytest.param(
             MOVING, status("False", "Progressing", inventory=[DEPLOYMENT, JOB]), None, id="grows"
         ),
@@ -98,13 +93,13 @@ def test_a_held_change_is_due_when_the_window_its_first_step_opened_ends() -> No
     pacing.settled(key)
     assert pacing.hold(key, moving) == pytest.approx(10.0), "a write closes the window"
     pacing.forget(key)
-    assert pacing.held_inventory(key) == frozenset(), "a deleted object's successor starts fresh"
+    assert pacing.held_inventory(key) is None, "a deleted object's successor starts fresh"
 
 
 def test_the_held_inventory_is_the_latest_held_change() -> None:
     pacing = StatusPacing(window=10.0, clock=Clock())
     key = ("gm0014-groningen", "open-zaak")
-    assert pacing.held_inventory(key) == frozenset()
+    assert pacing.held_inventory(key) is None
     pacing.hold(key, status("False", "Configuring", inventory=[DEPLOYMENT, JOB]))
     assert pacing.held_inventory(key) == {
         ("apps/v1", "Deployment", "open-zaak"),
@@ -112,8 +107,10 @@ def test_the_held_inventory_is_the_latest_held_change() -> None:
     }
     pacing.hold(key, status("False", "Progressing"))
     assert pacing.held_inventory(key) == {("apps/v1", "Deployment", "open-zaak")}
+    pacing.hold(key, status("False", "Progressing", inventory=[]))
+    assert pacing.held_inventory(key) == frozenset(), "an empty inventory held is not none held"
     pacing.settled(key)
-    assert pacing.held_inventory(key) == frozenset(), "written: the stored status records it"
+    assert pacing.held_inventory(key) is None, "written: the stored status records it"
 
 
 def test_pruning_counts_a_held_inventory_as_recorded() -> None:
@@ -134,6 +131,34 @@ def test_pruning_counts_a_held_inventory_as_recorded() -> None:
     finally:
         installation.STATUS_PACING.forget((namespace, name))
     assert installation.inventory(live) == {Ref("apps/v1", "Deployment", namespace, "open-zaak")}
+
+
+def test_a_child_a_held_pass_disposed_of_is_not_disposed_of_again() -> None:
+    """An upgrade swaps the configuration Job: the pass that applies the new one deletes the
+    old one and holds the status that no longer lists it. The next pass reads the held
+    inventory, so it does not ask to delete the old Job again (a DELETE per pass in the
+    window), and still counts the new one as applied."""
+    namespace, name = "gm0014-groningen", "open-zaak"
+    old_job = {"apiVersion": "batch/v1", "kind": "Job", "name": "open-zaak-config-1"}
+    live = {
+        "metadata": {"namespace": namespace, "name": name},
+        "status": status("True", "Available", inventory=[DEPLOYMENT, old_job]),
+    }
+    assert Ref("batch/v1", "Job", namespace, "open-zaak-config-1") in installation.inventory(live)
+    installation.STATUS_PACING.hold(
+        (namespace, name), status("False", "Progressing", inventory=[DEPLOYMENT, JOB])
+    )
+    try:
+        assert installation.inventory(live) == {
+            Ref("apps/v1", "Deployment", namespace, "open-zaak"),
+            Ref("batch/v1", "Job", namespace, "open-zaak-config-2"),
+        }
+        installation.STATUS_PACING.hold((namespace, name), status("False", "Progressing"))
+        assert installation.inventory(live) == {
+            Ref("apps/v1", "Deployment", namespace, "open-zaak")
+        }, "the latest held pass is what was applied"
+    finally:
+        installation.STATUS_PACING.forget((namespace, name))
 
 
 def test_an_installations_first_status_goes_out_at_once() -> None:
@@ -167,6 +192,56 @@ def test_only_a_change_without_a_warning_may_wait(events: list[Event], cause: st
     assert status_write_cause(MOVING, status("True", "Available"), events) == "Ready", (
         "Ready never waits, and is counted as Ready"
     )
+
+
+READY_AT_2 = status("True", "Available")
+APPLYING = status("False", "Progressing", observedGeneration=3)
+
+
+@pytest.mark.parametrize(
+    ("current", "patch", "cause"),
+    [
+        # An upgrade or an edited setting being applied: the stored status, Ready with an older
+        # observedGeneration, already says so (kstatus: InProgress); Ready's fall waits.
+        pytest.param(READY_AT_2, APPLYING, None, id="applying-a-change"),
+        pytest.param(
+            READY_AT_2,
+            status("False", "Configuring", observedGeneration=3, inventory=[DEPLOYMENT, JOB]),
+            None,
+            id="its-next-step",
+        ),
+        # Done within the window: one write, at once (the first immediate field names it).
+        pytest.param(
+            READY_AT_2,
+            status("True", "Available", observedGeneration=3, observedVersion="1.30.0"),
+            "observedGeneration",
+            id="done-at-the-new-version",
+        ),
+        pytest.param(
+            READY_AT_2,
+            status("True", "Available", observedGeneration=3),
+            "observedGeneration",
+            id="done-at-the-same-version",
+        ),
+        # Not a change being applied: Ready falls at the generation it stands for (workloads
+        # lost, a dependency gone) or for a version it reports as running.
+        pytest.param(READY_AT_2, MOVING, "Ready", id="falls-at-the-same-generation"),
+        pytest.param(
+            READY_AT_2,
+            status("False", "Progressing", observedGeneration=3, observedVersion="1.30.0"),
+            "Ready",
+            id="falls-with-a-new-version",
+        ),
+        pytest.param(MOVING, APPLYING, "observedGeneration", id="was-not-ready"),
+    ],
+)
+def test_a_ready_installation_applying_a_change_holds_its_fall(
+    current: dict[str, Any], patch: dict[str, Any], cause: str | None
+) -> None:
+    assert status_write_cause(current, patch, []) == cause
+    assert status_write_cause(current, patch, [Event("Unhealthy", "502", warning=True)]) == (
+        cause or "warning"
+    ), "a warning goes out at once"
 
 
 def tenant_status(ready: str, components_ready: str, **fields: Any) -> dict[str, Any]:
@@ -211,10 +286,10 @@ def test_postpone_holds_only_what_may_wait_and_releases_it_when_due() -> None:
     assert pacing.held_inventory(key), "held: pruning counts its inventory"
     clock.now += 10.0
     assert pacing.postpone(key, moving, may_wait=True) == 0.0, "due: written now"
-    assert pacing.held_inventory(key) == frozenset(), "written: nothing held"
+    assert pacing.held_inventory(key) is None, "written: nothing held"
     pacing.postpone(key, moving, may_wait=True)
     assert pacing.postpone(key, status("True", "Available"), may_wait=False) == 0.0
-    assert pacing.held_inventory(key) == frozenset(), "a write that may not wait carries it"
+    assert pacing.held_inventory(key) is None, "a write that may not wait carries it"
     pacing.postpone(key, moving, may_wait=True)
     assert pacing.postpone(key, None, may_wait=False) == 0.0
-    assert pacing.held_inventory(key) == frozenset(), "nothing left to write: nothing held"
+    assert pacing.held_inventory(key) is None, "nothing left to write: nothing held"

@@ -491,12 +491,11 @@ def _credentials(
 
 
 def inventory(live: Mapping[str, Any]) -> set[Ref]:
-    """What the installation's status records it made, with what a held status write adds
-    (handlers/status_pacing): both are what this installation applied."""
+    """What this installation applied and has not disposed of: the inventory of its held
+    status write (handlers/status_pacing) when one is held, else the stored one."""
     namespace, name = live["metadata"]["namespace"], live["metadata"]["name"]
-    entries = inventory_entries(live.get("status")) | STATUS_PACING.held_inventory(
-        (namespace, name)
-    )
+    held = STATUS_PACING.held_inventory((namespace, name))
+    entries = inventory_entries(live.get("status")) if held is None else held
     return {Ref(api_version, kind, namespace, child) for api_version, kind, child in entries}
 
 

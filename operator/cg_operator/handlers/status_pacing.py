@@ -13,12 +13,14 @@ change, not at the last write: after a quiet spell a change still waits, so the 
 follow it join it. Chosen with the cold benchmark
 (`make bench BENCH_ARGS="--quick --scenarios cold"`, CONTRIBUTING.md).
 
-Children added to the inventory are among what may wait. Until the write, the held inventory is
-kept here, and pruning counts it as recorded (`held_inventory`): a child applied by a held pass
-and no longer wanted by the next one is disposed of as if the status had listed it. Kept in
-memory only: after a restart the first write of each object is never held, and a child applied
-in the last window before a crash and wanted no longer after it stays (its owner reference still
-removes it with the installation).
+The inventory is among what may wait. Until the write, the held inventory is kept here, and
+pruning reads it in place of the stored one (`held_inventory`): it is what the latest pass
+applied, that pass having disposed of everything else. A child applied by a held pass and no
+longer wanted by the next one is disposed of as if the status had listed it, and a child a held
+pass disposed of is not disposed of again by the next. Kept in memory only: after a restart the
+first write of each object is never held; a child applied in the last window before a crash and
+wanted no longer after it stays (its owner reference still removes it with the installation),
+and one disposed of in that window is asked for again (a delete that finds nothing).
 """
 
 from __future__ import annotations
@@ -65,11 +67,12 @@ class StatusPacing:
             self._held[key] = (since, inventory_entries(patch))
         return max(0.0, since + self._window - now)
 
-    def held_inventory(self, key: Hashable) -> frozenset[tuple[str, str, str]]:
-        """The inventory of the change held for key, (apiVersion, kind, name); empty if none."""
+    def held_inventory(self, key: Hashable) -> frozenset[tuple[str, str, str]] | None:
+        """The inventory of the change held for key, (apiVersion, kind, name); None when no
+        change is held (the stored inventory is the one)."""
         with self._lock:
             held = self._held.get(key)
-        return held[1] if held else frozenset()
+        return held[1] if held else None
 
     def settled(self, key: Hashable) -> None:
         """A status write for key went out, or there is nothing left to write: nothing is held."""

@@ -22,7 +22,7 @@ from cg_operator.reconcile.configuration import CONFIGURATION_FAILED, CONFIGURED
 from cg_operator.reconcile.delivery import delivery_for
 from cg_operator.reconcile.delivery.base import WORKLOAD_KINDS, InstallationPlan, Readiness
 from cg_operator.reconcile.health import HEALTHY, Verdict
-from cg_operator.reconcile.status import write_now_because
+from cg_operator.reconcile.status import applying_a_change, write_now_because
 from cg_operator.reconcile.workloads import changing, rollout_state
 
 DEPENDENCIES_READY = "DependenciesReady"
@@ -171,11 +171,13 @@ def transition_events(
     events = []
     was = {c.get("type"): c for c in before.get("conditions") or []}
     ready = find(conditions, READY)
-    if ready and ready.status == "True" and was.get(READY, {}).get("status") != "True":
+    if ready and ready.status == "True":
+        # By the version that runs, not by Ready's transition: an upgrade done within the
+        # status window never stores Ready=False (status_write_cause).
         previous = before.get("observedVersion")
         if previous and previous != version:
             events.append(Event("Upgraded", f"upgraded {previous} -> {version}"))
-        elif not previous:
+        elif not previous and was.get(READY, {}).get("status") != "True":
             events.append(
                 Event("Installed", f"{component} {version} is Ready ({plan.delivery.value})")
             )
@@ -191,7 +193,15 @@ def transition_events(
         and was_configured.get("reason") != CONFIGURATION_FAILED
     ):
         events.append(Event(configured.reason, configured.message, warning=True))
-    elif configured and configured.status == "True" and was_configured.get("status") != "True":
+    elif (
+        configured
+        and configured.status == "True"
+        and (
+            was_configured.get("status") != "True"
+            # Another Job succeeded (a new version's) without a stored step between.
+            or was_configured.get("message") != configured.message
+        )
+    ):
         events.append(Event(CONFIGURED, configured.message))
     deps = find(conditions, DEPENDENCIES_READY)
     if (
@@ -222,8 +232,11 @@ def status_write_cause(
     or "warning"), None when it may be held for a while (handlers/status_pacing): it only moves
     progress and none of its events is a warning. A warning (unhealthy, configuration failed, a
     dependency missing) is for a person now; the others (configured, recovered) are posted with
-    the write they belong to, a few seconds late."""
-    cause = write_now_because(before, patch)
+    the write they belong to, a few seconds late. A Ready installation working on a change to
+    its spec (reconcile/status.applying_a_change: an upgrade, an edited setting) holds Ready's
+    fall and the new generation too: its stored status already shows the change as in progress,
+    and a change done within the window is written once, Ready at the new version."""
+    cause = None if applying_a_change(before, patch) else write_now_because(before, patch)
     if cause is None and any(event.warning for event in events):
         return "warning"
     return cause

@@ -135,14 +135,14 @@ def progress_only(
     immediate: Sequence[str] = IMMEDIATE_FIELDS,
 ) -> bool:
     """Whether a status patch only moves progress a reader may see a few seconds late: a
-    status is stored already, Ready keeps its status, none of `immediate` (the fields of the
-    kind a reader acts on; an installation's by default) changes and the inventory loses no
-    entry (messages, reasons, other conditions, summaries, lastProbe and children added to the
-    inventory may wait). The caller adds its own rule for events.
+    status is stored already, Ready keeps its status and none of `immediate` (the fields of the
+    kind a reader acts on; an installation's by default) changes (messages, reasons, other
+    conditions, summaries, lastProbe and the inventory may wait). The caller adds its own rule
+    for events.
 
-    An inventory that only grows may wait because the pass that holds it keeps it in memory for
-    pruning (handlers/status_pacing); one that shrinks follows a deletion, and a stored entry for
-    an object already gone would be disposed of again after a restart."""
+    The inventory may wait because the pass that holds it keeps it in memory, and pruning reads
+    the held inventory in place of the stored one (handlers/status_pacing): a child applied by a
+    held pass is still disposed of, and one disposed of by it is not disposed of again."""
     return write_now_because(current, patch, immediate) is None
 
 
@@ -152,15 +152,30 @@ def write_now_because(
     immediate: Sequence[str] = IMMEDIATE_FIELDS,
 ) -> str | None:
     """Why a status patch is written at once (see progress_only), or None when it may wait:
-    "first" (no status stored), "Ready", the name of an `immediate` field, or "inventory". The
-    operator counts its status writes by it (cg_status_writes_total)."""
+    "first" (no status stored), "Ready" or the name of an `immediate` field. The operator
+    counts its status writes by it (cg_status_writes_total)."""
     if not current or not current.get("conditions"):
         return "first"
     if condition_status(current, "Ready") != condition_status(patch, "Ready"):
         return "Ready"
-    if "inventory" in patch and not inventory_entries(current) <= inventory_entries(patch):
-        return "inventory"
     return next((f for f in immediate if f in patch and not _same(current.get(f), patch[f])), None)
+
+
+def applying_a_change(current: Mapping[str, Any] | None, patch: Mapping[str, Any]) -> bool:
+    """Whether a patch only says that a Ready object is working on a newer spec: the stored
+    status is Ready, the patch is not Ready, reflects a newer generation and keeps the running
+    version. Until it is written a reader sees the stored Ready status with an older
+    observedGeneration, which already says that a change is being worked on (kstatus reads it
+    as InProgress), so Ready's fall and the new generation may wait with the rest of the
+    change's progress; the change completing within the window then takes one write."""
+    if not current or condition_status(current, "Ready") != "True":
+        return False
+    return (
+        condition_status(patch, "Ready") == "False"
+        and "observedGeneration" in patch
+        and not _same(current.get("observedGeneration"), patch["observedGeneration"])
+        and _same(current.get("observedVersion"), patch.get("observedVersion"))
+    )
 
 
 # The cause a held progress change is written with once its window has ended.
