@@ -9,6 +9,8 @@ tenant x component; versions appear only in `cg_installation_info`.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import platform
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,7 +26,7 @@ from prometheus_client import (
     disable_created_metrics,
     start_http_server,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from cg_operator import __version__
@@ -98,6 +100,12 @@ LEADER = Gauge(
     "cg_leader",
     "1 while this replica holds the operator's Lease and reconciles, 0 while it stands by "
     "(only with leader election).",
+    registry=REGISTRY,
+)
+GC_FROZEN = Gauge(
+    "cg_gc_frozen_objects",
+    "Objects in the collector's permanent generation, which collections do not walk (renewed "
+    "when the work queue is idle, after the objects created since have grown).",
     registry=REGISTRY,
 )
 BUILD_INFO = Gauge(
@@ -266,6 +274,60 @@ class StateCollector(Collector):
         """Nothing to describe up front: the families are computed at scrape time."""
         return iter(())
 
+
+class GcPauses(Collector):
+    """`cg_gc_pause_seconds`: a histogram that takes no lock, so the collector's own callback
+    can record into it. prometheus-client's Histogram takes a plain Lock in observe(); a
+    collection can start inside any allocation, also one made while that lock is held in the
+    same thread (a scrape), and the callback would then wait on it for ever. Collections never
+    overlap, so the callback is the only writer; a scrape reads counts that may lag by one."""
+
+    BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+    GENERATIONS = (0, 1, 2)
+
+    def __init__(self) -> None:
+        # per generation: the count in each bucket (the last for +Inf), and the sum
+        self._counts = {g: [0] * (len(self.BUCKETS) + 1) for g in self.GENERATIONS}
+        self._sums = dict.fromkeys(self.GENERATIONS, 0.0)
+
+    def observe(self, generation: int, seconds: float) -> None:
+        """One collection of `generation` took `seconds`."""
+        counts = self._counts.get(generation)
+        if counts is None:
+            return
+        counts[bisect.bisect_left(self.BUCKETS, seconds)] += 1
+        self._sums[generation] += seconds
+
+    def count(self, generation: int) -> int:
+        """Collections of `generation` so far."""
+        return sum(self._counts.get(generation, ()))
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        """Called by prometheus-client at every scrape."""
+        family = HistogramMetricFamily(
+            "cg_gc_pause_seconds",
+            "Time each garbage collection held the interpreter, and so every reconcile pass, by "
+            "generation; generation 2 walks every object not frozen (handlers/garbage_collection).",
+            labels=["generation"],
+        )
+        for generation in self.GENERATIONS:
+            counts = list(self._counts[generation])
+            cumulative = list(itertools.accumulate(counts))
+            bounds = [*(str(b) for b in self.BUCKETS), "+Inf"]
+            family.add_metric(
+                [str(generation)],
+                list(zip(bounds, cumulative, strict=True)),
+                self._sums[generation],
+            )
+        yield family
+
+    def describe(self) -> Iterator[HistogramMetricFamily]:
+        """Nothing to describe up front: the family is computed at scrape time."""
+        return iter(())
+
+
+GC_PAUSE = GcPauses()
+REGISTRY.register(GC_PAUSE)
 
 _state_lock = threading.Lock()
 _state_collector: StateCollector | None = None

@@ -11,6 +11,7 @@ from cg_operator.api.kinds import ALL_KINDS
 from cg_operator.handlers import exposure as platform_exposure
 from cg_operator.handlers import (
     failures,
+    garbage_collection,
     heap_release,
     installation,
     kept_watch,
@@ -48,6 +49,13 @@ log = logging.getLogger(__name__)
 STARTUP_HOLD_MAX_SECONDS = 120.0
 
 
+def _idle_upkeep() -> None:
+    """When the work queue runs dry: renew the collector's freeze (its full collection frees
+    what it can), then give the freed memory back to the system (the two modules say why)."""
+    garbage_collection.REFREEZE()
+    heap_release.RELEASE()
+
+
 def load_handlers() -> None:
     """Import every handler module so that kopf's default registry knows its handlers."""
     for name in HANDLER_MODULES:
@@ -83,7 +91,8 @@ def run_operator(
     # Reconcile each object once after a (re)start: hold until every stored object's event is in.
     QUEUE.hold_at_startup(startup_gate.FIRST_EVENTS.complete, STARTUP_HOLD_MAX_SECONDS)
     QUEUE.set_failure_reporter(failures.report_failure)
-    QUEUE.set_idle_hook(heap_release.RELEASE)  # freed memory back to the system (the module)
+    garbage_collection.install()  # cg_gc_pause_seconds
+    QUEUE.set_idle_hook(_idle_upkeep)
     lease = None
     if election is not None:
         lease = leadership.lead(election, liveness_endpoint)
