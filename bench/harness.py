@@ -449,6 +449,20 @@ def metric_samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
     return out
 
 
+def full_collections(text: str) -> tuple[int, float, int]:
+    """The full (generation 2) garbage collections in an operator's metrics text
+    (cg_gc_pause_seconds): how many, their seconds in all, and how many took over 0.1 s."""
+
+    def generation_2(name: str) -> list[tuple[dict[str, str], float]]:
+        return [(lb, v) for lb, v in metric_samples(text, name) if lb.get("generation") == "2"]
+
+    count = sum(v for _labels, v in generation_2("cg_gc_pause_seconds_count"))
+    seconds = sum(v for _labels, v in generation_2("cg_gc_pause_seconds_sum"))
+    buckets = generation_2("cg_gc_pause_seconds_bucket")
+    within = sum(v for labels, v in buckets if float(labels["le"]) == 0.1)
+    return int(count), seconds, int(count - within)
+
+
 class Operator:
     """`python -m cg_operator run` as a child process, as the chart's ServiceAccount, probes
     off; optionally under cProfile (all threads, see bench/profiled.py)."""
@@ -535,6 +549,12 @@ class Operator:
         """Keys waiting in the operator's work queue, now or after a delay (cg_workqueue_depth):
         a held status write is such a key until its window ends."""
         return int(sum(value for _labels, value in self._samples("cg_workqueue_depth")))
+
+    def full_collections(self) -> tuple[int, float, int]:
+        """The operator's full garbage collections so far (see `full_collections`)."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return full_collections(response.read().decode())
 
     def status_writes(self) -> Counter[str]:
         """The operator's status writes so far as 'Kind cause' -> count (cg_status_writes_total):

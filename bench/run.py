@@ -401,10 +401,12 @@ def fanout_raw(ctx: Context) -> dict[str, Any]:
     return {"version": version, "installations": users, "update": update, "noop": noop}
 
 
-def edit_latency(ctx: Context, size: int, edits: int) -> dict[str, Any]:
+def edit_latency(ctx: Context, operator: Operator, size: int, edits: int) -> dict[str, Any]:
     """Edits to one subscription's values, one after another, across the first `size` tenants:
-    seconds from the edit to the ConfigMap carrying the new value."""
+    seconds from the edit to the ConfigMap carrying the new value; and the operator's full
+    garbage collections meanwhile (each stops every pass: the tail's usual cause)."""
     latencies = []
+    collections_before = operator.full_collections()
     for i in range(edits):
         tenant = ctx.tenants[i % size]
         value = f"{size}-{i}-{time.time_ns()}"
@@ -420,6 +422,10 @@ def edit_latency(ctx: Context, size: int, edits: int) -> dict[str, Any]:
 
         poll("the edit in the ConfigMap", updated, timeout=300, interval=0.02)
         latencies.append(time.monotonic() - started)
+    collections = [
+        after - before
+        for after, before in zip(operator.full_collections(), collections_before, strict=True)
+    ]
     return {
         "tenants": size,
         "installations": ctx.installations(ctx.tenants[:size]),
@@ -427,7 +433,20 @@ def edit_latency(ctx: Context, size: int, edits: int) -> dict[str, Any]:
         "p50": round(percentile(latencies, 50), 3),
         "p99": round(percentile(latencies, 99), 3),
         "max": round(max(latencies), 3),
+        "full_collections": {
+            "count": collections[0],
+            "seconds": round(collections[1], 3),
+            "over_100ms": collections[2],
+        },
     }
+
+
+def full_collections_cell(found: dict[str, Any] | None) -> str:
+    """'count (over 0.1 s), seconds' for the latency table; '-' for results from before the
+    operator exported its collections."""
+    if not found:
+        return "-"
+    return f"{found['count']} ({found['over_100ms']}), {found['seconds']}"
 
 
 def grow(ctx: Context, operator: Operator, upto: int, done: int) -> dict[str, Any]:
@@ -485,7 +504,9 @@ def scenario_session(ctx: Context) -> None:
         memory.append(point)
         if step == small and "latency" in wanted and small < options.n:
             ctx.log(f"session: {options.edits} edits at {step} tenants")
-            ctx.results.setdefault("latency", []).append(edit_latency(ctx, step, options.edits))
+            ctx.results.setdefault("latency", []).append(
+                edit_latency(ctx, operator, step, options.edits)
+            )
     if options.heap:
         ctx.log("session: where the memory is (bench/heap.py)")
         ctx.results["heap"] = operator.heap_report()
@@ -502,7 +523,9 @@ def scenario_session(ctx: Context) -> None:
         ctx.results["page"] = page.measure(bench.kubeconfig, bench.cluster.kubectl_binary)
     if "latency" in wanted:
         ctx.log(f"session: {options.edits} edits at {options.n} tenants")
-        ctx.results.setdefault("latency", []).append(edit_latency(ctx, options.n, options.edits))
+        ctx.results.setdefault("latency", []).append(
+            edit_latency(ctx, operator, options.n, options.edits)
+        )
         quiescent(ctx, operators=[operator])
     if "fanout" in wanted:
         ctx.results["fanout"] = fanout_operator(ctx, operator, pids)
@@ -550,6 +573,12 @@ def restart(
     out["peak_rss_mb"] = round(peak_rss, 1)
     out["settled_rss_mb"] = round(getattr(operator.stat(), "rss_mb", 0.0), 1)
     out["passes"] = dict(operator.passes())
+    count, seconds, over_100ms = operator.full_collections()  # since it started
+    out["full_collections"] = {
+        "count": count,
+        "seconds": round(seconds, 3),
+        "over_100ms": over_100ms,
+    }
     out["objects"] = {"tenants": len(ctx.tenants), "installations": ctx.installations()}
     return operator, out
 
@@ -737,11 +766,14 @@ def table(ctx: Context) -> str:
     if "latency" in r:
         lines += [
             "",
-            "| edit -> ConfigMap | tenants | edits | p50 s | p99 s |",
-            "|---|---|---|---|---|",
+            "| edit -> ConfigMap | tenants | edits | p50 s | p99 s | full GCs (over 0.1 s), s |",
+            "|---|---|---|---|---|---|",
         ]
         for p in r["latency"]:
-            lines.append(f"| | {p['tenants']} | {p['edits']} | {p['p50']} | {p['p99']} |")
+            lines.append(
+                f"| | {p['tenants']} | {p['edits']} | {p['p50']} | {p['p99']} | "
+                f"{full_collections_cell(p.get('full_collections'))} |"
+            )
     for key, label in (("fanout", "operator"), ("fanout_raw", "raw applier")):
         if key in r:
             f = r[key]
@@ -769,6 +801,8 @@ def table(ctx: Context) -> str:
             f"{s['requests']['own']} / {s['requests']['events']} |",
             f"| writes per installation | {s['writes_per_installation']} |",
             f"| operator CPU s | {s['cpu_seconds'].get('operator', 0)} |",
+            "| of it full garbage collections: count (over 0.1 s), s | "
+            f"{full_collections_cell(s.get('full_collections'))} |",
             f"| reconcile passes per object | {passes_per_object(s)} |",
             f"| operator RSS MB, peak / after | {s.get('peak_rss_mb')} / "
             f"{s.get('settled_rss_mb')} |",

@@ -65,6 +65,27 @@ def test_the_work_queue_depth_is_read_though_it_has_no_labels() -> None:
     ]
 
 
+def test_the_latency_table_reads_the_operators_full_collections() -> None:
+    """The edit latency's tail is the operator's full garbage collections: the benchmark reads
+    them from the operator's own exposition, and shows them beside the percentiles."""
+    import harness  # noqa: PLC0415 - beside run, from bench/
+    import run  # noqa: PLC0415
+    from prometheus_client import CollectorRegistry, generate_latest  # noqa: PLC0415
+
+    from cg_operator.metrics import GcPauses  # noqa: PLC0415
+
+    pauses = GcPauses()
+    for generation, seconds in ((2, 0.05), (2, 0.3), (2, 0.9), (0, 0.2)):
+        pauses.observe(generation, seconds)
+    registry = CollectorRegistry()
+    registry.register(pauses)
+    count, seconds, over_100ms = harness.full_collections(generate_latest(registry).decode())
+    assert (count, round(seconds, 3), over_100ms) == (3, 1.25, 2)
+    cell = run.full_collections_cell({"count": 3, "seconds": 1.25, "over_100ms": 2})
+    assert cell == "3 (2), 1.25"
+    assert run.full_collections_cell(None) == "-", "results from before the metric"
+
+
 def test_the_fanout_counts_own_writes_until_the_operator_is_quiet() -> None:
     """A tenant's summary of the move is held for its window and lands after every
     installation has moved: the report counts it, per installation moved."""
