@@ -104,8 +104,8 @@ LEADER = Gauge(
 )
 GC_FROZEN = Gauge(
     "cg_gc_frozen_objects",
-    "Objects in the collector's permanent generation, which collections do not walk (renewed "
-    "when the work queue is idle, after the objects created since have grown).",
+    "Objects in the collector's permanent generation, which collections do not walk: each full "
+    "collection's survivors, all of them again when the freeze is renewed at an idle moment.",
     registry=REGISTRY,
 )
 BUILD_INFO = Gauge(

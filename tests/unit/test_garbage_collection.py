@@ -1,6 +1,7 @@
-"""The collector's freeze is renewed when the work queue runs dry and the objects created since
-have grown (a full collection ran) or an hour has passed, so cyclic garbage among frozen
-objects is freed by the next renewal; and every collection's pause is exported."""
+"""Each full collection freezes its survivors, so the next walks only what is new; the freeze is
+renewed when the work queue runs dry and the frozen objects have grown by a quarter or an hour
+has passed, so cyclic garbage among frozen objects is freed by the next renewal; and every
+collection's pause is exported."""
 
 from __future__ import annotations
 
@@ -19,7 +20,11 @@ from tests.support.clock import Clock
 
 @pytest.fixture(autouse=True)
 def _unfrozen() -> Iterator[None]:
+    """The rest of the unit tier runs with the collector as it was: nothing frozen, no
+    callbacks of the operator's."""
+    callbacks = list(gc.callbacks)
     yield
+    gc.callbacks[:] = callbacks
     gc.unfreeze()
 
 
@@ -31,19 +36,19 @@ class _Cycle:
 
 
 @pytest.mark.parametrize(
-    ("last", "full_collections_since", "due", "why"),
+    ("last", "frozen", "due", "why"),
     [
-        (None, 0, True, "never frozen: the first idle moment freezes"),
-        (100.0, 0, False, "nothing has grown: a renewal's full collection would be wasted"),
-        (100.0, 1, True, "grown by a quarter (a full collection ran), a minute ago"),
-        (141.0, 1, False, "grown, but renewed less than a minute ago"),
-        (-3500.0, 0, True, "an hour without a renewal"),
+        (None, 0, True, "never renewed: the first idle moment renews"),
+        (100.0, 1200, False, "hardly grown: a renewal's full collection would be wasted"),
+        (100.0, 1250, True, "grown by a quarter, a renewal a minute ago or more"),
+        (141.0, 2000, False, "grown, but renewed less than a minute ago"),
+        (-3400.0, 1000, True, "an hour without a renewal"),
     ],
 )
 def test_renewal_is_due_after_growth_spaced_or_hourly(
-    last: float | None, full_collections_since: int, due: bool, why: str
+    last: float | None, frozen: int, due: bool, why: str
 ) -> None:
-    assert renew_due(200.0, last, full_collections_since, least=60, most=3600) is due, why
+    assert renew_due(200.0, last, frozen, 1000, least=60, most=3600) is due, why
 
 
 def test_the_first_idle_freezes_what_is_alive() -> None:
@@ -54,8 +59,7 @@ def test_the_first_idle_freezes_what_is_alive() -> None:
 
 def test_frozen_cyclic_garbage_is_freed_by_the_renewal_after_growth() -> None:
     clock = Clock()
-    collections = [0]
-    refreeze = Refreeze(least=60, most=3600, clock=clock, full_collections=lambda: collections[0])
+    refreeze = Refreeze(least=60, most=3600, clock=clock)
     cycle = _Cycle()
     alive = weakref.ref(cycle)
     refreeze()  # frozen while referenced
@@ -64,10 +68,41 @@ def test_frozen_cyclic_garbage_is_freed_by_the_renewal_after_growth() -> None:
     assert alive() is not None, "a frozen cycle is not walked by collections"
     clock.now += 600
     refreeze()
-    assert alive() is not None, "no growth since: no renewal"
-    collections[0] += 1  # the interpreter ran a full collection: what is not frozen grew
+    assert alive() is not None, "nothing grew since: no renewal"
+    grown = [_Cycle() for _ in range(gc.get_freeze_count() // 3)]
+    gc.freeze()  # as full collections freeze their survivors
     refreeze()
     assert alive() is None, "the renewal collects everything before it freezes again"
+    assert len(grown) > 0
+
+
+def test_a_full_collection_freezes_its_survivors() -> None:
+    garbage_collection.install()
+    gc.unfreeze()
+    kept = [_Cycle() for _ in range(1000)]
+    garbage = _Cycle()
+    gone = weakref.ref(garbage)
+    del garbage
+    gc.collect(1)
+    assert gc.get_freeze_count() == 0, "only full collections freeze"
+    gc.collect(2)
+    assert gone() is None, "garbage is collected before the survivors are frozen"
+    assert gc.get_freeze_count() >= len(kept)
+    assert not gc.get_objects(generation=2), "the next full collection has nothing old to walk"
+
+
+def test_automatic_full_collections_freeze_too() -> None:
+    """The interpreter's own full collections (not only gc.collect) run the callback, and the
+    objects they keep stay usable."""
+    garbage_collection.install()
+    gc.unfreeze()
+    before = metrics.GC_PAUSE.count(2)
+    kept = []
+    while metrics.GC_PAUSE.count(2) == before:
+        kept.append({"spec": {"values": [len(kept)]}})
+    assert gc.get_freeze_count() > 0
+    assert kept[-1]["spec"]["values"] == [len(kept) - 1]
+    assert sum(item["spec"]["values"][0] for item in kept[:100]) == sum(range(100))
 
 
 def _pause_count(generation: int) -> float:

@@ -1,20 +1,24 @@
 """Keeps the interpreter's full garbage collections short, and measures every collection.
 
 The operator keeps a copy of every object it watches (kopf's indexes, handlers/kept_watch):
-at N=342 several million long-lived Python objects. A full (generation 2) collection walks all
-of them while holding the interpreter lock, so every reconcile pass stops for it: 0.45 to
-0.59 s at 200 tenants, 0.86 to 0.93 s at 342 (bench/README.md), and the slowest edits in the
-latency benchmark were the ones that met one.
+at N=342 several million long-lived Python objects. A full (generation 2) collection walked all
+of them while holding the interpreter lock, so every reconcile pass stopped for it: 0.45 to
+0.59 s at 200 tenants, 0.86 to 0.93 s at 342, the slowest edits in the latency benchmark, and
+after a restart at N=342 25 of them took 19 of its 76 CPU seconds (bench/README.md).
 
-`gc.freeze()` moves every object alive at that moment into a permanent generation that no
+`gc.freeze()` moves every object the collector tracks into a permanent generation that no
 collection walks; reference counting still frees a frozen object when its last reference goes.
-Only cyclic garbage among frozen objects waits for the freeze to be renewed: unfreeze, collect
-everything once (the one long pause), freeze the survivors. That is done when the work queue
-runs dry (never inside a pass): the first time it does after start-up, when the stored objects
-are in; again once a full collection has run since the last renewal, which the interpreter
-starts only when the objects created since have grown by a quarter of those it last counted
-(so the fleet has grown, or garbage has), but not within MIN_SECONDS of the last; and at least
-every MAX_SECONDS. Automatic collections in between walk only what was created since.
+Right after a full collection every tracked object is alive, so freezing then costs no walk of
+its own: each full collection freezes its survivors, and the next one walks only what was
+created since. The interpreter starts a full collection when a quarter more objects than the
+last one kept have lived long enough, so they come often and stay short.
+
+Only cyclic garbage among frozen objects is never collected. So the freeze is renewed:
+unfreeze, collect everything once (the one long pause), freeze the survivors. That is done when
+the work queue runs dry (never inside a pass): the first time it does after start-up (a
+restart's task per object has ended then), then once the frozen objects have grown by a quarter
+since the last renewal (the fleet grew, or frozen garbage did) but not within MIN_SECONDS of
+it, and at least every MAX_SECONDS.
 
 Every collection's pause is exported as `cg_gc_pause_seconds{generation}` (gc.callbacks), so
 a platform team sees the pauses that reach its reconcile latency.
@@ -35,17 +39,25 @@ log = logging.getLogger(__name__)
 
 MIN_SECONDS = 60.0
 MAX_SECONDS = 3600.0
+GROWTH = 1.25
 
 
 def renew_due(
-    now: float, last: float | None, full_collections_since: int, *, least: float, most: float
+    now: float,
+    last: float | None,
+    frozen: int,
+    frozen_then: int,
+    *,
+    least: float = MIN_SECONDS,
+    most: float = MAX_SECONDS,
 ) -> bool:
-    """Whether to renew the freeze at an idle moment: never done yet; or a full collection ran
-    since the last renewal, `least` seconds ago or more; or `most` seconds have passed."""
+    """Whether to renew the freeze at an idle moment: never done yet; or the frozen objects
+    grew by a quarter since the last renewal, `least` seconds ago or more; or `most` seconds
+    have passed."""
     if last is None:
         return True
     waited = now - last
-    return waited >= most or (full_collections_since > 0 and waited >= least)
+    return waited >= most or (waited >= least and frozen >= frozen_then * GROWTH)
 
 
 class Refreeze:
@@ -56,34 +68,43 @@ class Refreeze:
         least: float = MIN_SECONDS,
         most: float = MAX_SECONDS,
         clock: Callable[[], float] = time.monotonic,
-        full_collections: Callable[[], int] = lambda: metrics.GC_PAUSE.count(2),
     ) -> None:
         self._least, self._most = least, most
         self._clock = clock
-        self._full_collections = full_collections
         self._lock = threading.Lock()
         self._last: float | None = None
-        self._collections_then = 0
+        self._frozen_then = 0
 
     def __call__(self) -> None:
         """The work queue went idle: renew the freeze if it is due."""
         now = self._clock()
         with self._lock:
-            since = self._full_collections() - self._collections_then
-            if not renew_due(now, self._last, since, least=self._least, most=self._most):
+            frozen = gc.get_freeze_count()
+            due = renew_due(
+                now, self._last, frozen, self._frozen_then, least=self._least, most=self._most
+            )
+            if not due:
                 return
             self._last = now
             started = time.monotonic()
             gc.unfreeze()
             unreachable = gc.collect()
             gc.freeze()
-            self._collections_then = self._full_collections()  # its own collection included
+            self._frozen_then = gc.get_freeze_count()
         log.debug(
             "froze %d objects after collecting %d in %.3f s",
-            gc.get_freeze_count(),
+            self._frozen_then,
             unreachable,
             time.monotonic() - started,
         )
+
+
+def freeze_survivors(phase: str, info: dict[str, Any]) -> None:
+    """A gc.callbacks callback: after a full collection, freeze what it kept (all of it is
+    alive, and the next full collection need not walk it again). Called once the collection
+    is done, before the interpreter frees or collects anything else."""
+    if phase == "stop" and info.get("generation") == 2:
+        gc.freeze()
 
 
 class PauseTimer:
@@ -109,7 +130,9 @@ _TIMER = PauseTimer()
 
 
 def install() -> None:
-    """Time every collection from now on (idempotent)."""
-    if _TIMER not in gc.callbacks:
-        gc.callbacks.append(_TIMER)
+    """Time every collection, and freeze each full collection's survivors, from now on
+    (idempotent)."""
+    for callback in (_TIMER, freeze_survivors):
+        if callback not in gc.callbacks:
+            gc.callbacks.append(callback)
     metrics.GC_FROZEN.set_function(lambda: float(gc.get_freeze_count()))
