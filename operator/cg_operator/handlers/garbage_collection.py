@@ -4,7 +4,8 @@ The operator keeps a copy of every object it watches (kopf's indexes, handlers/k
 at N=342 several million long-lived Python objects. A full (generation 2) collection walked all
 of them while holding the interpreter lock, so every reconcile pass stopped for it: 0.45 to
 0.59 s at 200 tenants, 0.86 to 0.93 s at 342, the slowest edits in the latency benchmark, and
-after a restart at N=342 25 of them took 19 of its 76 CPU seconds (bench/README.md).
+after a restart at N=342 25 of them took 19 of its 76 CPU seconds (README.md, "The
+national-scale benchmark").
 
 `gc.freeze()` moves every object the collector tracks into a permanent generation that no
 collection walks; reference counting still frees a frozen object when its last reference goes.

@@ -91,7 +91,7 @@ def run_operator(
     # Reconcile each object once after a (re)start: hold until every stored object's event is in.
     QUEUE.hold_at_startup(startup_gate.FIRST_EVENTS.complete, STARTUP_HOLD_MAX_SECONDS)
     QUEUE.set_failure_reporter(failures.report_failure)
-    garbage_collection.install()  # cg_gc_pause_seconds
+    garbage_collection.install()  # time every collection; freeze each full one's survivors
     QUEUE.set_idle_hook(_idle_upkeep)
     lease = None
     if election is not None:
