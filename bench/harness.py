@@ -528,11 +528,15 @@ class Operator:
             self.peak_rss = max(self.peak_rss, found.rss_mb)
         return found
 
-    def _samples(self, name: str) -> list[tuple[dict[str, str], float]]:
-        """The operator's samples of one metric, as (labels, value)."""
+    def _exposition(self) -> str:
+        """The operator's /metrics text."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=10) as response:
-            return metric_samples(response.read().decode(), name)
+            return str(response.read().decode())
+
+    def _samples(self, name: str) -> list[tuple[dict[str, str], float]]:
+        """The operator's samples of one metric, as (labels, value)."""
+        return metric_samples(self._exposition(), name)
 
     def _counted(self, name: str, *labels: str) -> Counter[str]:
         """A counter's samples summed by the given labels, joined with a space."""
@@ -552,9 +556,7 @@ class Operator:
 
     def full_collections(self) -> tuple[int, float, int]:
         """The operator's full garbage collections so far (see `full_collections`)."""
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return full_collections(response.read().decode())
+        return full_collections(self._exposition())
 
     def status_writes(self) -> Counter[str]:
         """The operator's status writes so far as 'Kind cause' -> count (cg_status_writes_total):

@@ -426,6 +426,7 @@ def edit_latency(ctx: Context, operator: Operator, size: int, edits: int) -> dic
         after - before
         for after, before in zip(operator.full_collections(), collections_before, strict=True)
     ]
+    count, seconds, over_100ms = collections
     return {
         "tenants": size,
         "installations": ctx.installations(ctx.tenants[:size]),
@@ -433,12 +434,13 @@ def edit_latency(ctx: Context, operator: Operator, size: int, edits: int) -> dic
         "p50": round(percentile(latencies, 50), 3),
         "p99": round(percentile(latencies, 99), 3),
         "max": round(max(latencies), 3),
-        "full_collections": {
-            "count": collections[0],
-            "seconds": round(collections[1], 3),
-            "over_100ms": collections[2],
-        },
+        "full_collections": collections_record(int(count), seconds, int(over_100ms)),
     }
+
+
+def collections_record(count: int, seconds: float, over_100ms: int) -> dict[str, Any]:
+    """Full garbage collections as the results JSON holds them (latency and restart)."""
+    return {"count": count, "seconds": round(seconds, 3), "over_100ms": over_100ms}
 
 
 def full_collections_cell(found: dict[str, Any] | None) -> str:
@@ -573,12 +575,7 @@ def restart(
     out["peak_rss_mb"] = round(peak_rss, 1)
     out["settled_rss_mb"] = round(getattr(operator.stat(), "rss_mb", 0.0), 1)
     out["passes"] = dict(operator.passes())
-    count, seconds, over_100ms = operator.full_collections()  # since it started
-    out["full_collections"] = {
-        "count": count,
-        "seconds": round(seconds, 3),
-        "over_100ms": over_100ms,
-    }
+    out["full_collections"] = collections_record(*operator.full_collections())  # since start
     out["objects"] = {"tenants": len(ctx.tenants), "installations": ctx.installations()}
     return operator, out
 
