@@ -241,12 +241,15 @@ def test_libyaml_parses_the_templates_exactly_as_the_python_parser(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Rendering is the hottest path; the C parser must be the one shipped (the wheel of PyYAML
-    # has it) and must give the very same objects as the reference parser, values included.
+    # has it), and it and the templates' own construction must give the very same objects as
+    # PyYAML's reference loader, values included.
     assert environment._LOADER is yaml.CSafeLoader
+    assert issubclass(environment._TEMPLATE_LOADER, yaml.CSafeLoader)
     parsed = raw.parse_catalogue(list(catalogue.values()))
     sample = national[::17]  # 21 tenants, every component and offering of the mix
     fast = [_planned(t, parsed) for t in sample]
     monkeypatch.setattr(environment, "_LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(environment, "_TEMPLATE_LOADER", yaml.SafeLoader)
     reference = [_planned(t, parsed) for t in sample]
     assert json.dumps(fast) == json.dumps(reference)
     assert sum(map(len, fast)) > 800

@@ -571,12 +571,12 @@ ODD_TEXT = Configuration.model_validate(
     [*_catalogue_configurations(), ("odd", ODD_TEXT)],
     ids=lambda v: v if isinstance(v, str) else "",
 )
-def test_a_configuration_reads_the_same_with_the_python_parser(
+def test_a_configuration_reads_the_same_with_the_python_parser_and_emitter(
     component: str, config: Configuration, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The configuration's YAML is parsed by libyaml, as templates are; the text a Job runs
-    (and so its name) must not change with the parser, or an upgrade would run every
-    municipality's configuration again."""
+    """The configuration's YAML is parsed by libyaml, as templates are, and written by it where
+    it writes what PyYAML would; the text a Job runs (and so its name) must not change with the
+    parser or the emitter, or an upgrade would run every municipality's configuration again."""
     names = {*CATALOGUE, "peer"}
     context: dict[str, Any] = {
         "subscribed": names,
@@ -586,6 +586,7 @@ def test_a_configuration_reads_the_same_with_the_python_parser(
     }
     fast = render_configuration(config, **context)
     monkeypatch.setattr(environment, "_LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(environment, "_FAST_DUMPER", None)
     assert render_configuration(config, **context) == fast
     assert fast[0]
 

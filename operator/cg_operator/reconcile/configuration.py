@@ -31,7 +31,7 @@ from cg_operator.api.component import (
 )
 from cg_operator.api.constants import LABEL_COMPONENT_ROLE
 from cg_operator.reconcile.children import binding_secret_name
-from cg_operator.render.environment import load_yaml
+from cg_operator.render.environment import dump_yaml, load_yaml
 
 CONFIGURED = "Configured"
 CONFIGURATION_FAILED = "ConfigurationFailed"
@@ -172,8 +172,7 @@ def render_configuration(
         )
         merged = merge_yaml(merged, load_yaml(part_text) or {})
         waiting += part_waiting
-    dumped = yaml.safe_dump(merged, sort_keys=False, allow_unicode=True, width=4096)
-    return dumped, waiting
+    return dump_yaml(merged), waiting
 
 
 def part_commands(
