@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from cg_operator.api.base import Condition
 from cg_operator.api.refs import Ref
 from cg_operator.handlers import installation
 from cg_operator.handlers.status_pacing import StatusPacing
@@ -34,6 +35,7 @@ def status(ready: str, reason: str, **fields: Any) -> dict[str, Any]:
 
 
 MOVING = status("False", "Progressing")
+NOW = "2026-12-06T01:00:00Z"
 
 
 @pytest.mark.parametrize(
@@ -293,3 +295,31 @@ def test_postpone_holds_only_what_may_wait_and_releases_it_when_due() -> None:
     pacing.postpone(key, moving, may_wait=True)
     assert pacing.postpone(key, None, may_wait=False) == 0.0
     assert pacing.held_inventory(key) is None, "nothing left to write: nothing held"
+
+
+def test_a_refused_spec_keeps_the_inventory_a_held_pass_applied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pass applied the configuration Job and held its status; the next pass finds the spec
+    refused and writes only why. That write ends the hold, so it records the held inventory:
+    once the spec is fixed, the Job is still known and pruned when no longer wanted."""
+    namespace, name = "gm0014-groningen", "open-zaak"
+    live = {"metadata": {"namespace": namespace, "name": name, "generation": 3}, "status": MOVING}
+    written: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        installation, "patch_status", lambda _plural, _name, patch, _ns: written.append(patch)
+    )
+    installation.STATUS_PACING.hold(
+        (namespace, name), status("False", "Configuring", inventory=[DEPLOYMENT, JOB])
+    )
+    try:
+        refused = Condition.model_validate(
+            {"type": "Ready", "status": "False", "reason": "InvalidSpec", "lastTransitionTime": NOW}
+        )
+        installation._write_status(live, [refused], {})
+    finally:
+        installation.STATUS_PACING.forget((namespace, name))
+    [patch] = written
+    assert patch["inventory"] == [DEPLOYMENT, JOB]
+    stored = {**live, "status": {**MOVING, **patch}}
+    assert Ref("batch/v1", "Job", namespace, "open-zaak-config-2") in installation.inventory(stored)

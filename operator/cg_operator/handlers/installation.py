@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from cg_operator import metrics
@@ -553,10 +553,9 @@ def _report(
         "delivery": plan.delivery.value,
         "endpoint": plan.endpoint,
         "bindingSecretName": plan.binding_secret,
-        "inventory": [
-            InventoryEntry(api_version=r.api_version, kind=r.kind, name=r.name).wire()
-            for r in sorted({Ref.of(o) for o in desired})
-        ],
+        "inventory": _inventory_wire(
+            (r.api_version, r.kind, r.name) for r in {Ref.of(o) for o in desired}
+        ),
         "lastProbe": last_probe,
         "credentialsExpire": credentials_expire,
         "url": plan.url or None,
@@ -602,9 +601,24 @@ def _public(
 
 
 def _write_status(live: dict[str, Any], conditions: list[Condition], extra: dict[str, Any]) -> None:
-    patch = status_patch(live.get("status"), conditions, live["metadata"].get("generation"), extra)
+    """A status that says why nothing was applied (the spec or the plan is refused). A pass
+    before it may have held a status listing children its stored inventory lacks: the write
+    ends that hold, so it carries that inventory, or pruning would forget those children."""
+    meta = live["metadata"]
+    held = STATUS_PACING.held_inventory((meta["namespace"], meta["name"]))
+    if held is not None and "inventory" not in extra:
+        extra = {**extra, "inventory": _inventory_wire(held)}
+    patch = status_patch(live.get("status"), conditions, meta.get("generation"), extra)
     if patch is not None:
         _send_status(live, patch)
+
+
+def _inventory_wire(entries: Iterable[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """Status.inventory from (apiVersion, kind, name) entries, in a stable order."""
+    return [
+        InventoryEntry(api_version=api_version, kind=kind, name=name).wire()
+        for api_version, kind, name in sorted(set(entries))
+    ]
 
 
 def _send_status(live: dict[str, Any], patch: dict[str, Any]) -> None:
