@@ -110,9 +110,13 @@ _DUMP_OPTIONS: dict[str, Any] = {"sort_keys": False, "allow_unicode": True, "wid
 # Where libyaml's emitter writes other text than PyYAML's (compared in
 # tests/unit/test_render.py over every catalogue configuration and a seeded random corpus): it
 # escapes a carriage return, NEL and characters beyond U+FFFF that PyYAML writes as they are, and
-# folds a long double-quoted string at other places. Data with any of them is written by PyYAML.
-_EMITTERS_DIFFER = re.compile("[\r\x85\U00010000-\U0010ffff]")
-_LONGEST_SAME = 1024  # well below the width, where folding starts
+# folds a line longer than the width at other places. So libyaml writes only strings of
+# characters both write as they are or as a two-character escape (printable ones, tab and line
+# feed: not a control character, NEL, U+FEFF, a surrogate or one beyond U+FFFF), each shorter
+# than _LONGEST_SAME: a key (a simple one is at most 128 characters) and its value then fit on
+# one line well within the width, escaped, and nothing is folded.
+_EMITTERS_DIFFER = re.compile("[^\t\n\x20-\x7e\xa0-\ud7ff\ue000-\ufefe\uff00-\ufffd]")
+_LONGEST_SAME = 1024
 
 
 # A character outside the Basic Multilingual Plane is a JSON surrogate pair (\ud83c\udfdb),
