@@ -554,7 +554,7 @@ def _report(
         "endpoint": plan.endpoint,
         "bindingSecretName": plan.binding_secret,
         "inventory": _inventory_wire(
-            (r.api_version, r.kind, r.name) for r in {Ref.of(o) for o in desired}
+            (o["apiVersion"], o["kind"], o["metadata"]["name"]) for o in desired
         ),
         "lastProbe": last_probe,
         "credentialsExpire": credentials_expire,
