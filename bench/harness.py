@@ -280,9 +280,16 @@ class Bench:
     # --- objects ----------------------------------------------------------------------------
     def apply_all(self, objects: Sequence[dict[str, Any]]) -> None:
         """Server-side apply as the harness (field manager 'bench'), 8 at a time."""
+        # The dynamic client's discovery cache is not thread-safe (a lookup that misses it
+        # rebuilds it, and a rebuild racing another thread's lookup raises KeyError): resolve
+        # each kind once, here, before the pool runs.
+        kinds = {(o["apiVersion"], o["kind"]) for o in objects}
+        resources = {
+            (v, k): self.dynamic.resources.get(api_version=v, kind=k) for v, k in sorted(kinds)
+        }
 
         def one(obj: dict[str, Any]) -> None:
-            resource = self.dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+            resource = resources[obj["apiVersion"], obj["kind"]]
             resource.server_side_apply(
                 body=obj,
                 name=obj["metadata"]["name"],

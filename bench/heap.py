@@ -86,11 +86,16 @@ def deep_size(roots: Iterable[Any]) -> int:
 
 
 def _kopf_structures() -> dict[str, Any]:
-    """Each kopf index (by its handler id) and kopf's per-object memories, sized."""
+    """Each kopf index (by its handler id), each child store of the operator's own watches (by
+    its index name) and kopf's per-object memories, sized."""
     from kopf._core.engines.indexing import OperatorIndexers  # noqa: PLC0415 - kopf is loaded
     from kopf._core.reactor.inventory import ResourceMemories  # noqa: PLC0415
 
+    from cg_operator.handlers.observed import STORES  # noqa: PLC0415 - the operator is loaded
+
     indexes, memories = {}, []
+    for name, store in STORES.items():
+        indexes[name] = {"objects": store.count(), "mb": round(deep_size([store]) / MB, 2)}
     for obj in gc.get_objects():
         if isinstance(obj, OperatorIndexers):
             for handler_id, indexer in obj.items():

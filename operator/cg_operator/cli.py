@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--namespace",
         action="append",
         default=[],
+        type=_namespace_name,
         metavar="NS",
         help="watch only these namespaces for namespaced kinds (repeatable); "
         "default: the whole cluster",
@@ -105,6 +106,18 @@ def _seconds(value: str) -> float:
     if seconds < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {value}")
     return seconds
+
+
+_NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def _namespace_name(value: str) -> str:
+    """A namespace's name: the children's watches take names, not kopf's glob patterns."""
+    if not _NAMESPACE_NAME.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a namespace name (lowercase letters, digits and '-', at most 63)"
+        )
+    return value
 
 
 def _positive(value: str) -> int:

@@ -26,6 +26,15 @@ def test_run_defaults_to_the_whole_cluster_with_a_liveness_probe() -> None:
     assert args.liveness == "http://0.0.0.0:8080/healthz"
 
 
+@pytest.mark.parametrize("value", ["gm0363-*", "!kube-system", "GM0363", "gm_0363"])
+def test_run_refuses_a_namespace_that_is_not_a_name(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--namespace", value])
+    assert "is not a namespace name" in capsys.readouterr().err
+
+
 def test_run_takes_several_namespaces() -> None:
     args = build_parser().parse_args(["run", "-n", "gm0363", "--namespace", "gm0599"])
     assert args.namespace == ["gm0363", "gm0599"]

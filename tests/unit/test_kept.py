@@ -1,21 +1,16 @@
-"""The copy of a child the operator keeps: nothing a pass compares or reads is lost, repeated
-strings are shared across copies, and kopf's watch stream carries it for the children only."""
+"""The copy of a child the operator keeps: nothing a pass compares or reads is lost, and repeated
+strings are shared across copies (the watches keep it: tests/unit/test_informers.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kopf._cogs.clients import watching
-from kopf._cogs.structs import references
 
-from cg_operator.api.constants import FIELD_MANAGER, GROUP
-from cg_operator.handlers import kept_watch
+from cg_operator.api.constants import FIELD_MANAGER
 from cg_operator.reconcile.diff import LARGE_DATA_BYTES, Digests, difference, other_writer
 from cg_operator.reconcile.kept import SHARED_STRING_MAX, is_kept, kept
 
@@ -97,66 +92,3 @@ def test_large_data_is_kept_as_digests_and_stays_digests() -> None:
     copy_ = kept(big, FIELD_MANAGER)
     assert isinstance(copy_["data"], Digests)
     assert isinstance(kept(copy_, FIELD_MANAGER)["data"], Digests)
-
-
-def _resource(group: str, plural: str) -> references.Resource:
-    return references.Resource(group=group, version="v1", plural=plural)
-
-
-def test_watch_events_of_children_carry_the_kept_copy_and_others_stay_whole() -> None:
-    live = _live("deployment.json")
-    event = {"type": "MODIFIED", "object": live}
-    changed = kept_watch.kept_event(event)
-    assert changed["object"] == kept(live, FIELD_MANAGER)
-    assert event["object"] is live  # the event and its object are not changed in place
-    assert "managedFields" in live["metadata"]
-    bookmark = {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "7"}}}
-    assert kept_watch.kept_event(bookmark) is bookmark
-    assert kept_watch.kept_event(watching.Bookmark.LISTED) is watching.Bookmark.LISTED
-    assert kept_watch.keeps(_resource("apps", "deployments"))
-    assert kept_watch.keeps(_resource("", "secrets"))
-    assert not kept_watch.keeps(_resource(GROUP, "componentinstallations"))
-    assert not kept_watch.keeps(_resource(GROUP, "municipalitytenants"))
-
-
-def test_installed_the_watch_stream_keeps_children_and_closes_the_stream_it_wraps(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    closed: list[str] = []
-
-    async def stream(
-        *, settings: Any, resource: references.Resource, namespace: Any, **_: Any
-    ) -> AsyncIterator[Any]:
-        try:
-            yield {"type": None, "object": _live("deployment.json")}
-            yield watching.Bookmark.LISTED
-            yield {"type": "ADDED", "object": _live("deployment.json")}
-        finally:
-            closed.append(resource.plural)
-
-    monkeypatch.setattr(watching, "infinite_watch", stream)
-    kept_watch.install()
-    kept_watch.install()  # idempotent: wrapped once
-    assert kept_watch.installed()
-
-    async def first_two(resource: references.Resource) -> list[Any]:
-        events = watching.infinite_watch(settings=None, resource=resource, namespace=None)
-        taken = [await anext(events), await anext(events)]
-        await events.aclose()  # as kopf's watcher does when it stops
-        return taken
-
-    children = asyncio.run(first_two(_resource("apps", "deployments")))
-    assert is_kept(children[0]["object"], FIELD_MANAGER)
-    assert children[1] is watching.Bookmark.LISTED
-    own = asyncio.run(first_two(_resource(GROUP, "componentinstallations")))
-    assert not is_kept(own[0]["object"], FIELD_MANAGER)
-    assert closed == ["deployments", "componentinstallations"]
-
-
-def test_install_refuses_a_watch_stream_of_another_shape(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def stream(*, resource: Any) -> AsyncIterator[Any]:
-        yield resource
-
-    monkeypatch.setattr(watching, "infinite_watch", stream)
-    with pytest.raises(RuntimeError, match="kept_watch"):
-        kept_watch.install()

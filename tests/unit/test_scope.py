@@ -8,6 +8,7 @@ import kopf
 import pytest
 
 from cg_operator.handlers import observed
+from cg_operator.handlers.informers import keeps
 from cg_operator.handlers.scope import TENANT_NAMESPACES, is_tenant_namespace, labels_tenant
 
 
@@ -16,15 +17,6 @@ def _empty_scope() -> Iterator[None]:
     TENANT_NAMESPACES.clear()
     yield
     TENANT_NAMESPACES.clear()
-
-
-def _index_filters() -> dict[str, object]:
-    registry = kopf.get_default_registry()
-    return {
-        handler.id: handler.when
-        for handler in registry._indexing.get_all_handlers()
-        if handler.id.startswith("observed_")
-    }
 
 
 def test_only_namespaces_labelled_for_a_tenant_are_in_scope() -> None:
@@ -37,16 +29,23 @@ def test_only_namespaces_labelled_for_a_tenant_are_in_scope() -> None:
     assert not labels_tenant({"metadata": {"labels": {"app.kubernetes.io/managed-by": "x"}}})
 
 
-def test_every_labelled_child_index_keeps_only_tenant_namespaces() -> None:
-    filters = _index_filters()
-    assert set(filters) == {kind.index_name for kind in observed.CHILD_KINDS}
-    for kind in observed.CHILD_KINDS:
-        when = filters[kind.index_name]
-        if kind.kind in ("Namespace", "ComponentInstallation"):
-            assert when is None, f"every {kind.kind} is kept"
+def test_every_watched_child_kind_keeps_only_tenant_namespaces_but_namespaces() -> None:
+    namespaced = {"metadata": {"name": "x", "namespace": "team-x"}}
+    in_tenant = {"metadata": {"name": "x", "namespace": "gm0363-amsterdam"}}
+    for kind in observed.INFORMED_KINDS:
+        if kind.kind == "Namespace":
+            assert keeps(kind, {"metadata": {"name": "team-x"}}), "every Namespace is kept"
             continue
-        assert callable(when), kind.plural
-        assert when(namespace="team-x") is False, kind.plural
+        assert not keeps(kind, namespaced), kind.plural
         TENANT_NAMESPACES.admit("gm0363-amsterdam")
-        assert when(namespace="gm0363-amsterdam") is True, kind.plural
+        assert keeps(kind, in_tenant), kind.plural
         TENANT_NAMESPACES.clear()
+
+
+def test_installations_are_kopf_s_index_and_kept_everywhere() -> None:
+    """Writing one takes a grant on our own kind, and one outside its tenant's namespace must
+    be seen to be refused."""
+    indexing = kopf.get_default_registry()._indexing.get_all_handlers()
+    children = [h for h in indexing if h.id.startswith("observed_")]
+    assert [h.id for h in children] == ["observed_componentinstallations"]
+    assert children[0].when is None

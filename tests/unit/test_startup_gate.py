@@ -85,14 +85,16 @@ def _context(**sizes: list[int]) -> dict[str, dict[str, list[object]]]:
 
 def test_first_events_complete_once_every_stored_object_had_its_event() -> None:
     events = startup_gate.FirstEvents()
-    context = _context(observed_deployments=[2, 1], observed_namespaces=[2], tenant_index=[1, 1])
+    context = _context(
+        observed_componentinstallations=[2, 1], catalogue_index=[1, 1], tenant_index=[1, 1]
+    )
     assert not events.complete({}), "no handler has run yet: kopf's indexes are not known"
-    for name in ("d1", "d2"):
-        events.saw("deployments", "gm0363-amsterdam", name)
-    events.saw("deployments", "gm0599-rotterdam", "d1")
-    events.saw("deployments", "gm0599-rotterdam", "d1")  # a second event of the same object
-    events.saw("namespaces", None, "gm0363-amsterdam")
-    events.saw("namespaces", None, "gm0599-rotterdam")
+    for name in ("open-zaak", "objecten"):
+        events.saw("componentinstallations", "gm0363-amsterdam", name)
+    events.saw("componentinstallations", "gm0599-rotterdam", "open-zaak")
+    events.saw("componentinstallations", "gm0599-rotterdam", "open-zaak")  # a second event
+    events.saw("cgcomponents", None, "open-zaak")
+    events.saw("cgcomponents", None, "objecten")
     events.saw("municipalitytenants", None, "gm0363-amsterdam")
     assert not events.complete(context), "one tenant's event is still missing"
     events.saw("municipalitytenants", None, "gm0599-rotterdam")

@@ -1,6 +1,6 @@
 """Keeps the interpreter's full garbage collections short, and measures every collection.
 
-The operator keeps a copy of every object it watches (kopf's indexes, handlers/kept_watch):
+The operator keeps a copy of every object it watches (handlers/observed, handlers/informers):
 at N=342 several million long-lived Python objects. A full (generation 2) collection walked all
 of them while holding the interpreter lock, so every reconcile pass stopped for it: 0.45 to
 0.59 s at 200 tenants, 0.86 to 0.93 s at 342, the slowest edits in the latency benchmark, and

@@ -1,9 +1,10 @@
 """Gives memory the operator no longer uses back to the system when its work queue runs dry.
 
-A restart holds a kopf task for every stored object at once (handlers/kept_watch); once they
-are done, their memory is free inside the process, but glibc's allocator keeps the pages
-mapped: at N=342 the operator stayed at its 941 MB restart peak, 2.3 times its steady 404 MB
-(bench/README.md). `malloc_trim(0)` returns free pages at the top of every heap and the free
+A restart held a kopf task for every stored object at once (before the children had their own
+watches, handlers/informers); once they were done, their memory was free inside the process,
+but glibc's allocator kept the pages mapped: at N=342 the operator stayed at its 941 MB restart
+peak, 2.3 times its steady 404 MB (bench/README.md). A restart still makes a pass per
+installation in a burst. `malloc_trim(0)` returns free pages at the top of every heap and the free
 pages inside them. It walks the free lists, so it runs when the work queue goes idle (not in
 a pass), at most once per MIN_INTERVAL_SECONDS. Where the C library has no malloc_trim (musl),
 nothing is done.

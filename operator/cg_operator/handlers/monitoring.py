@@ -68,11 +68,20 @@ def snapshot() -> metrics.FleetSnapshot:
                     name.removeprefix(CHILD_INDEX_PREFIX): sum(len(s) for s in index.values())
                     for name, index in context.items()
                     if name.startswith(CHILD_INDEX_PREFIX)
-                },
+                }
+                | _stored(),
             )
         except RuntimeError:  # "changed size during iteration"
             continue
     return metrics.FleetSnapshot(queue_depth=QUEUE.depth())
+
+
+def _stored() -> dict[str, int]:
+    """Objects in the stores of the children's own watches (handlers/informers), by plural."""
+    # At call time: handlers/observed imports this module.
+    from cg_operator.handlers.observed import STORES  # noqa: PLC0415
+
+    return {name.removeprefix(CHILD_INDEX_PREFIX): store.count() for name, store in STORES.items()}
 
 
 _serving = False

@@ -1,13 +1,17 @@
-"""What the operator has seen of its children: kopf indexes, pre-populated before any handler
-runs, so a restart compares against the cluster instead of re-applying everything.
+"""What the operator has seen of its children, pre-populated before any pass runs, so a restart
+compares against the cluster instead of re-applying everything.
 
-Every child kind is watched with the server-side label selector managed-by=cg-operator (see
-settings), indexed by namespace, and kept only in tenant namespaces (see scope).
+The built-in kinds are watched by the operator's own list+watch (handlers/informers) into a
+ChildStore each; ComponentInstallation, a tenant's child and a kind with handlers of its own, is
+kopf's index. Every child kind is watched with the server-side label selector
+managed-by=cg-operator (see settings), indexed by namespace, and kept only in tenant namespaces
+(see scope).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -24,11 +28,10 @@ from cg_operator.api.constants import (
 from cg_operator.api.kinds import INSTALLATION
 from cg_operator.api.refs import Ref
 from cg_operator.handlers.monitoring import CHILD_INDEX_PREFIX, watch_event
-from cg_operator.handlers.scope import TENANT_NAMESPACES, is_tenant_namespace, labels_tenant
 from cg_operator.k8s import objects
 from cg_operator.reconcile.diff import compact
 from cg_operator.reconcile.exposure import GATEWAY_API
-from cg_operator.reconcile.kept import is_kept, kept
+from cg_operator.reconcile.kept import kept
 
 log = logging.getLogger(__name__)
 
@@ -66,68 +69,107 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
         "networking.k8s.io", "v1", "networkpolicies", "networking.k8s.io/v1", "NetworkPolicy"
     ),
     ChildKind("networking.k8s.io", "v1", "ingresses", "networking.k8s.io/v1", "Ingress"),
-    # Served only where the Gateway API CRDs are installed: kopf watches a kind once its CRD
-    # appears, and until then this index stays empty (see LATE_KINDS).
+    # Served only where the Gateway API CRDs are installed: until then its store stays empty
+    # (see LATE_KINDS).
     ChildKind("gateway.networking.k8s.io", "v1", "httproutes", GATEWAY_API, "HTTPRoute"),
     ChildKind(GROUP, VERSION, INSTALLATION.plural, INSTALLATION.group_version, INSTALLATION.kind),
 )
 BY_KIND = {(k.api_version, k.kind): k for k in CHILD_KINDS}
 
-# Child kinds whose CRD may be installed while the operator runs. kopf starts watching such a kind
-# when an event of its CRD finds it in discovery: it rescans a group on each CRD event and never
-# after (kopf/_core/reactor/observation.py, process_discovered_resource_event). Where discovery
-# lags the CRD's last event, as on a loaded API server, kopf does not watch the kind until the
-# operator restarts, and an object of it never reaches its index. So an object of these kinds
-# that the index lacks is read from the API server: without that, an applied HTTPRoute would
-# look missing on every pass, be applied again, and keep its installation from Ready.
+# Child kinds whose CRD may be installed while the operator runs. Their watch asks again for a
+# kind the API server does not serve every few seconds (handlers/informers); until it watches,
+# an object of these kinds that the store lacks is read from the API server: without that, an
+# HTTPRoute applied in between would look missing, be applied again, and keep its installation
+# from Ready.
 LATE_KINDS = frozenset({(GATEWAY_API, "HTTPRoute")})
 _told_unwatched: set[tuple[str, str]] = set()
 
 
-def _kept(body: kopf.Body) -> dict[str, Any]:
-    """The copy the index keeps (reconcile/kept). The watch already made it (handlers/kept_watch):
-    the index shares its parts with the event instead of holding a second copy."""
-    copy = dict(body)
-    if is_kept(copy, FIELD_MANAGER):
-        return compact(copy)  # unchanged when the watch made it; a stranger's large data else
-    return kept(copy, FIELD_MANAGER)
+# The kinds the operator's own watches keep (handlers/informers): every child kind but its own.
+INFORMED_KINDS: tuple[ChildKind, ...] = tuple(k for k in CHILD_KINDS if k.group != GROUP)
 
 
-def _register(kind: ChildKind) -> None:
-    def in_scope(namespace: str | None, **_: Any) -> bool:
-        if is_tenant_namespace(namespace):
-            return True
-        # Counted here: an event the filter turns away never reaches the index function, and it
-        # still shows the watch is alive.
-        watch_event(kind.plural)
-        return False
+class ChildStore(Mapping[str, list[dict[str, Any]]]):
+    """The kept copies (reconcile/kept) of one kind's children, by namespace ("" for a
+    cluster-scoped kind), read as a kopf index is: `store[namespace]` is a list of objects. The
+    watch writes on kopf's event loop while reconcile threads read: every access takes a lock
+    and a read returns a copy of the list."""
 
-    # async: kopf runs a sync handler on its thread pool, a hand-off per event of every child.
-    async def index(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
-        watch_event(kind.plural)
-        if kind.kind == "Namespace" and labels_tenant(body):
-            TENANT_NAMESPACES.admit(body.meta["name"])
-        return {namespace or "": _kept(body)}
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_namespace: dict[str, dict[str, dict[str, Any]]] = {}
 
-    index.__name__ = kind.index_name
-    # Labelled children are kept only in tenant namespaces (handlers/scope); kopf drops an
-    # object from the index as soon as its filter stops matching. Kept everywhere: Namespaces
-    # (only cluster-level rights label one) and ComponentInstallations (writing one takes a
-    # grant on our own kind, and one outside its tenant's namespace must be seen to be refused).
-    when = None if kind.kind == "Namespace" or kind.group == GROUP else in_scope
-    kopf.index(kind.group, kind.version, kind.plural, id=kind.index_name, when=when)(index)
+    def put(self, obj: dict[str, Any]) -> dict[str, Any] | None:
+        """Keep obj in place of the copy it replaces (returned; None when new)."""
+        meta = obj["metadata"]
+        with self._lock:
+            names = self._by_namespace.setdefault(meta.get("namespace") or "", {})
+            previous, names[meta["name"]] = names.get(meta["name"]), obj
+        return previous
+
+    def drop(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """Forget an object; the copy that was kept, or None."""
+        with self._lock:
+            names = self._by_namespace.get(namespace)
+            if names is None:
+                return None
+            previous = names.pop(name, None)
+            if not names:
+                del self._by_namespace[namespace]
+        return previous
+
+    def keys_of_all(self) -> set[tuple[str, str]]:
+        """(namespace, name) of every kept object."""
+        with self._lock:
+            return {(ns, name) for ns, names in self._by_namespace.items() for name in names}
+
+    def get_object(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The kept copy of one object, or None."""
+        with self._lock:
+            return self._by_namespace.get(namespace, {}).get(name)
+
+    def count(self) -> int:
+        """How many objects are kept."""
+        with self._lock:
+            return sum(len(names) for names in self._by_namespace.values())
+
+    def __getitem__(self, namespace: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._by_namespace[namespace].values())
+
+    def __contains__(self, namespace: object) -> bool:
+        with self._lock:
+            return namespace in self._by_namespace
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._by_namespace))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._by_namespace)
 
 
-for _kind in CHILD_KINDS:
-    _register(_kind)
+STORES: dict[str, ChildStore] = {k.index_name: ChildStore() for k in INFORMED_KINDS}
+
+
+# async: kopf runs a sync handler on its thread pool, a hand-off per event.
+@kopf.index(GROUP, VERSION, INSTALLATION.plural, id=f"{CHILD_INDEX_PREFIX}{INSTALLATION.plural}")
+async def observed_componentinstallations(
+    namespace: str | None, body: kopf.Body, **_: Any
+) -> dict[str, dict[str, Any]]:
+    """Every ComponentInstallation, kept everywhere: writing one takes a grant on our own kind,
+    and one outside its tenant's namespace must be seen to be refused."""
+    watch_event(INSTALLATION.plural)
+    return {namespace or "": kept(dict(body), FIELD_MANAGER)}
 
 
 T = TypeVar("T")
 
 
 def _read_unindexed(ref: Ref) -> dict[str, Any] | None:
-    """An object of a late kind, read from the API server (one GET; only while its index lacks
-    it, so a kind kopf watches costs this once, before the object is created)."""
+    """An object of a late kind, read from the API server (one GET; only while its store lacks
+    it, so a kind that is watched costs this once, before the object is created)."""
     live = objects.get(ref)
     if live is None:
         return None
@@ -136,8 +178,7 @@ def _read_unindexed(ref: Ref) -> dict[str, Any] | None:
         _told_unwatched.add(kind)
         log.warning(
             "%s exists but is not among the watched objects: its CRD was installed after the "
-            "operator started and is not watched yet; reading %s objects directly (a restart "
-            "of the operator watches them again)",
+            "operator started and is not watched yet; reading %s objects directly until it is",
             ref,
             ref.kind,
         )
@@ -159,8 +200,13 @@ class Observed:
     """Lookups over the child indexes a handler received in its kwargs."""
 
     def __init__(self, kwargs: Mapping[str, Any]) -> None:
-        self._indexes: dict[tuple[str, str], kopf.Index[str, dict[str, Any]]] = {
-            (k.api_version, k.kind): kwargs[k.index_name] for k in CHILD_KINDS
+        # kopf passes its index of installations; the other kinds are the watches' stores,
+        # unless the caller passes its own (the unit tests' fixtures).
+        self._indexes: dict[tuple[str, str], Mapping[str, Any]] = {
+            (k.api_version, k.kind): kwargs[k.index_name]
+            if k.index_name in kwargs
+            else STORES[k.index_name]
+            for k in CHILD_KINDS
         }
 
     def in_namespace(self, api_version: str, kind: str, namespace: str) -> Iterator[dict[str, Any]]:
@@ -171,9 +217,15 @@ class Observed:
 
     def get(self, ref: Ref) -> dict[str, Any] | None:
         """The live object, or None."""
-        for obj in self.in_namespace(ref.api_version, ref.kind, ref.namespace):
-            if obj["metadata"]["name"] == ref.name:
-                return obj
+        index = self._indexes[(ref.api_version, ref.kind)]
+        if isinstance(index, ChildStore):
+            found = index.get_object(ref.namespace, ref.name)
+            if found is not None:
+                return found
+        else:
+            for obj in self.in_namespace(ref.api_version, ref.kind, ref.namespace):
+                if obj["metadata"]["name"] == ref.name:
+                    return obj
         if (ref.api_version, ref.kind) in LATE_KINDS:
             return _read_unindexed(ref)
         return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import kopf
 
@@ -13,8 +15,8 @@ from cg_operator.handlers import (
     failures,
     garbage_collection,
     heap_release,
+    informers,
     installation,
-    kept_watch,
     leadership,
     monitoring,
     probing,
@@ -40,6 +42,9 @@ HANDLER_MODULES: tuple[str, ...] = tuple(
             "cg_operator.handlers.triggers",
             "cg_operator.handlers.monitoring",
             "cg_operator.handlers.probing",
+            # Last: its start-up hook starts the watches once the settings are applied and the
+            # tenant namespaces loaded (kopf runs start-up hooks in registration order).
+            "cg_operator.handlers.informers",
         )
     )
 )
@@ -60,6 +65,12 @@ def load_handlers() -> None:
     """Import every handler module so that kopf's default registry knows its handlers."""
     for name in HANDLER_MODULES:
         importlib.import_module(name)
+
+
+def _started(context: Mapping[str, Any]) -> bool:
+    """The work queue's start-up check: the children listed, the operator's objects' first
+    events delivered."""
+    return informers.INFORMERS.synced() and startup_gate.FIRST_EVENTS.complete(context)
 
 
 def run_operator(
@@ -87,9 +98,10 @@ def run_operator(
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     load_handlers()
     startup_gate.install()  # kopf's index gate, linear in objects (see the module)
-    kept_watch.install()  # the children's events carry the copy the operator keeps
-    # Reconcile each object once after a (re)start: hold until every stored object's event is in.
-    QUEUE.hold_at_startup(startup_gate.FIRST_EVENTS.complete, STARTUP_HOLD_MAX_SECONDS)
+    informers.INFORMERS.configure(namespaces)
+    # Reconcile each object once after a (re)start: hold until every stored object's event is
+    # in and every child is listed.
+    QUEUE.hold_at_startup(_started, STARTUP_HOLD_MAX_SECONDS)
     QUEUE.set_failure_reporter(failures.report_failure)
     garbage_collection.install()  # time every collection; freeze each full one's survivors
     QUEUE.set_idle_hook(_idle_upkeep)

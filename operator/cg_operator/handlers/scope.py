@@ -3,15 +3,15 @@
 The child watches filter by the managed-by label, and labels are anyone's to set: without a
 scope, a ConfigMap labelled managed-by=cg-operator in any namespace would be held in the
 operator's indexes, so anyone allowed to create ConfigMaps somewhere could grow its memory.
-kopf can narrow a watch only by namespace name pattern, and tenant namespaces are named freely,
-so the watches stay cluster-wide and the index functions keep an object only when its namespace
-is a tenant namespace: a Namespace carrying the operator's tenant label. Labelling a Namespace
-takes cluster-level rights (a namespace's own admins cannot), which is the boundary the scope
-relies on.
+A watch can be narrowed only by namespace name, and tenant namespaces are named freely, so the
+watches stay cluster-wide and the stores keep an object only when its namespace is a tenant
+namespace (handlers/informers.keeps): a Namespace carrying the operator's tenant label.
+Labelling a Namespace takes cluster-level rights (a namespace's own admins cannot), which is
+the boundary the scope relies on.
 
 The scope is filled three ways, so that no child of a tenant namespace is ever dropped:
-- at start-up, before any watch starts (kopf runs start-up handlers first), from one list of
-  the labelled namespaces, because the first listings of all kinds arrive in any order;
+- at start-up, before any watch starts (handlers/informers), from one list of the labelled
+  namespaces, because the first listings of all kinds arrive in any order;
 - by the tenant pass when it creates or confirms its namespace, before it writes any child into
   it (the Namespace's own watch event may come later than the children's);
 - by the Namespace watch, for a namespace labelled while the operator runs.
@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import threading
 from typing import Any
-
-import kopf
 
 from cg_operator.api.constants import LABEL_MANAGED_BY, LABEL_TENANT, MANAGED_BY
 from cg_operator.k8s import objects
@@ -57,7 +55,7 @@ TENANT_NAMESPACES = TenantNamespaces()
 
 
 def is_tenant_namespace(namespace: Any) -> bool:
-    """Whether a tenant namespace (the test kopf's index filters ask of namespaced children)."""
+    """Whether a tenant namespace (what the stores ask of a namespaced child)."""
     return isinstance(namespace, str) and namespace in TENANT_NAMESPACES
 
 
@@ -67,10 +65,8 @@ def labels_tenant(namespace_body: Any) -> bool:
     return LABEL_TENANT in labels
 
 
-@kopf.on.startup()
-def load_tenant_namespaces(**_: Any) -> None:
-    """kopf start-up hook: the tenant namespaces as they are now (this shard's), before any
-    watch starts."""
+def load_tenant_namespaces() -> None:
+    """The tenant namespaces as they are now (this shard's), before any watch starts."""
     # At call time: handlers/shards imports the indexes, which import this module.
     from cg_operator.handlers import shards  # noqa: PLC0415
 

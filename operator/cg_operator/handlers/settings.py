@@ -73,7 +73,8 @@ def apply_settings(settings: kopf.OperatorSettings) -> None:
     settings.peering.standalone = True
     # Children are watched through the API server's label filter: the operator never lists or
     # caches objects it did not create (and never other people's Secrets); a shard only those
-    # it wrote (handlers/shards).
+    # it wrote (handlers/shards). The children's watches (handlers/informers) run kopf's
+    # list+watch stream, which reads these selectors.
     selector = child_selector(shards.current(), f"{LABEL_MANAGED_BY}={MANAGED_BY}")
     for kind in CHILD_KINDS:
         if kind.group != GROUP:

@@ -16,11 +16,12 @@ closes the gate, once when the last one opens it. Same semantics, linear cost.
 `install()` replaces ToggleSet's add and drop methods and refuses (raises) when kopf's class no
 longer has the shape this was written for, so an upgrade of kopf cannot silently drop it.
 
-After the gate opens kopf delivers one event per stored object, and a child's event names its
-installation again: reconciling as they arrive would reconcile an installation once per child.
-`FIRST_EVENTS` counts the objects whose first event a handler has seen against the objects in
-kopf's indexes (complete once the gate is open); the work queue holds its passes until they
-match, so a restart reconciles each object once.
+After the gate opens kopf delivers one event per stored object of the operator's kinds, and an
+installation's event names its dependents and its tenant: reconciling as they arrive would
+reconcile an object once per event that names it. `FIRST_EVENTS` counts the objects whose first
+event a handler has seen against the objects in kopf's indexes (complete once the gate is open);
+the work queue holds its passes until they match, and until the children's watches have listed
+everything (handlers/informers), so a restart reconciles each object once.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from typing import Any
 from kopf._cogs.aiokits import aiotoggles
 
 from cg_operator.api.kinds import ALL_KINDS
-from cg_operator.handlers.observed import CHILD_KINDS, snapshot
+from cg_operator.handlers.observed import CHILD_KINDS, INFORMED_KINDS, snapshot
 
-# kopf's index kwargs that hold every stored object of the watched kinds: the children (by
-# namespace, one value per object) and our cluster-scoped kinds (by name).
+# kopf's index kwargs that hold every stored object of the kinds kopf watches: the
+# installations (by namespace, one value per object) and our cluster-scoped kinds (by name).
 INDEXES: tuple[str, ...] = (
-    *(k.index_name for k in CHILD_KINDS),
+    *(k.index_name for k in CHILD_KINDS if k not in INFORMED_KINDS),
     *(k.index for k in ALL_KINDS if k.index),
 )
 

@@ -2,11 +2,13 @@
 tenant; a child's change (drift, a workload becoming available) concerns its owner.
 
 These handlers only name what to reconcile, so they are async: kopf calls them on its event loop
-instead of handing every event of every child to its thread pool. They must never block.
+instead of handing every event to its thread pool. They must never block; nor must
+`child_changed`, which the children's watches (handlers/informers) call on the same loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -24,7 +26,7 @@ from cg_operator.handlers.catalogue import catalogue_of
 from cg_operator.handlers.component import enqueue_component
 from cg_operator.handlers.echoes import ECHOES, TENANT_CHILD_ECHOES
 from cg_operator.handlers.installation import enqueue_installation
-from cg_operator.handlers.observed import CHILD_KINDS, Observed, snapshot
+from cg_operator.handlers.observed import Observed, snapshot
 from cg_operator.handlers.queue import PROGRESS_DELAY_SECONDS, SUMMARY_DELAY_SECONDS
 from cg_operator.handlers.rollout import enqueue_rollouts
 from cg_operator.handlers.startup_gate import FIRST_EVENTS
@@ -80,19 +82,15 @@ def _in_tenant_namespace(tenant: str, namespace: str | None, kwargs: Any) -> boo
     return None in recorded or namespace in recorded
 
 
-async def _child_event(
-    *,
-    type: str,
-    namespace: str | None,
-    name: str,
-    labels: kopf.Labels,
-    resource: kopf.Resource,
-    body: kopf.Body,
-    **kwargs: Any,
+def child_changed(
+    type: str, body: Mapping[str, Any], plural: str, kwargs: Mapping[str, Any]
 ) -> None:
-    """A child changed or went away: its owner repairs drift and updates its status. A tenant
-    reads none of its children's status, so their status-only changes do not concern it."""
-    FIRST_EVENTS.saw(resource.plural, namespace, name)
+    """A child changed or went away (handlers/informers tells, on kopf's loop): its owner
+    repairs drift and updates its status. A tenant reads none of its children's status, so
+    their status-only changes do not concern it."""
+    meta = body.get("metadata") or {}
+    namespace, name = meta.get("namespace"), meta.get("name")
+    labels = meta.get("labels") or {}
     installation = labels.get(LABEL_INSTALLATION)
     observed = Observed(kwargs)
     if installation and namespace:
@@ -103,10 +101,10 @@ async def _child_event(
             enqueue_installation(namespace, installation, kwargs, delay=PROGRESS_DELAY_SECONDS)
     elif labels.get(LABEL_TENANT):
         tenant = labels[LABEL_TENANT]
-        where = namespace or (name if resource.plural == "namespaces" else None)
+        where = namespace or (name if plural == "namespaces" else None)
         if type != "DELETED" and not _in_tenant_namespace(tenant, where, kwargs):
             return  # labelled as the tenant's, but not in its namespace: not its child
-        key = (resource.plural, namespace, name)
+        key = (plural, namespace, name)
         if type == "DELETED":
             TENANT_CHILD_ECHOES.forget(key)
         if type == "DELETED" or TENANT_CHILD_ECHOES.acts_on(key, body):
@@ -115,10 +113,3 @@ async def _child_event(
                 # A credential made anew (rotated): every configuration reading it runs again.
                 for live in observed.installations(namespace).values():
                     enqueue_installation(namespace, live["metadata"]["name"], kwargs)
-
-
-for _kind in CHILD_KINDS:
-    if _kind.kind != "ComponentInstallation":
-        kopf.on.event(_kind.group, _kind.version, _kind.plural, id=f"child_{_kind.plural}")(
-            _child_event
-        )
