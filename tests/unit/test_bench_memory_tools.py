@@ -60,3 +60,19 @@ def test_the_probe_reads_a_fresh_interpreter_s_memory() -> None:
     bare, with_json = imports.rss_after([], runs=1), imports.rss_after(["json"], runs=1)
     assert 1 < bare < 200
     assert with_json >= bare - 1  # importing never frees the interpreter's own memory
+
+
+def test_the_heap_report_sizes_each_child_store() -> None:
+    from cg_operator.handlers.observed import STORES  # noqa: PLC0415
+
+    store = STORES["observed_deployments"]
+    spec = {"script": "x" * 200_000}  # 0.2 MB: the report rounds to hundredths of a MB
+    obj = {"metadata": {"name": "open-zaak", "namespace": "gm0363-amsterdam"}, "spec": spec}
+    store.put(obj)
+    try:
+        report = heap._kopf_structures()["indexes"]
+    finally:
+        store.drop("gm0363-amsterdam", "open-zaak")
+    assert report["observed_deployments"]["objects"] == 1
+    assert 0.19 <= report["observed_deployments"]["mb"] <= 0.25
+    assert report["observed_secrets"]["objects"] == 0
