@@ -148,6 +148,18 @@ def test_a_new_listing_drops_what_vanished_and_tells_what_changed_meanwhile() ->
     assert "gm0363-amsterdam" not in store
 
 
+def test_a_listing_cut_short_does_not_count_as_listed_in_the_next() -> None:
+    """kopf's list+watch returns quietly when the connection drops mid-listing; the next round
+    lists anew, and what it lacks is gone even if the cut listing had it."""
+    store = ChildStore()
+    informer = Informer(DEPLOYMENTS, store)
+    feed(informer, listing(deployment("a"), deployment("b")))
+    feed(informer, [{"type": None, "object": deployment("a")}])  # the connection drops here
+    informer.begin()
+    assert feed(informer, listing(deployment("b"))) == [("DELETED", "a")]
+    assert names(store) == ["b"]
+
+
 def test_a_namespaced_listing_drops_only_what_vanished_from_its_namespace() -> None:
     TENANT_NAMESPACES.admit("gm0599-rotterdam")
     store = ChildStore()
@@ -191,7 +203,7 @@ def test_limited_to_namespaces_each_namespaced_kind_has_a_stream_per_namespace()
 
 
 class FakeStreams:
-    """kopf's list+watch stream, faked: per plural, the calls made and what each call yields
+    """kopf's list+watch, faked: per plural, the calls made and what each call yields
     (an exception is raised); the last script repeats."""
 
     def __init__(self, scripts: dict[str, list[list[Any] | Exception]]) -> None:
@@ -233,7 +245,7 @@ def test_the_streams_start_after_the_settings_and_the_scope_and_a_late_kind_is_a
             "httproutes": [_not_found(), listing(route)],
         }
     )
-    monkeypatch.setattr(watching, "infinite_watch", streams)
+    monkeypatch.setattr(watching, "continuous_watch", streams)
     monkeypatch.setattr(informers, "LATE_KIND_RETRY_SECONDS", 0.01)
     TENANT_NAMESPACES.clear()
     monkeypatch.setattr(

@@ -9,14 +9,14 @@ machinery cost a restart most of its CPU and a memory peak of twice the steady m
 (bench/README.md). kopf keeps the operator's own kinds, whose handlers it runs, and
 ComponentInstallation, a tenant's child with handlers of its own.
 
-The transport is kopf's list+watch stream (`kopf._cogs.clients.watching.infinite_watch`, the
-one its own watchers read): the listing in pages, the watch continued from the listing's
-resourceVersion, a new listing after "410 Gone", the label selectors of the settings
+The transport is kopf's list+watch (`kopf._cogs.clients.watching.continuous_watch`, which its
+own watchers run in a loop): the listing in pages, the watch continued from the listing's
+resourceVersion until "410 Gone" ends it, the label selectors of the settings
 (handlers/settings: managed-by, and this shard's label) and kopf's credentials. What it leaves
 to its caller is done here:
 - each object is reduced to its kept copy (reconcile/kept) as it arrives, before it is held;
-- a listing after the first drops what vanished while the watch was away, and wakes the owners
-  of what changed or vanished;
+- the loop: each round lists anew, and a listing after the first drops what vanished while the
+  watch was away, and wakes the owners of what changed or vanished;
 - a kind the API server does not serve (HTTPRoute before the Gateway API is installed) is asked
   for again every LATE_KIND_RETRY_SECONDS (handlers/observed.LATE_KINDS).
 
@@ -126,6 +126,10 @@ class Informer:
             return [("MODIFIED", obj)]
         return []
 
+    def begin(self) -> None:
+        """The stream starts over: what comes next is a new listing."""
+        self._listing = None
+
     def unserved(self) -> None:
         """The API server does not serve the kind: nothing to list, nothing kept."""
         self.synced = True
@@ -213,17 +217,26 @@ class _Stream:
 
     async def run(self) -> None:
         plural = self.resource.plural
+        namespace = (
+            references.NamespaceName(self.informer.namespace) if self.informer.namespace else None
+        )
+        never: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # no pausing
         while True:
+            # Each round lists anew; a listing cut short by a dropped connection must not count
+            # its objects as listed in the next (kopf's infinite_watch would hide the new start).
+            self.informer.begin()
             try:
-                async for event in watching.infinite_watch(
+                async for event in watching.continuous_watch(
                     settings=self._settings,
                     resource=self.resource,
-                    namespace=references.NamespaceName(self.informer.namespace)
-                    if self.informer.namespace
-                    else None,
+                    namespace=namespace,
+                    operator_pause_waiter=never,
                 ):
                     for change, obj in self.informer.receive(event):
                         self._tell(change, obj)
+                await asyncio.sleep(self._settings.watching.reconnect_backoff)
+            except errors.APITooManyRequestsError:
+                await asyncio.sleep(self._settings.watching.reconnect_backoff)
             except errors.APINotFoundError:
                 if not self.informer.synced:
                     log.info(
