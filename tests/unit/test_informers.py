@@ -284,3 +284,18 @@ def test_the_streams_start_after_the_settings_and_the_scope_and_a_late_kind_is_a
     # other kinds' first listings are not.
     assert woken == [("ADDED", "httproutes", "open-zaak")]
     assert [c[0] for c in streams.calls].count("httproutes") == 2
+
+
+def test_kopf_s_list_and_watch_has_the_shape_the_watches_call() -> None:
+    informers.check_kopf()
+
+
+def test_a_list_and_watch_of_another_shape_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def reshaped(*, settings: Any, resource: Any) -> AsyncIterator[Any]:
+        yield resource
+
+    monkeypatch.setattr(watching, "continuous_watch", reshaped)
+    with pytest.raises(RuntimeError, match=r"namespace, operator_pause_waiter.*informers\.py"):
+        informers.check_kopf()

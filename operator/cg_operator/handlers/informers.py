@@ -27,6 +27,7 @@ event, when every store is filled (`synced`, which the work queue's start-up hol
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -57,8 +58,24 @@ LATE_KIND_RETRY_SECONDS = 15.0
 # After any other failure of a stream (RBAC, the API server away): the wait before the next try.
 FAILURE_BACKOFF_SECONDS = 5.0
 
+# What this module passes kopf's list+watch (checked at start-up: `check_kopf`).
+_WATCH_PARAMETERS = ("settings", "resource", "namespace", "operator_pause_waiter")
+
 Change = tuple[str, dict[str, Any]]  # (ADDED | MODIFIED | DELETED, the object)
 OnChange = Callable[[str, dict[str, Any], str], None]  # (type, object, plural)
+
+
+def check_kopf() -> None:
+    """Raise when kopf's list+watch no longer has the shape this module was written for, so an
+    upgrade of kopf stops the operator at start-up instead of leaving its stores empty."""
+    parameters = inspect.signature(watching.continuous_watch).parameters
+    missing = [name for name in _WATCH_PARAMETERS if name not in parameters]
+    bookmark = getattr(getattr(watching, "Bookmark", None), "LISTED", None)
+    if missing or bookmark is None:
+        raise RuntimeError(
+            "kopf's continuous_watch changed shape (missing "
+            f"{', '.join(missing) or 'Bookmark.LISTED'}): review handlers/informers.py"
+        )
 
 
 def keeps(kind: ChildKind, obj: Mapping[str, Any]) -> bool:

@@ -98,6 +98,7 @@ def run_operator(
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     load_handlers()
     startup_gate.install()  # kopf's index gate, linear in objects (see the module)
+    informers.check_kopf()  # the children's watches run kopf's list+watch (see the module)
     informers.INFORMERS.configure(namespaces)
     # Reconcile each object once after a (re)start: hold until every stored object's event is
     # in and every child is listed.
