@@ -186,8 +186,9 @@ class Informers:
     def __init__(self, kinds: Iterable[ChildKind], stores: Mapping[str, ChildStore]) -> None:
         self._kinds = tuple(kinds)
         self._stores = stores
-        self.informers = [Informer(k, stores[k.index_name]) for k in self._kinds]
+        self.informers: list[Informer] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.configure(())
 
     def configure(self, namespaces: Iterable[str]) -> None:
         """Watch namespaced kinds only in these namespaces (none: cluster-wide)."""

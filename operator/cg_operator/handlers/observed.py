@@ -154,7 +154,12 @@ STORES: dict[str, ChildStore] = {k.index_name: ChildStore() for k in INFORMED_KI
 
 
 # async: kopf runs a sync handler on its thread pool, a hand-off per event.
-@kopf.index(GROUP, VERSION, INSTALLATION.plural, id=f"{CHILD_INDEX_PREFIX}{INSTALLATION.plural}")
+@kopf.index(
+    GROUP,
+    VERSION,
+    INSTALLATION.plural,
+    id=BY_KIND[INSTALLATION.group_version, INSTALLATION.kind].index_name,
+)
 async def observed_componentinstallations(
     namespace: str | None, body: kopf.Body, **_: Any
 ) -> dict[str, dict[str, Any]]:

@@ -42,8 +42,8 @@ HANDLER_MODULES: tuple[str, ...] = tuple(
             "cg_operator.handlers.triggers",
             "cg_operator.handlers.monitoring",
             "cg_operator.handlers.probing",
-            # Last: its start-up hook starts the watches once the settings are applied and the
-            # tenant namespaces loaded (kopf runs start-up hooks in registration order).
+            # The children's watches; their start-up hook applies what it needs itself, so the
+            # order kopf runs start-up hooks in does not matter to it.
             "cg_operator.handlers.informers",
         )
     )
