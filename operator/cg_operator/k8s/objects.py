@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -23,6 +24,13 @@ from cg_operator.k8s.client import api_client
 log = logging.getLogger(__name__)
 
 
+# The dynamic client's discovery cache is not thread-safe: a lookup that misses rebuilds it,
+# and a worker thread looking up another kind meanwhile read it half-built (KeyError:
+# 'resources', a failed pass at the start of every cold run with several worker threads).
+# Lookups are cached below, so only the first of each kind takes the lock.
+_DISCOVERY = threading.Lock()
+
+
 @cache
 def dynamic() -> DynamicClient:
     """The discovery-backed dynamic client (discovery is cached for the process)."""
@@ -32,7 +40,8 @@ def dynamic() -> DynamicClient:
 @cache
 def resource(api_version: str, kind: str) -> Resource:
     """The API resource serving a kind."""
-    found: Resource = dynamic().resources.get(api_version=api_version, kind=kind)
+    with _DISCOVERY:
+        found: Resource = dynamic().resources.get(api_version=api_version, kind=kind)
     return found
 
 
