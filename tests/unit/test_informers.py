@@ -20,7 +20,8 @@ from cg_operator.handlers import informers
 from cg_operator.handlers.informers import Informer, Informers
 from cg_operator.handlers.observed import BY_KIND, INFORMED_KINDS, ChildStore, Observed
 from cg_operator.handlers.scope import TENANT_NAMESPACES
-from cg_operator.reconcile.kept import is_kept
+from cg_operator.reconcile.diff import LARGE_DATA_BYTES, Digests, digest
+from cg_operator.reconcile.kept import is_kept, kept
 
 TENANT_NS = "gm0363-amsterdam"
 DEPLOYMENTS = BY_KIND["apps/v1", "Deployment"]
@@ -183,6 +184,47 @@ def test_observed_reads_the_stores() -> None:
         assert [o["metadata"]["name"] for o in listed] == ["open-zaak"]
     finally:
         store.drop(TENANT_NS, "open-zaak")
+
+
+def test_a_packed_store_hands_each_reader_its_own_equal_copy() -> None:
+    store = ChildStore()
+    live = json.loads((LIVE / "job.json").read_text())
+    live["metadata"]["namespace"] = TENANT_NS
+    copy = kept(live, FIELD_MANAGER, share=False)
+    assert store.put(copy) is None
+    name = live["metadata"]["name"]
+
+    read = store.get_object(TENANT_NS, name)
+    assert read == copy
+    assert read is not None
+    read["spec"]["template"]["metadata"]["labels"]["changed"] = "by a reader"
+    assert store.get_object(TENANT_NS, name) == copy  # what one reader changes, no one sees
+    assert store[TENANT_NS] == [copy]
+    assert store.put(copy) == live["metadata"]["resourceVersion"]  # what it replaced
+    assert store.drop(TENANT_NS, name) == copy
+    assert store.get_object(TENANT_NS, name) is None
+
+
+def test_large_data_stays_a_digest_map_in_a_packed_store() -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "open-zaak-secrets", "namespace": TENANT_NS},
+        "data": {"key": "x" * (LARGE_DATA_BYTES + 1)},
+    }
+    store = ChildStore()
+    store.put(kept(secret, FIELD_MANAGER, share=False))
+    read = store.get_object(TENANT_NS, "open-zaak-secrets")
+    assert read is not None
+    assert isinstance(read["data"], Digests)  # compared by digest (reconcile/diff)
+    assert read["data"]["key"] == digest("x" * (LARGE_DATA_BYTES + 1))
+
+
+def test_only_the_stores_read_by_scanning_are_kept_decoded() -> None:
+    # Each pass scans the Namespaces for its tenant's scope: unpickling them all every time
+    # would cost more than they hold.
+    decoded = {name for name, store in informers.STORES.items() if not store.packed}
+    assert decoded == {NAMESPACES.index_name}
 
 
 def test_limited_to_namespaces_each_namespaced_kind_has_a_stream_per_namespace() -> None:

@@ -108,7 +108,7 @@ class Informer:
         if not isinstance(raw, dict) or not isinstance(raw.get("metadata"), dict):
             return []
         watch_event(self.kind.plural)
-        obj = kept(raw, FIELD_MANAGER)
+        obj = kept(raw, FIELD_MANAGER, share=not self.store.packed)
         meta = obj["metadata"]
         key = (meta.get("namespace") or "", meta["name"])
         kind = event.get("type")
@@ -139,7 +139,7 @@ class Informer:
             return []  # the first listing: every owner has its own start-up pass
         if previous is None:
             return [("ADDED", obj)]
-        if _version(previous) != _version(obj):
+        if previous != _version(obj):
             return [("MODIFIED", obj)]
         return []
 
@@ -164,8 +164,8 @@ class Informer:
         return [("DELETED", obj) for obj in gone if obj is not None]
 
 
-def _version(obj: Mapping[str, Any]) -> Any:
-    return (obj.get("metadata") or {}).get("resourceVersion")
+def _version(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def _resource(kind: ChildKind) -> references.Resource:

@@ -11,10 +11,11 @@ managed-by=cg-operator (see settings), indexed by namespace, and kept only in te
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import kopf
 
@@ -93,19 +94,35 @@ class ChildStore(Mapping[str, list[dict[str, Any]]]):
     """The kept copies (reconcile/kept) of one kind's children, by namespace ("" for a
     cluster-scoped kind), read as a kopf index is: `store[namespace]` is a list of objects. The
     watch writes on kopf's event loop while reconcile threads read: every access takes a lock
-    and a read returns a copy of the list."""
+    and a read returns a copy of the list.
 
-    def __init__(self) -> None:
+    A packed store holds each copy pickled and unpickles it for every read, so each reader gets
+    its own copy. Decoded, a Deployment's kept copy is a tree of dozens of dicts and lists (a
+    Job's, two hundred), 16 KB; pickled, 3 KB, and nothing for the garbage collector to walk.
+    The stores were half of the operator's steady memory at N=342 (README.md, "Where the
+    memory is"); an unpickle of a Deployment takes about 30 us. A store read by scanning every
+    object (Namespaces, for each pass's tenant scope) is not packed."""
+
+    def __init__(self, *, packed: bool = True) -> None:
         self._lock = threading.Lock()
-        self._by_namespace: dict[str, dict[str, dict[str, Any]]] = {}
+        self._packed = packed
+        # namespace -> name -> (resourceVersion, the copy, pickled when packed)
+        self._by_namespace: dict[str, dict[str, tuple[str, Any]]] = {}
 
-    def put(self, obj: dict[str, Any]) -> dict[str, Any] | None:
-        """Keep obj in place of the copy it replaces (returned; None when new)."""
+    @property
+    def packed(self) -> bool:
+        """Whether copies are held pickled."""
+        return self._packed
+
+    def put(self, obj: dict[str, Any]) -> str | None:
+        """Keep obj in place of the copy it replaces: that copy's resourceVersion ("" for
+        none), or None when obj is new."""
         meta = obj["metadata"]
+        entry = (str(meta.get("resourceVersion") or ""), self._pack(obj))
         with self._lock:
             names = self._by_namespace.setdefault(meta.get("namespace") or "", {})
-            previous, names[meta["name"]] = names.get(meta["name"]), obj
-        return previous
+            previous, names[meta["name"]] = names.get(meta["name"]), entry
+        return None if previous is None else previous[0]
 
     def drop(self, namespace: str, name: str) -> dict[str, Any] | None:
         """Forget an object; the copy that was kept, or None."""
@@ -116,7 +133,7 @@ class ChildStore(Mapping[str, list[dict[str, Any]]]):
             previous = names.pop(name, None)
             if not names:
                 del self._by_namespace[namespace]
-        return previous
+        return None if previous is None else self._unpack(previous[1])
 
     def keys_of_all(self) -> set[tuple[str, str]]:
         """(namespace, name) of every kept object."""
@@ -126,7 +143,8 @@ class ChildStore(Mapping[str, list[dict[str, Any]]]):
     def get_object(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The kept copy of one object, or None."""
         with self._lock:
-            return self._by_namespace.get(namespace, {}).get(name)
+            entry = self._by_namespace.get(namespace, {}).get(name)
+        return None if entry is None else self._unpack(entry[1])
 
     def count(self) -> int:
         """How many objects are kept."""
@@ -135,7 +153,8 @@ class ChildStore(Mapping[str, list[dict[str, Any]]]):
 
     def __getitem__(self, namespace: str) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self._by_namespace[namespace].values())
+            entries = list(self._by_namespace[namespace].values())
+        return [self._unpack(copy) for _, copy in entries]
 
     def __contains__(self, namespace: object) -> bool:
         with self._lock:
@@ -149,8 +168,24 @@ class ChildStore(Mapping[str, list[dict[str, Any]]]):
         with self._lock:
             return len(self._by_namespace)
 
+    def _pack(self, obj: dict[str, Any]) -> Any:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL) if self._packed else obj
 
-STORES: dict[str, ChildStore] = {k.index_name: ChildStore() for k in INFORMED_KINDS}
+    def _unpack(self, copy: Any) -> dict[str, Any]:
+        if not self._packed:
+            return cast(dict[str, Any], copy)
+        # Only what _pack made is unpickled: bytes of this process, never read from outside.
+        return cast(dict[str, Any], pickle.loads(copy))  # noqa: S301
+
+
+# Read by scanning (Observed.namespaces_of, every pass's scope check): kept decoded.
+_SCANNED_KINDS = frozenset({("v1", "Namespace")})
+
+
+STORES: dict[str, ChildStore] = {
+    k.index_name: ChildStore(packed=(k.api_version, k.kind) not in _SCANNED_KINDS)
+    for k in INFORMED_KINDS
+}
 
 
 # async: kopf runs a sync handler on its thread pool, a hand-off per event.
