@@ -38,7 +38,13 @@ from kopf._cogs.structs import references
 
 from cg_operator.api.constants import FIELD_MANAGER
 from cg_operator.handlers.monitoring import watch_event
-from cg_operator.handlers.observed import INFORMED_KINDS, STORES, ChildKind, ChildStore
+from cg_operator.handlers.observed import (
+    INFORMED_KINDS,
+    STORES,
+    ChildKind,
+    ChildStore,
+    resource_version,
+)
 from cg_operator.handlers.queue import QUEUE
 from cg_operator.handlers.scope import (
     TENANT_NAMESPACES,
@@ -139,7 +145,7 @@ class Informer:
             return []  # the first listing: every owner has its own start-up pass
         if previous is None:
             return [("ADDED", obj)]
-        if previous != _version(obj):
+        if previous != resource_version(obj):
             return [("MODIFIED", obj)]
         return []
 
@@ -162,10 +168,6 @@ class Informer:
         gone = [self.store.drop(*key) for key in sorted(held - listed)]
         self.synced = True
         return [("DELETED", obj) for obj in gone if obj is not None]
-
-
-def _version(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def _resource(kind: ChildKind) -> references.Resource:

@@ -118,7 +118,7 @@ class ChildStore(Mapping[str, list[dict[str, Any]]]):
         """Keep obj in place of the copy it replaces: that copy's resourceVersion ("" for
         none), or None when obj is new."""
         meta = obj["metadata"]
-        entry = (str(meta.get("resourceVersion") or ""), self._pack(obj))
+        entry = (resource_version(obj), self._pack(obj))
         with self._lock:
             names = self._by_namespace.setdefault(meta.get("namespace") or "", {})
             previous, names[meta["name"]] = names.get(meta["name"]), entry
@@ -176,6 +176,12 @@ class ChildStore(Mapping[str, list[dict[str, Any]]]):
             return cast(dict[str, Any], copy)
         # Only what _pack made is unpickled: bytes of this process, never read from outside.
         return cast(dict[str, Any], pickle.loads(copy))  # noqa: S301
+
+
+def resource_version(obj: Mapping[str, Any]) -> str:
+    """An object's resourceVersion, "" when it has none: what ChildStore.put returns of the
+    copy it replaces, to be compared with the next one's."""
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 # Read by scanning (Observed.namespaces_of, every pass's scope check): kept decoded.
